@@ -1,0 +1,693 @@
+"""Conformance tests of the mock ACP agent (mock_acp/), driven over stdio through its Node launcher.
+
+Every message any agent emits in these tests is validated against the official ACP JSON schema (and
+hand-written schemas for the daemon's extension methods) when the test ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from mock_driver import MockAgentProcess, pid_alive
+from mock_schema import GUARD_META_SCHEMA, AcpValidator, fetch_acp_schema
+
+from mock_acp import AGENT, LAUNCHER
+from mock_acp.directives import (
+    INIT_MODES,
+    MOCK_MODES,
+    AgentConfig,
+    ControlState,
+    MockSettingsError,
+    PromptSettings,
+    format_directive,
+    load_agent_config,
+    parse_directive,
+    resolve_settings,
+    settings_from_env,
+    validate_overrides,
+    write_json_atomic,
+)
+
+SpawnFn = Callable[..., MockAgentProcess]
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def acp_validator() -> AcpValidator:
+    """Validator built from the pinned ACP schema (downloaded once with npm)."""
+    try:
+        return AcpValidator(fetch_acp_schema())
+    except RuntimeError as exc:
+        pytest.fail(f"cannot get the ACP JSON schema: {exc}")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path, acp_validator: AcpValidator) -> Iterator[SpawnFn]:
+    """Factory of mock agents; at teardown stops them and schema-checks everything they emitted.
+
+    Keyword arguments: ``config`` (dict for AgentConfig.from_dict, written to a file), ``env``.
+    """
+    agents: list[MockAgentProcess] = []
+
+    def factory(config: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> MockAgentProcess:
+        extra = dict(env or {})
+        if config is not None:
+            path = tmp_path / f"config-{len(agents)}.json"
+            AgentConfig.from_dict(config).write(path)
+            extra["QWEN_MOCK_ACP_CONFIG"] = str(path)
+        agent = MockAgentProcess(env=extra, cwd=tmp_path)
+        agents.append(agent)
+        return agent
+
+    yield factory
+    for agent in agents:
+        agent.stop()
+        for message in agent.messages:
+            acp_validator.check(message, agent.methods.get(message.get("id", -1)))
+
+
+def result_of(agent: MockAgentProcess, msg_id: int, timeout: float = 5.0) -> Any:
+    """The result of request `msg_id` (fails on an error answer)."""
+    reply = agent.response(msg_id, timeout)
+    assert "result" in reply, reply
+    return reply["result"]
+
+
+def assert_unanswered(agent: MockAgentProcess, msg_id: int, wait: float = 0.3) -> None:
+    """Check that request `msg_id` stays unanswered for `wait` seconds."""
+    time.sleep(wait)
+    assert not agent.has_response(msg_id)
+
+
+# --- directives.py -------------------------------------------------------------------------------
+
+
+def test_prompt_settings_defaults() -> None:
+    assert PromptSettings().to_dict() == {
+        "mode": "echo",
+        "chunks": 3,
+        "chunk_size": 0,
+        "chunk_delay_ms": 0,
+        "end_delay_ms": 0,
+        "error_code": -32603,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"chunks": -1}, "mock setting 'chunks' must be an integer from 0 to 100000, got -1"),
+        ({"chunks": 100001}, "mock setting 'chunks' must be an integer from 0 to 100000, got 100001"),
+        ({"chunks": True}, "mock setting 'chunks' must be an integer from 0 to 100000, got True"),
+        (
+            {"chunk_delay_ms": "5"},
+            "mock setting 'chunk_delay_ms' must be an integer from 0 to 86400000, got '5'",
+        ),
+        ({"mode": "explode"}, "mock setting 'mode' must be one of echo, reject, crash-on-prompt"),
+        ({"colour": 1}, "unknown mock setting 'colour'; allowed: mode, chunks"),
+    ],
+)
+def test_settings_validation_messages(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(MockSettingsError, match="^" + message.replace("(", r"\(")):
+        validate_overrides(overrides)
+    with pytest.raises(ValueError):
+        format_directive(**overrides)
+
+
+def test_directive_round_trip_and_key_order() -> None:
+    text = format_directive(chunk_delay_ms=5, mode="hang", chunks=7, error_code=-32000)
+    assert text == "[[mock mode=hang chunks=7 chunk_delay_ms=5 error_code=-32000]]"
+    assert parse_directive(text + "  the prompt") == (
+        {"mode": "hang", "chunks": 7, "chunk_delay_ms": 5, "error_code": -32000},
+        "the prompt",
+    )
+    assert format_directive() == "[[mock]]"
+    assert parse_directive("[[mock]]rest") == ({}, "rest")
+
+
+@pytest.mark.parametrize(
+    "text", ["plain prompt", "", "[[mocking]] x", " [[mock mode=hang]]", "[mock chunks=1]"]
+)
+def test_text_without_directive_is_untouched(text: str) -> None:
+    assert parse_directive(text) == ({}, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[[mock chunks=2", "not closed"),
+        ("[[mock chunks]]", "not of the form key=value"),
+        ("[[mock chunks=two]]", "'chunks' must be an integer"),
+        ("[[mock chunks=1 chunks=2]]", "sets 'chunks' twice"),
+        ("[[mock speed=1]]", "unknown mock setting 'speed'"),
+        ("[[mock mode=explode]]", "'mode' must be one of"),
+        ("[[mock chunks=-3]]", "got -3"),
+    ],
+)
+def test_malformed_directive_raises(text: str, fragment: str) -> None:
+    with pytest.raises(MockSettingsError, match=fragment):
+        parse_directive(text)
+
+
+def test_precedence_of_layers() -> None:
+    config = PromptSettings(mode="reject", chunks=1, chunk_size=4)
+    control = ControlState(defaults={"chunks": 2, "end_delay_ms": 9}, sessions={"s1": {"chunks": 5}})
+    directive, _ = parse_directive("[[mock mode=echo]] hi")
+    effective = control.settings_for(config, "s1").with_overrides(directive)
+    assert effective == PromptSettings(mode="echo", chunks=5, chunk_size=4, end_delay_ms=9)
+    assert control.settings_for(config, "other") == PromptSettings(
+        mode="reject", chunks=2, chunk_size=4, end_delay_ms=9
+    )
+    assert resolve_settings(config, None, {"chunks": 0}, {}) == PromptSettings(
+        mode="reject", chunks=0, chunk_size=4
+    )
+
+
+def test_agent_config_json_round_trip(tmp_path: Path) -> None:
+    config = AgentConfig(
+        init_mode="no-guard",
+        init_delay_ms=5,
+        defaults=PromptSettings(mode="hang", chunks=1),
+        control_file=str(tmp_path / "c.json"),
+    )
+    assert AgentConfig.from_json(config.to_json()) == config
+    path = tmp_path / "config.json"
+    config.write(path)
+    assert AgentConfig.from_file(path) == config
+    assert not list(tmp_path.glob("*.tmp"))
+    assert AgentConfig.from_dict({"defaults": {"chunks": 9}}).defaults.chunks == 9
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"init_mode": "sometimes"}, "'init_mode' must be one of normal, never, exit, no-guard"),
+        ({"init_delay_ms": -1}, "'init_delay_ms' must be an integer"),
+        ({"defaults": {"chunks": "x"}}, "'chunks' must be an integer"),
+        ({"log_file": ""}, "'log_file' must be a non-empty path string or null"),
+        ({"extra": 1}, "unknown mock config key 'extra'"),
+    ],
+)
+def test_agent_config_validation(data: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(MockSettingsError, match=fragment):
+        AgentConfig.from_dict(data)
+
+
+def test_agent_config_rejects_non_json() -> None:
+    with pytest.raises(MockSettingsError, match="not valid JSON"):
+        AgentConfig.from_json("{nope")
+
+
+def test_control_state_validation_and_write(tmp_path: Path) -> None:
+    with pytest.raises(MockSettingsError, match="'chunks'"):
+        ControlState.from_dict({"sessions": {"s": {"chunks": -2}}})
+    with pytest.raises(MockSettingsError, match="keys 'defaults' and 'sessions'"):
+        ControlState.from_dict({"default": {}})
+    state = ControlState(defaults={"mode": "hang"}, sessions={"s": {"chunks": 1}})
+    state.write(tmp_path / "control.json")
+    assert ControlState.from_json((tmp_path / "control.json").read_text()) == state
+
+
+def test_write_json_atomic_replaces_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    write_json_atomic(path, {"a": 1})
+    write_json_atomic(path, {"b": [1, 2]})
+    assert json.loads(path.read_text()) == {"b": [1, 2]}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_env_fallback_and_config_loading(tmp_path: Path) -> None:
+    env = {"MOCK_ACP_MODE": "reject", "MOCK_ACP_EMIT_CHUNKS": "2", "MOCK_ACP_PROMPT_DELAY_MS": "40"}
+    assert settings_from_env(env) == PromptSettings(mode="reject", chunks=2, end_delay_ms=40)
+    assert settings_from_env({"MOCK_ACP_MODE": "whatever"}).mode == "echo"
+    with pytest.raises(MockSettingsError, match="MOCK_ACP_EMIT_CHUNKS"):
+        settings_from_env({"MOCK_ACP_EMIT_CHUNKS": "many"})
+    assert load_agent_config({}) == AgentConfig()
+    path = tmp_path / "config.json"
+    AgentConfig(init_mode="never").write(path)
+    assert load_agent_config({"QWEN_MOCK_ACP_CONFIG": str(path), **env}).init_mode == "never"
+
+
+def test_package_paths() -> None:
+    assert LAUNCHER.is_file() and LAUNCHER.name == "launcher.cjs"
+    assert AGENT.is_file() and AGENT.name == "agent.py"
+
+
+# --- the validator itself ------------------------------------------------------------------------
+
+GOOD_CHUNK = {
+    "jsonrpc": "2.0",
+    "method": "session/update",
+    "params": {
+        "sessionId": "s",
+        "update": {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "x"}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("message", "method"),
+    [
+        ({"jsonrpc": "2.0", "id": 1, "result": {}}, "session/prompt"),
+        ({"jsonrpc": "2.0", "id": 1, "result": {"stopReason": "finished"}}, "session/prompt"),
+        ({"jsonrpc": "2.0", "id": 1, "result": {}}, "session/new"),
+        ({"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": "1"}}, "initialize"),
+        ({"jsonrpc": "2.0", "id": 1, "error": {"message": "no code"}}, "session/prompt"),
+        ({"jsonrpc": "1.0", "id": 1, "result": {"stopReason": "end_turn"}}, "session/prompt"),
+        (
+            {"jsonrpc": "2.0", "id": 1, "result": {"closed": False, "sessionId": "s"}},
+            "qwen/control/session/close",
+        ),
+        ({"jsonrpc": "2.0", "id": 1, "result": {"cancelled": "yes"}}, "craft/cancelPendingPrompt"),
+        (
+            {"jsonrpc": "2.0", "id": 1, "result": {"rssBytes": -1, "cpuPercent": 0}},
+            "qwen/status/workspace/resource",
+        ),
+        (
+            {**GOOD_CHUNK, "params": {**GOOD_CHUNK["params"], "update": {"sessionUpdate": "agent_chunk"}}},
+            None,
+        ),
+        ({**GOOD_CHUNK, "params": {"update": GOOD_CHUNK["params"]["update"]}}, None),
+    ],
+)
+def test_validator_rejects_malformed_messages(
+    acp_validator: AcpValidator, message: dict[str, Any], method: str | None
+) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        acp_validator.check(message, method)
+
+
+def test_validator_accepts_wellformed_messages(acp_validator: AcpValidator) -> None:
+    acp_validator.check(GOOD_CHUNK)
+    acp_validator.check({"jsonrpc": "2.0", "id": 3, "result": {"stopReason": "cancelled"}}, "session/prompt")
+    acp_validator.check(
+        {"jsonrpc": "2.0", "id": 3, "error": {"code": -32602, "message": "m"}}, "session/prompt"
+    )
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"_meta": {}}, GUARD_META_SCHEMA)
+
+
+# --- initialize and sessions ---------------------------------------------------------------------
+
+
+def test_initialize_normal_acknowledges_tool_guard(spawn: SpawnFn) -> None:
+    result = spawn().initialize()
+    jsonschema.validate(result, GUARD_META_SCHEMA)
+    assert result["protocolVersion"] == 1
+    assert result["agentInfo"]["name"] == "qwen-serve-harness-mock"
+    assert result["agentCapabilities"]["loadSession"] is False
+
+
+def test_initialize_no_guard_omits_acknowledgement(spawn: SpawnFn) -> None:
+    result = spawn(config={"init_mode": "no-guard"}).initialize()
+    assert "qwen-code/external-tool-guard-ready" not in (result.get("_meta") or {})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(result, GUARD_META_SCHEMA)
+
+
+def test_initialize_never_answers_but_agent_lives(spawn: SpawnFn) -> None:
+    agent = spawn(config={"init_mode": "never"})
+    msg_id = agent.request("initialize", {"protocolVersion": 1})
+    assert_unanswered(agent, msg_id, 0.5)
+    assert result_of(agent, agent.request("authenticate", {"methodId": "x"})) == {}
+    agent.proc.stdin.close()
+    assert agent.wait_exit() == 0
+
+
+def test_initialize_exit_mode_exits_1(spawn: SpawnFn) -> None:
+    agent = spawn(config={"init_mode": "exit"})
+    agent.request("initialize", {"protocolVersion": 1})
+    assert agent.wait_exit() == 1
+    assert agent.messages == []
+
+
+def test_every_init_mode_is_covered() -> None:
+    assert set(INIT_MODES) == {"normal", "never", "exit", "no-guard"}
+
+
+def test_init_and_new_session_delays(spawn: SpawnFn) -> None:
+    agent = spawn(config={"init_delay_ms": 300, "new_session_delay_ms": 200})
+    started = time.monotonic()
+    agent.initialize()
+    assert time.monotonic() - started >= 0.3
+    started = time.monotonic()
+    agent.new_session()
+    assert time.monotonic() - started >= 0.2
+
+
+def test_new_session_honours_requested_id(spawn: SpawnFn) -> None:
+    agent = spawn()
+    agent.initialize()
+    assert agent.new_session("0b8c5d52-4a5f-4b5e-9bb4-3a7f0a0c1d2e") == "0b8c5d52-4a5f-4b5e-9bb4-3a7f0a0c1d2e"
+    first, second = agent.new_session(), agent.new_session()
+    assert first != second and len(first) == 36
+
+
+# --- prompt modes --------------------------------------------------------------------------------
+
+
+def test_every_prompt_mode_is_covered() -> None:
+    assert set(MOCK_MODES) == {
+        "echo",
+        "reject",
+        "crash-on-prompt",
+        "crash-mid",
+        "hang",
+        "hang-ignore-cancel",
+        "garbage",
+    }
+
+
+def test_echo_streams_chunks_then_end_turn(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+    assert agent.chunks(sid) == ["chunk-0", "chunk-1", "chunk-2"]
+    last_chunk = max(i for i, m in enumerate(agent.messages) if m.get("method") == "session/update")
+    assert agent.messages[last_chunk + 1].get("result") == {"stopReason": "end_turn"}
+
+
+def test_chunk_size_and_count(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"chunks": 40, "chunk_size": 1000}})
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid))
+    texts = agent.chunks(sid)
+    assert len(texts) == 40 and all(len(t) == 1000 for t in texts)
+    sid2 = agent.new_session()
+    result_of(agent, agent.prompt(sid2, "[[mock chunks=0]]"))
+    assert agent.chunks(sid2) == []
+
+
+def test_chunk_and_end_delays(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"chunks": 3, "chunk_delay_ms": 100, "end_delay_ms": 200}})
+    sid = agent.start()
+    started = time.monotonic()
+    result_of(agent, agent.prompt(sid))
+    assert time.monotonic() - started >= 0.4
+
+
+def test_reject_answers_error_after_chunks(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"mode": "reject", "chunks": 2}})
+    sid = agent.start()
+    reply = agent.response(agent.prompt(sid))
+    assert reply["error"] == {"code": -32603, "message": "mock injected failure"}
+    assert agent.chunks(sid) == ["chunk-0", "chunk-1"]
+    reply = agent.response(agent.prompt(sid, "[[mock mode=reject error_code=-32000 chunks=0]]"))
+    assert reply["error"]["code"] == -32000
+
+
+def test_crash_on_prompt_exits_1_before_any_chunk(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"mode": "crash-on-prompt"}})
+    sid = agent.start()
+    msg_id = agent.prompt(sid)
+    assert agent.wait_exit() == 1
+    assert agent.chunks(sid) == [] and not agent.has_response(msg_id)
+
+
+def test_crash_mid_exits_1_after_chunks(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock mode=crash-mid chunks=4]]")
+    assert agent.wait_exit() == 1
+    assert agent.chunks(sid) == [f"chunk-{i}" for i in range(4)]
+    assert not agent.has_response(msg_id)
+
+
+def test_garbage_writes_one_non_json_line_then_continues(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"mode": "garbage"}})
+    sid = agent.start()
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+    assert len(agent.non_json) == 1
+    assert agent.chunks(sid) == ["chunk-0", "chunk-1", "chunk-2"]
+
+
+def test_hang_released_by_session_cancel(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"mode": "hang"}})
+    sid = agent.start()
+    msg_id = agent.prompt(sid)
+    agent.wait_for(
+        lambda m: (
+            m.get("method") == "session/update" and m["params"]["update"]["content"]["text"] == "chunk-2"
+        )
+    )
+    assert_unanswered(agent, msg_id)
+    agent.notify("session/cancel", {"sessionId": sid})
+    assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
+
+
+def test_hang_released_by_cancel_pending_prompt(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {
+        "cancelled": False
+    }
+    msg_id = agent.prompt(sid, "[[mock mode=hang]]")
+    assert_unanswered(agent, msg_id)
+    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {
+        "cancelled": True
+    }
+    assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
+
+
+def test_cancel_interrupts_slow_echo(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock chunks=50 chunk_delay_ms=100]]")
+    agent.wait_for(lambda m: m.get("method") == "session/update")
+    agent.notify("session/cancel", {"sessionId": sid})
+    assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
+    assert len(agent.chunks(sid)) < 50
+
+
+def test_hang_ignore_cancel_never_answers(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"mode": "hang-ignore-cancel"}})
+    sid = agent.start()
+    msg_id = agent.prompt(sid)
+    agent.notify("session/cancel", {"sessionId": sid})
+    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {
+        "cancelled": False
+    }
+    assert_unanswered(agent, msg_id)
+    closed = result_of(
+        agent, agent.request("qwen/control/session/close", {"sessionId": sid, "drainTimeoutMs": 8000})
+    )
+    assert closed == {"sessionId": sid, "closed": True}
+    assert_unanswered(agent, msg_id)
+
+
+def test_close_releases_hung_prompt(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock mode=hang chunks=1]]")
+    assert_unanswered(agent, msg_id)
+    closed = result_of(agent, agent.request("qwen/control/session/close", {"sessionId": sid}))
+    assert closed == {"sessionId": sid, "closed": True}
+    assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
+
+
+def test_hung_session_does_not_block_others(spawn: SpawnFn) -> None:
+    agent = spawn()
+    agent.initialize()
+    hung, other = agent.new_session(), agent.new_session()
+    hung_id = agent.prompt(hung, "[[mock mode=hang]]")
+    echo_ids = [agent.prompt(other, "[[mock chunks=5]]") for _ in range(3)]
+    for msg_id in echo_ids:
+        assert result_of(agent, msg_id) == {"stopReason": "end_turn"}
+    assert not agent.has_response(hung_id)
+    agent.notify("session/cancel", {"sessionId": other})
+    assert_unanswered(agent, hung_id, 0.2)
+    agent.notify("session/cancel", {"sessionId": hung})
+    assert result_of(agent, hung_id) == {"stopReason": "cancelled"}
+
+
+def test_many_concurrent_sessions(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"chunks": 20, "chunk_delay_ms": 5}})
+    agent.initialize()
+    sessions = [agent.new_session() for _ in range(30)]
+    ids = [agent.prompt(sid) for sid in sessions]
+    started = time.monotonic()
+    for msg_id in ids:
+        assert result_of(agent, msg_id, timeout=10) == {"stopReason": "end_turn"}
+    assert time.monotonic() - started < 5
+    assert all(agent.chunks(sid) == [f"chunk-{i}" for i in range(20)] for sid in sessions)
+
+
+# --- directives, control file and config over the wire -------------------------------------------
+
+
+def test_malformed_directive_is_invalid_params_and_agent_survives(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    reply = agent.response(agent.prompt(sid, "[[mock chunks=lots]] hi"))
+    assert reply["error"]["code"] == -32602
+    assert "'chunks' must be an integer" in reply["error"]["message"]
+    assert agent.chunks(sid) == []
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+
+
+def test_control_file_change_between_prompts(spawn: SpawnFn, tmp_path: Path) -> None:
+    control = tmp_path / "control.json"
+    agent = spawn(config={"control_file": str(control)})
+    sid = agent.start()
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+    ControlState(defaults={"mode": "reject", "error_code": -32001, "chunks": 0}).write(control)
+    assert agent.response(agent.prompt(sid))["error"]["code"] == -32001
+    ControlState(defaults={"chunks": 1}).write(control)
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+    assert agent.chunks(sid) == ["chunk-0", "chunk-1", "chunk-2", "chunk-0"]
+    control.unlink()
+    result_of(agent, agent.prompt(sid))
+    assert len(agent.chunks(sid)) == 7
+
+
+def test_control_file_per_session_entry_and_directive_precedence(spawn: SpawnFn, tmp_path: Path) -> None:
+    control = tmp_path / "control.json"
+    agent = spawn(config={"control_file": str(control), "defaults": {"chunks": 1}})
+    agent.initialize()
+    special, plain = agent.new_session(), agent.new_session()
+    ControlState(defaults={"chunks": 2}, sessions={special: {"mode": "reject", "chunks": 4}}).write(control)
+    assert "error" in agent.response(agent.prompt(special))
+    assert result_of(agent, agent.prompt(plain)) == {"stopReason": "end_turn"}
+    assert len(agent.chunks(special)) == 4 and len(agent.chunks(plain)) == 2
+    assert result_of(agent, agent.prompt(special, format_directive(mode="echo"))) == {
+        "stopReason": "end_turn"
+    }
+
+
+def test_invalid_control_file_keeps_previous_settings(spawn: SpawnFn, tmp_path: Path) -> None:
+    control = tmp_path / "control.json"
+    agent = spawn(config={"control_file": str(control)})
+    sid = agent.start()
+    ControlState(defaults={"chunks": 1}).write(control)
+    result_of(agent, agent.prompt(sid))
+    control.write_text('{"defaults": {"chunks": -5}}')
+    result_of(agent, agent.prompt(sid))
+    assert agent.chunks(sid) == ["chunk-0", "chunk-0"]
+    assert any("control file" in line for line in agent.stderr)
+
+
+def test_legacy_env_fallback(spawn: SpawnFn) -> None:
+    agent = spawn(
+        env={"MOCK_ACP_MODE": "reject", "MOCK_ACP_EMIT_CHUNKS": "1", "MOCK_ACP_PROMPT_DELAY_MS": "0"}
+    )
+    sid = agent.start()
+    assert agent.response(agent.prompt(sid))["error"]["code"] == -32603
+    assert agent.chunks(sid) == ["chunk-0"]
+
+
+def test_bad_config_file_exits_2_with_reason(spawn: SpawnFn, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"init_mode": "maybe"}')
+    agent = spawn(env={"QWEN_MOCK_ACP_CONFIG": str(bad)})
+    assert agent.wait_exit() == 2
+    assert any("init_mode" in line for line in agent.stderr)
+
+
+def test_log_file_gets_one_line_per_method(spawn: SpawnFn, tmp_path: Path) -> None:
+    log = tmp_path / "agent.log"
+    agent = spawn(config={"log_file": str(log)})
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid))
+    agent.notify("session/cancel", {"sessionId": sid})
+    agent.stop()
+    methods = [line.split()[1] for line in log.read_text().splitlines()]
+    assert methods == ["initialize", "session/new", "session/prompt", "session/cancel"]
+
+
+# --- other methods -------------------------------------------------------------------------------
+
+
+def test_status_extensions_and_authenticate(spawn: SpawnFn, tmp_path: Path) -> None:
+    agent = spawn()
+    agent.initialize()
+    cwd = str(tmp_path)
+    mcp = result_of(agent, agent.request("qwen/status/workspace/mcp", {"cwd": cwd}))
+    assert mcp["servers"] == [] and mcp["workspaceCwd"] == cwd
+    assert result_of(agent, agent.request("qwen/status/workspace/skills", {"cwd": cwd}))["skills"] == []
+    resource = result_of(agent, agent.request("qwen/status/workspace/resource", {"cwd": cwd}))
+    assert 1_000_000 < resource["rssBytes"] < 500_000_000
+    assert result_of(agent, agent.request("authenticate", {"methodId": "none"})) == {}
+
+
+def test_unknown_methods_notifications_and_input(spawn: SpawnFn) -> None:
+    agent = spawn()
+    agent.initialize()
+    reply = agent.call("qwen/control/session/turn_status", {"sessionId": "x"})
+    assert reply["error"] == {"code": -32601, "message": "Method not found"}
+    agent.notify("qwen/unknown/notification", {"x": 1})
+    agent.send({"jsonrpc": "2.0", "id": 99, "result": {}})
+    agent.send_raw(b"this is not json\n\n")
+    assert agent.new_session()
+    assert not any(m.get("id") == 99 for m in agent.messages)
+
+
+# --- process lifecycle ---------------------------------------------------------------------------
+
+
+def test_stdin_eof_exits_0_quickly_even_with_hung_prompt(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    agent.prompt(sid, "[[mock mode=hang-ignore-cancel]]")
+    time.sleep(0.1)
+    started = time.monotonic()
+    agent.proc.stdin.close()
+    assert agent.wait_exit() == 0
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_to_launcher_exits_0_and_child_gone(spawn: SpawnFn, signum: int) -> None:
+    agent = spawn()
+    sid = agent.start()
+    agent.prompt(sid, "[[mock mode=hang]]")
+    (child,) = agent.child_pids()
+    assert pid_alive(child)
+    agent.proc.send_signal(signum)
+    assert agent.wait_exit() == 0
+    assert not pid_alive(child)
+
+
+def test_agent_dies_with_killed_launcher(spawn: SpawnFn) -> None:
+    agent = spawn()
+    agent.initialize()
+    (child,) = agent.child_pids()
+    agent.proc.kill()
+    agent.wait_exit()
+    deadline = time.monotonic() + 3
+    while pid_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not pid_alive(child)
+
+
+def test_launcher_reports_missing_python(spawn: SpawnFn) -> None:
+    agent = spawn(env={"QWEN_MOCK_ACP_PYTHON": "/nonexistent/python"})
+    assert agent.wait_exit() == 127
+    assert any("cannot start" in line for line in agent.stderr)
+
+
+def test_spawn_to_initialize_time(spawn: SpawnFn) -> None:
+    """Median launcher spawn → initialize answer over 7 runs (README target: ≤ 0.25 s)."""
+    timings = []
+    for _ in range(7):
+        agent = spawn()
+        result = agent.initialize()
+        timings.append(time.perf_counter() - agent.started)
+        assert result["protocolVersion"] == 1
+        agent.stop()
+        assert agent.wait_exit() == 0
+    median = statistics.median(timings)
+    print(
+        f"\nmock ACP spawn->initialize: median {median * 1000:.1f} ms over {len(timings)} runs "
+        f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}); cpus={os.cpu_count()}"
+    )
