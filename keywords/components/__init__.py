@@ -1,0 +1,1 @@
+"""Keyword components: one class per concern, each exposing ``@keyword`` methods."""

@@ -1,0 +1,164 @@
+"""Keywords that subscribe to a session's server-sent events and check what arrived."""
+
+from __future__ import annotations
+
+from robotlibcore import keyword
+
+from keywords.components.base import Component
+from keywords.errors import HarnessConfigError
+from keywords.events import StreamOptions, StreamResult, Subscription
+
+
+class EventKeywords(Component):
+    """Subscribe to SSE streams (inline or in the background) and assert on the results."""
+
+    def _options(
+        self, last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer, keep_events=True
+    ) -> StreamOptions:
+        until_types = tuple(t.strip() for t in until.split(",") if t.strip()) if until else ()
+        return StreamOptions(
+            last_event_id=last_event_id,
+            max_queued=max_queued,
+            max_events=max_events,
+            until_types=until_types,
+            timeout_s=float(timeout),
+            delay_per_event_s=float(delay),
+            stall_s=float(stall),
+            recv_buffer=recv_buffer,
+            keep_events=keep_events,
+        )
+
+    @keyword(tags=("events",))
+    def read_events(
+        self,
+        session_id: str,
+        last_event_id: int | None = None,
+        max_queued: int | None = None,
+        max_events: int | None = None,
+        until: str | None = None,
+        timeout: float = 10.0,
+        delay: float = 0.0,
+        stall: float = 0.0,
+        recv_buffer: int | None = None,
+        daemon: str | None = None,
+    ) -> StreamResult:
+        """Subscribe to a session's events and read until a stop condition, then return what arrived.
+
+        Args:
+            session_id: The session.
+            last_event_id: Send ``Last-Event-ID`` (0 replays the whole ring; the daemon then sends
+                ``replay_complete``).
+            max_queued: The daemon's per-subscriber queue cap (16..2048).
+            max_events: Stop after this many frames.
+            until: Stop at the first frame of these types (comma separated), e.g. ``replay_complete``.
+            timeout: Overall bound in seconds (ending by timeout is not an error; see ``${stream.end}``).
+            delay: Seconds to sleep after each frame (a slow consumer).
+            stall: Seconds to read nothing after connecting (a stalled consumer), then drain.
+            recv_buffer: Socket receive buffer in bytes, set before connecting.
+
+        Returns:
+            ``StreamResult``: ``received``, ``ids``, ``last_id``, ``gaps``, ``duplicates``, ``end``,
+            ``terminal``, ``evicted``, ``eviction_reason``, ``replay_complete``, ``first_event_ms``...
+
+        Example:
+            | ${stream}= | Read Events | ${sid} | last_event_id=0 | until=replay_complete |
+            | Stream Should Have No Gaps | ${stream} |
+        """
+        running = self.ctx.get(daemon)
+        options = self._options(last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer)
+        return _run_checked(Subscription(running.client.base_url, session_id, options, running.client.token))
+
+    @keyword(tags=("events",))
+    def subscribe_to_events(
+        self,
+        session_id: str,
+        last_event_id: int | None = None,
+        max_queued: int | None = None,
+        max_events: int | None = None,
+        until: str | None = None,
+        timeout: float = 30.0,
+        delay: float = 0.0,
+        stall: float = 0.0,
+        recv_buffer: int | None = None,
+        keep_events: bool = True,
+        daemon: str | None = None,
+    ) -> Subscription:
+        """Start reading a session's events in the background; collect them with `Collect Events`.
+
+        Takes the arguments of `Read Events`. Returns once the daemon answered the subscription.
+
+        Example:
+            | ${sub}= | Subscribe To Events | ${sid} |
+            | Prompt And Wait | ${sid} |
+            | ${stream}= | Collect Events | ${sub} |
+        """
+        running = self.ctx.get(daemon)
+        options = self._options(
+            last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer, keep_events
+        )
+        sub = Subscription(running.client.base_url, session_id, options, running.client.token).start()
+        running.subscriptions.append(sub)
+        if not sub.wait_connected(10.0):
+            raise AssertionError(f"The event stream of {session_id} did not answer within 10 s.")
+        return sub
+
+    @keyword(tags=("events",))
+    def collect_events(self, subscription: Subscription, timeout: float = 30.0, stop: bool = False) -> StreamResult:
+        """Wait for a background subscription to finish (or stop it) and return its result.
+
+        Args:
+            subscription: From `Subscribe To Events`.
+            timeout: Seconds to wait before stopping it.
+            stop: Stop it now instead of waiting for its own stop condition.
+
+        Example:
+            | ${stream}= | Collect Events | ${sub} | stop=${True} |
+        """
+        if stop:
+            subscription.stop()
+        return subscription.join(float(timeout))
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_have_no_gaps(self, stream: StreamResult) -> None:
+        """Fail if event ids did not rise by exactly one (gaps, duplicates, out of order) or frames were malformed.
+
+        Example:
+            | Stream Should Have No Gaps | ${stream} |
+        """
+        problems = []
+        if stream.gaps:
+            problems.append(f"gaps {', '.join(stream.gaps[:10])}")
+        if stream.duplicates:
+            problems.append(f"repeated/out-of-order ids {stream.duplicates[:10]}")
+        if stream.malformed:
+            problems.append(f"{stream.malformed} malformed frames")
+        if problems:
+            raise AssertionError(f"Event stream not continuous: {'; '.join(problems)} ({stream.summary()}).")
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_have_ended_with(self, stream: StreamResult, end: str, terminal: str | None = None) -> None:
+        """Fail unless the stream ended this way (terminal, eof, cut, timeout...) with this terminal frame.
+
+        Example:
+            | Stream Should Have Ended With | ${stream} | terminal | session_closed |
+        """
+        if stream.end != end or (terminal is not None and stream.terminal != terminal):
+            raise AssertionError(
+                f"Stream ended {stream.end} {stream.terminal or ''}, expected {end} "
+                f"{terminal or ''} ({stream.summary()})."
+            )
+
+    @keyword(tags=("events",))
+    def count_events(self, stream: StreamResult, event_type: str) -> int:
+        """Number of frames of one type in a stream result.
+
+        Example:
+            | ${n}= | Count Events | ${stream} | session_update |
+        """
+        return stream.counts.get(event_type, 0)
+
+
+def _run_checked(sub: Subscription) -> StreamResult:
+    if sub.options.max_events is None and not sub.options.until_types and sub.options.timeout_s > 600:
+        raise HarnessConfigError("A stream without a stop condition needs a timeout of 600 s or less.")
+    return sub.run()

@@ -1,0 +1,46 @@
+"""Keywords that change the mock agent's behaviour while the daemon runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robotlibcore import keyword
+
+from keywords import mock
+from keywords.components.base import Component
+from keywords.errors import HarnessConfigError
+
+
+class MockKeywords(Component):
+    """Control the mock ACP agent at run time: for every prompt, or for one session."""
+
+    @keyword(tags=("mock",))
+    def set_mock_behaviour(self, session_id: str | None = None, daemon: str | None = None, **settings: Any) -> dict:
+        """Change what the mock agent does from the next prompt on, without restarting the daemon.
+
+        Settings: ``mode`` (echo, reject, crash-on-prompt, crash-mid, hang, hang-ignore-cancel, garbage),
+        ``chunks``, ``chunk_size``, ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``. With
+        ``session_id`` the change applies to that session only (the mock sees the same session id).
+
+        Returns:
+            The control document now in force.
+
+        Example:
+            | Set Mock Behaviour | mode=crash-on-prompt |
+            | Set Mock Behaviour | session_id=${sid} | chunks=50 | chunk_delay_ms=5 |
+        """
+        running = self.ctx.get(daemon)
+        if running.control_file is None:
+            raise HarnessConfigError(f"{running.daemon.name} runs the real agent; only the mock can be controlled.")
+        running.control = mock.write_control(running.control_file, running.control, session=session_id, **settings)
+        return running.control
+
+    @keyword(tags=("mock",))
+    def mock_directive(self, **settings: Any) -> str:
+        """The prompt prefix that makes the mock behave this way for one prompt.
+
+        Example:
+            | ${prefix}= | Mock Directive | mode=hang |
+            | Send Prompt | ${sid} | ${prefix}wait forever |
+        """
+        return mock.directive(**settings)

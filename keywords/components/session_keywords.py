@@ -1,0 +1,299 @@
+"""Keywords for sessions and prompt turns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robotlibcore import keyword
+
+from keywords import mock
+from keywords.client import PromptAccepted, Reply, SessionInfo
+from keywords.components.base import Component
+from keywords.errors import DaemonHttpError, HarnessConfigError
+from keywords.sessions import TurnResult, follow_turn
+
+SCOPES = ("thread", "single")
+
+
+class SessionKeywords(Component):
+    """Create sessions, prompt them, follow turns, cancel and close."""
+
+    # -- health and status ----------------------------------------------------------------------
+    @keyword(tags=("status",))
+    def daemon_should_be_healthy(self, deep: bool = False, daemon: str | None = None) -> dict:
+        """Fail unless ``GET /health`` (or ``/health?deep=1``) answers 200 with status ``ok``.
+
+        Returns:
+            The health body.
+
+        Example:
+            | Daemon Should Be Healthy |
+            | ${health}= | Daemon Should Be Healthy | deep=${True} |
+        """
+        reply = self.ctx.get(daemon).client.health(deep=deep, expected=None)
+        if reply.status != 200 or not isinstance(reply.body, dict) or reply.body.get("status") != "ok":
+            raise AssertionError(f"GET /health{'?deep=1' if deep else ''} -> {reply.status}: {reply.body}")
+        return reply.body
+
+    @keyword(tags=("status",))
+    def get_capabilities(self, daemon: str | None = None) -> dict:
+        """``GET /capabilities``: version, features and limits of the daemon.
+
+        Example:
+            | ${caps}= | Get Capabilities |
+            | Should Be Equal | ${caps}[qwenCodeVersion] | 0.24.4 |
+        """
+        return self.ctx.get(daemon).client.capabilities()
+
+    @keyword(tags=("status",))
+    def get_daemon_status(self, detail: str = "summary", daemon: str | None = None) -> dict:
+        """``GET /daemon/status`` (``detail`` = summary or full).
+
+        Example:
+            | ${status}= | Get Daemon Status |
+        """
+        return self.ctx.get(daemon).client.daemon_status(detail)
+
+    @keyword(tags=("status",))
+    def get_workspace_mcp_status(self, daemon: str | None = None) -> dict:
+        """``GET /workspace/mcp``: the agent's MCP servers as the daemon reports them.
+
+        Example:
+            | ${mcp}= | Get Workspace MCP Status |
+        """
+        return self.ctx.get(daemon).client.workspace_mcp()
+
+    # -- sessions -------------------------------------------------------------------------------
+    @keyword(tags=("session",))
+    def open_session(
+        self,
+        scope: str = "thread",
+        client_id: str | None = None,
+        session_id: str | None = None,
+        cwd: str | None = None,
+        daemon: str | None = None,
+    ) -> str:
+        """Create a session (``POST /session`` with JSON content type) and return its id.
+
+        Args:
+            scope: ``thread`` (always a new session) or ``single`` (the workspace's shared session).
+            client_id: ``X-Qwen-Client-Id`` to send.
+            session_id: Ask for this session id (a UUID).
+            cwd: Workspace path to send (default: the daemon's own).
+
+        Example:
+            | ${sid}= | Open Session |
+            | ${shared}= | Open Session | scope=single |
+        """
+        return self.open_session_with_info(scope, client_id, session_id, cwd, daemon).session_id
+
+    @keyword(tags=("session",))
+    def open_session_with_info(
+        self,
+        scope: str = "thread",
+        client_id: str | None = None,
+        session_id: str | None = None,
+        cwd: str | None = None,
+        daemon: str | None = None,
+    ) -> SessionInfo:
+        """Like `Open Session`, but return all the daemon said.
+
+        Returns:
+            ``SessionInfo`` with ``session_id``, ``client_id``, ``attached``, ``workspace_cwd``, ``elapsed_ms``.
+
+        Example:
+            | ${info}= | Open Session With Info | scope=single |
+            | Should Be True | ${info.attached} |
+        """
+        if scope not in SCOPES:
+            raise HarnessConfigError(f"scope must be 'thread' or 'single', got {scope!r}.")
+        return self.ctx.get(daemon).client.create_session(scope, cwd=cwd, session_id=session_id, client_id=client_id)
+
+    @keyword(tags=("session",))
+    def open_session_should_fail(
+        self, status: int, code: str | None = None, scope: str = "thread", daemon: str | None = None
+    ) -> DaemonHttpError:
+        """Try to create a session and fail unless the daemon refuses with ``status`` (and ``code``).
+
+        Returns:
+            The refusal (``status``, ``code``, ``body``, ``headers``).
+
+        Example:
+            | ${err}= | Open Session Should Fail | 503 | session_limit_exceeded |
+            | Should Be Equal | ${err.headers}[retry-after] | 5 |
+        """
+        if scope not in SCOPES:
+            raise HarnessConfigError(f"scope must be 'thread' or 'single', got {scope!r}.")
+        try:
+            info = self.ctx.get(daemon).client.create_session(scope)
+        except DaemonHttpError as err:
+            _check_refusal(err, status, code)
+            return err
+        raise AssertionError(f"POST /session succeeded (session {info.session_id}) but {status} was expected.")
+
+    @keyword(tags=("session",))
+    def close_session(self, session_id: str, client_id: str | None = None, daemon: str | None = None) -> float:
+        """Close a session (``DELETE /session/:id``, 204) and return the time it took in ms.
+
+        Example:
+            | Close Session | ${sid} |
+        """
+        return self.ctx.get(daemon).client.close_session(session_id, client_id).elapsed_ms
+
+    @keyword(tags=("session",))
+    def session_should_be_gone(self, session_id: str, daemon: str | None = None) -> None:
+        """Fail unless ``GET /session/:id/status`` answers 404 ``session_not_found``.
+
+        Example:
+            | Close Session | ${sid} |
+            | Session Should Be Gone | ${sid} |
+        """
+        reply = self.ctx.get(daemon).client.session_status(session_id, expected=None)
+        if reply.status != 404:
+            raise AssertionError(f"Session {session_id} still answers {reply.status}: {reply.body}")
+
+    @keyword(tags=("session",))
+    def get_session_status(self, session_id: str, daemon: str | None = None) -> dict:
+        """``GET /session/:id/status``.
+
+        Example:
+            | ${st}= | Get Session Status | ${sid} |
+            | Should Not Be True | ${st}[hasActivePrompt] |
+        """
+        return self.ctx.get(daemon).client.session_status(session_id).body
+
+    @keyword(tags=("session",))
+    def cancel_prompt(self, session_id: str, client_id: str | None = None, daemon: str | None = None) -> None:
+        """Cancel the session's running prompt (``POST /session/:id/cancel``, 204).
+
+        Example:
+            | Cancel Prompt | ${sid} |
+        """
+        self.ctx.get(daemon).client.cancel(session_id, client_id)
+
+    # -- prompts --------------------------------------------------------------------------------
+    @keyword(tags=("prompt",))
+    def send_prompt(
+        self,
+        session_id: str,
+        text: str = "hello",
+        client_id: str | None = None,
+        deadline_ms: int | None = None,
+        daemon: str | None = None,
+        **mock_settings: Any,
+    ) -> PromptAccepted:
+        """Send a prompt and return the daemon's 202 answer without waiting for the turn.
+
+        Mock settings given as named arguments (``mode=hang``, ``chunks=5``, ``chunk_size``,
+        ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``) apply to this prompt only.
+
+        Returns:
+            ``PromptAccepted`` with ``prompt_id``, ``last_event_id``, ``event_epoch``, ``elapsed_ms``.
+
+        Example:
+            | ${accepted}= | Send Prompt | ${sid} | hello | mode=hang |
+        """
+        text = mock.directive(**mock_settings) + text
+        return self.ctx.get(daemon).client.prompt(session_id, text, client_id=client_id, deadline_ms=deadline_ms)
+
+    @keyword(tags=("prompt",))
+    def send_prompt_should_fail(
+        self,
+        session_id: str,
+        status: int,
+        code: str | None = None,
+        text: str = "hello",
+        client_id: str | None = None,
+        daemon: str | None = None,
+    ) -> DaemonHttpError:
+        """Send a prompt and fail unless the daemon refuses it with ``status`` (and ``code``).
+
+        Example:
+            | Send Prompt Should Fail | ${sid} | 404 | session_not_found |
+        """
+        try:
+            accepted = self.ctx.get(daemon).client.prompt(session_id, text, client_id=client_id)
+        except DaemonHttpError as err:
+            _check_refusal(err, status, code)
+            return err
+        raise AssertionError(f"The prompt was accepted (prompt {accepted.prompt_id}) but {status} was expected.")
+
+    @keyword(tags=("prompt",))
+    def wait_for_turn_end(
+        self, session_id: str, accepted: PromptAccepted, timeout: float = 30.0, daemon: str | None = None
+    ) -> TurnResult:
+        """Follow an accepted prompt's events until its turn ends, without a race.
+
+        Returns:
+            ``TurnResult``: ``outcome`` (completed, error, session_died, session_closed, timeout, stream_cut),
+            ``stop_reason``, ``error_code``, ``chunks``, ``session_updates``, ``text``, ``turn_ms``...
+
+        Example:
+            | ${turn}= | Wait For Turn End | ${sid} | ${accepted} |
+        """
+        return follow_turn(self.ctx.get(daemon).client, session_id, accepted, timeout_s=timeout)
+
+    @keyword(tags=("prompt",))
+    def prompt_and_wait(
+        self,
+        session_id: str,
+        text: str = "hello",
+        timeout: float = 30.0,
+        client_id: str | None = None,
+        deadline_ms: int | None = None,
+        daemon: str | None = None,
+        **mock_settings: Any,
+    ) -> TurnResult:
+        """Send a prompt and follow it to the end of its turn (see `Send Prompt`, `Wait For Turn End`).
+
+        Example:
+            | ${turn}= | Prompt And Wait | ${sid} | hello | chunks=5 |
+            | Turn Should Complete | ${turn} | chunks=5 |
+        """
+        accepted = self.send_prompt(session_id, text, client_id, deadline_ms, daemon, **mock_settings)
+        return self.wait_for_turn_end(session_id, accepted, timeout, daemon)
+
+    @keyword(tags=("prompt", "assertion"))
+    def turn_should_complete(self, turn: TurnResult, stop_reason: str = "end_turn", chunks: int | None = None) -> None:
+        """Fail unless the turn ended with ``turn_complete`` and this stop reason (and chunk count).
+
+        The daemon echoes the user prompt as one extra ``session_update``, so N chunks give N+1 updates.
+
+        Example:
+            | Turn Should Complete | ${turn} | chunks=3 |
+            | Turn Should Complete | ${turn} | stop_reason=cancelled |
+        """
+        if turn.outcome != "completed" or turn.stop_reason != stop_reason:
+            raise AssertionError(f"Turn {turn.prompt_id} ended {turn.summary()}, expected completed {stop_reason}.")
+        if chunks is not None:
+            if turn.chunks != chunks:
+                raise AssertionError(f"Turn {turn.prompt_id} had {turn.chunks} agent chunks, expected {chunks}.")
+            if turn.session_updates != chunks + 1:
+                raise AssertionError(
+                    f"Turn {turn.prompt_id} had {turn.session_updates} session_update events, "
+                    f"expected {chunks + 1} (the prompt echo plus {chunks} chunks)."
+                )
+
+    @keyword(tags=("prompt", "assertion"))
+    def turn_should_end_with(self, turn: TurnResult, outcome: str, code: str | None = None) -> None:
+        """Fail unless the turn ended this way (error, session_died, session_closed...) with this code.
+
+        Example:
+            | Turn Should End With | ${turn} | error | prompt_deadline_exceeded |
+            | Turn Should End With | ${turn} | session_died |
+        """
+        if turn.outcome != outcome:
+            raise AssertionError(f"Turn {turn.prompt_id} ended {turn.summary()}, expected {outcome}.")
+        if code is not None and turn.error_code != code:
+            raise AssertionError(f"Turn {turn.prompt_id} ended with code {turn.error_code!r}, expected {code!r}.")
+
+
+def _check_refusal(err: DaemonHttpError, status: int, code: str | None) -> None:
+    if err.status != int(status) or (code is not None and err.code != code):
+        want = f"{status} {code or ''}".strip()
+        raise AssertionError(f"Expected {want}, got: {err}") from err
+
+
+def reply_summary(reply: Reply) -> str:
+    """``status code`` of a reply for messages."""
+    return f"{reply.status} {reply.code or ''}".strip()

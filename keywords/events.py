@@ -1,0 +1,385 @@
+"""SSE subscriptions to a session's events (sseclient-py over an httpx stream) and their results.
+
+A subscription runs in the calling thread (:func:`consume`) or in a background thread
+(:class:`Subscription`), never logs, and returns a :class:`StreamResult`: plain data a suite can check.
+Times use the monotonic clock, in milliseconds from the moment the request was sent; delivery delays
+compare the daemon's ``serverTimestamp`` (wall clock, ms) with the wall-clock receipt time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sseclient import SSEClient
+
+from keywords.errors import HarnessConfigError, StreamError
+
+TERMINAL_TYPES = ("session_closed", "session_died", "client_evicted")
+TURN_END_TYPES = ("turn_complete", "turn_error")
+
+
+@dataclass
+class StreamOptions:
+    """How to subscribe and when to stop.
+
+    Attributes:
+        last_event_id: Send ``Last-Event-ID`` (replay after this id; ``0`` replays the whole ring).
+        max_queued: Per-subscriber queue cap (``?maxQueued=``, 16..2048).
+        max_events: Stop after this many frames.
+        until_types: Stop at the first frame of one of these types.
+        until_turn_end: Stop when the turn of this prompt id ends (``turn_complete``/``turn_error``).
+        timeout_s: Overall bound on the subscription.
+        delay_per_event_s: Sleep after each frame (a slow consumer).
+        stall_s: After the headers, do not read at all for this long (a stalled consumer), then drain.
+        recv_buffer: ``SO_RCVBUF`` in bytes, set before connecting (a small one makes a stall bite fast).
+        keep_events: Keep every frame in the result (turn off for long floods).
+        client_id: ``X-Qwen-Client-Id`` header (diagnostic only for SSE).
+        snapshot: Ask for a ``session_snapshot`` frame.
+    """
+
+    last_event_id: int | None = None
+    max_queued: int | None = None
+    max_events: int | None = None
+    until_types: tuple[str, ...] = ()
+    until_turn_end: str | None = None
+    timeout_s: float = 30.0
+    delay_per_event_s: float = 0.0
+    stall_s: float = 0.0
+    recv_buffer: int | None = None
+    keep_events: bool = True
+    client_id: str | None = None
+    snapshot: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`HarnessConfigError` naming the first bad option."""
+        if self.max_queued is not None and not 16 <= self.max_queued <= 2048:
+            raise HarnessConfigError(f"max_queued must be from 16 to 2048 (the daemon's range), got {self.max_queued}.")
+        if self.max_events is not None and self.max_events < 1:
+            raise HarnessConfigError(f"max_events must be 1 or more, got {self.max_events}.")
+        if self.last_event_id is not None and self.last_event_id < 0:
+            raise HarnessConfigError(f"last_event_id must be 0 or more, got {self.last_event_id}.")
+        if not 0 < self.timeout_s <= 3600:
+            raise HarnessConfigError(f"timeout must be between 0 and 3600 seconds, got {self.timeout_s}.")
+        if self.delay_per_event_s < 0 or self.stall_s < 0:
+            raise HarnessConfigError("delay and stall must not be negative.")
+        if self.recv_buffer is not None and self.recv_buffer < 256:
+            raise HarnessConfigError(f"recv_buffer must be at least 256 bytes, got {self.recv_buffer}.")
+
+
+@dataclass
+class StreamResult:
+    """What one subscription saw.
+
+    Attributes:
+        status: HTTP status of the subscribe request (0 if it never answered).
+        received: Frames with a JSON payload (synthetic frames such as ``replay_complete`` included).
+        ids: Event ids in arrival order.
+        last_id: Last event id seen (the value to reconnect with), or ``None``.
+        headers_ms: Time to response headers.
+        first_event_ms: Time to the first frame, or ``None``.
+        gaps: Id gaps as ``"a->b"`` strings (ids must rise by exactly 1).
+        duplicates: Ids that did not rise (duplicates or out of order).
+        replay_complete: Payload of ``replay_complete`` when seen.
+        resync: Payload of ``state_resync_required`` when seen.
+        malformed: Frames whose payload was not a JSON object.
+        end: Why it stopped: ``terminal``, ``turn_end``, ``max_events``, ``until_type``, ``timeout``, ``eof``
+            (clean end of body), ``cut`` (connection broken before a terminal frame), ``stopped`` or ``error``.
+        terminal: Type of the terminal frame (``session_closed``, ``session_died``, ``client_evicted``).
+        terminal_data: Its payload.
+        evicted: A ``client_evicted`` frame arrived, or the stream was cut before any terminal frame.
+        eviction_reason: ``reason`` of ``client_evicted`` (``None`` when only the cut was seen).
+        error: Text of the error that cut or failed the stream.
+        elapsed_ms: Whole subscription.
+        counts: Frames per type.
+        events: The frames (envelope dicts with ``_recv_ms`` added) when kept.
+        delivery_ms: Per frame with a ``serverTimestamp``: receipt wall time minus that stamp.
+        error_status_body: Body of a non-200 subscribe answer.
+    """
+
+    status: int = 0
+    received: int = 0
+    ids: list[int] = field(default_factory=list)
+    last_id: int | None = None
+    headers_ms: float | None = None
+    first_event_ms: float | None = None
+    gaps: list[str] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    replay_complete: dict | None = None
+    resync: dict | None = None
+    malformed: int = 0
+    end: str = "error"
+    terminal: str | None = None
+    terminal_data: dict | None = None
+    evicted: bool = False
+    eviction_reason: str | None = None
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+    delivery_ms: list[float] = field(default_factory=list)
+    error_status_body: Any = None
+
+    @property
+    def no_gaps(self) -> bool:
+        """Ids rose by exactly one each time."""
+        return not self.gaps and not self.duplicates
+
+    def of_type(self, event_type: str) -> list[dict]:
+        """Kept frames of one type."""
+        return [e for e in self.events if e.get("type") == event_type]
+
+    def summary(self) -> str:
+        """One line for logs: counts, ids, end."""
+        ids = f"ids {self.ids[0]}..{self.ids[-1]}" if self.ids else "no ids"
+        extra = f", evicted ({self.eviction_reason or 'cut'})" if self.evicted else ""
+        return (
+            f"{self.received} frames, {ids}, gaps {len(self.gaps)}, dups {len(self.duplicates)}, "
+            f"end {self.end}{' ' + self.terminal if self.terminal else ''}{extra}"
+        )
+
+
+class _Chunks:
+    """Byte-chunk iterator with the ``close`` method SSEClient expects (httpx closes the stream itself)."""
+
+    def __init__(self, chunks) -> None:
+        self._chunks = chunks
+
+    def __iter__(self):
+        return iter(self._chunks)
+
+    def close(self) -> None:  # SSEClient API
+        pass
+
+
+def _transport(recv_buffer: int | None) -> httpx.HTTPTransport:
+    options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer)] if recv_buffer else None
+    return httpx.HTTPTransport(socket_options=options, retries=0)
+
+
+class Subscription:
+    """One SSE subscription; use :meth:`run` inline or :meth:`start` for a background thread.
+
+    Args:
+        base_url: Daemon base URL (loopback).
+        session_id: Session to follow.
+        options: :class:`StreamOptions`.
+        token: Bearer token, if the daemon needs one.
+    """
+
+    def __init__(self, base_url: str, session_id: str, options: StreamOptions, token: str | None = None) -> None:
+        options.validate()
+        self.base_url = base_url
+        self.session_id = session_id
+        self.options = options
+        self.token = token
+        self.result = StreamResult()
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._response: httpx.Response | None = None
+        self._last: dict | None = None
+
+    # -- control ------------------------------------------------------------------------------
+    def start(self) -> Subscription:
+        """Run in a daemon thread; returns once the request is sent (not necessarily answered)."""
+        self._thread = threading.Thread(target=self.run, name=f"sse-{self.session_id[:8]}", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_connected(self, timeout_s: float = 10.0) -> bool:
+        """Block until the response headers arrived (or the subscription ended)."""
+        return self.connected.wait(timeout_s)
+
+    def stop(self) -> None:
+        """Ask the reader to stop and close its connection."""
+        self._stop.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.close()
+
+    def join(self, timeout_s: float | None = None) -> StreamResult:
+        """Wait for the background reader; stop it if it outlives ``timeout_s``."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                self.stop()
+                self._thread.join(5.0)
+        return self.result
+
+    @property
+    def done(self) -> bool:
+        """Whether the reader has finished."""
+        return self._thread is not None and not self._thread.is_alive()
+
+    # -- reading ------------------------------------------------------------------------------
+    def run(self) -> StreamResult:
+        """Subscribe and read until a stop condition; always returns a result."""
+        opts = self.options
+        res = self.result
+        started = time.monotonic()
+        deadline = started + opts.timeout_s
+        headers = {"Accept": "text/event-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if opts.last_event_id is not None:
+            headers["Last-Event-ID"] = str(opts.last_event_id)
+        if opts.client_id:
+            headers["X-Qwen-Client-Id"] = opts.client_id
+        params = {}
+        if opts.max_queued is not None:
+            params["maxQueued"] = str(opts.max_queued)
+        if opts.snapshot:
+            params["snapshot"] = "1"
+        timeout = httpx.Timeout(connect=10.0, read=opts.timeout_s, write=10.0, pool=10.0)
+        client = httpx.Client(
+            base_url=self.base_url, transport=_transport(opts.recv_buffer), timeout=timeout, trust_env=False
+        )
+        try:
+            with client.stream("GET", f"/session/{self.session_id}/events", headers=headers, params=params) as response:
+                self._response = response
+                res.status = response.status_code
+                res.headers_ms = (time.monotonic() - started) * 1000
+                self.connected.set()
+                if response.status_code != 200:
+                    response.read()
+                    res.error_status_body = _json_or_text(response.content)
+                    res.end = "error"
+                    res.error = f"GET /session/:id/events -> {response.status_code}: {res.error_status_body}"
+                    return res
+                if opts.stall_s:
+                    self._stop.wait(min(opts.stall_s, max(0.0, deadline - time.monotonic())))
+                self._read(response, started, deadline)
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            self._ended_by_error(exc, "cut")
+        except httpx.TimeoutException as exc:
+            if res.end == "error":
+                res.end = "timeout"
+                res.error = None if res.status == 200 else str(exc)
+        except httpx.HTTPError as exc:
+            self._ended_by_error(exc, "error")
+        finally:
+            self.connected.set()
+            res.elapsed_ms = (time.monotonic() - started) * 1000
+            with contextlib.suppress(Exception):
+                client.close()
+        return res
+
+    def _ended_by_error(self, exc: Exception, kind: str) -> None:
+        res = self.result
+        if self._stop.is_set():
+            res.end = "stopped"
+            return
+        res.end = kind
+        res.error = f"{type(exc).__name__}: {exc}"
+        if kind == "cut" and res.terminal is None:
+            res.evicted = True
+
+    def _read(self, response: httpx.Response, started: float, deadline: float) -> None:
+        opts = self.options
+        res = self.result
+        counts: Counter[str] = Counter()
+        try:
+            for frame in SSEClient(_Chunks(response.iter_raw())).events():
+                now = time.monotonic()
+                self._take(frame.data, (now - started) * 1000, counts)
+                stop = self._stop_reason(res)
+                if stop:
+                    res.end = stop
+                    return
+                if self._stop.is_set():
+                    res.end = "stopped"
+                    return
+                if now >= deadline:
+                    res.end = "timeout"
+                    return
+                if opts.delay_per_event_s:
+                    self._stop.wait(opts.delay_per_event_s)
+            res.end = "eof"
+        finally:
+            res.counts = dict(counts)
+
+    def _take(self, data: str, recv_ms: float, counts: Counter) -> None:
+        res = self.result
+        try:
+            env = json.loads(data)
+            if not isinstance(env, dict) or not isinstance(env.get("type"), str):
+                raise ValueError("not an event envelope")
+        except ValueError:
+            res.malformed += 1
+            return
+        res.received += 1
+        if res.first_event_ms is None:
+            res.first_event_ms = recv_ms
+        etype = env["type"]
+        counts[etype] += 1
+        stamp = (env.get("_meta") or {}).get("serverTimestamp")
+        if isinstance(stamp, (int, float)):
+            res.delivery_ms.append(time.time() * 1000 - stamp)
+        event_id = env.get("id")
+        if isinstance(event_id, int):
+            if res.last_id is not None:
+                if event_id <= res.last_id:
+                    res.duplicates.append(event_id)
+                elif event_id != res.last_id + 1:
+                    res.gaps.append(f"{res.last_id}->{event_id}")
+            res.ids.append(event_id)
+            if res.last_id is None or event_id > res.last_id:
+                res.last_id = event_id
+        payload = env.get("data") if isinstance(env.get("data"), dict) else {}
+        if etype == "replay_complete":
+            res.replay_complete = payload
+        elif etype == "state_resync_required":
+            res.resync = payload
+        elif etype in TERMINAL_TYPES:
+            res.terminal = etype
+            res.terminal_data = payload
+            if etype == "client_evicted":
+                res.evicted = True
+                res.eviction_reason = payload.get("reason")
+        env["_recv_ms"] = round(recv_ms, 3)
+        self._last = env
+        if self.options.keep_events:
+            res.events.append(env)
+
+    def _stop_reason(self, res: StreamResult) -> str | None:
+        opts = self.options
+        if res.terminal is not None:
+            return "terminal"
+        last = self._last
+        if last is not None and opts.until_turn_end and last.get("type") in TURN_END_TYPES:
+            pid = last.get("promptId") or (last.get("data") or {}).get("promptId")
+            if pid == opts.until_turn_end:
+                return "turn_end"
+        if last is not None and opts.until_types and last.get("type") in opts.until_types:
+            return "until_type"
+        if opts.max_events is not None and res.received >= opts.max_events:
+            return "max_events"
+        return None
+
+
+def consume(base_url: str, session_id: str, options: StreamOptions, token: str | None = None) -> StreamResult:
+    """Subscribe in the calling thread and return when a stop condition is met."""
+    return Subscription(base_url, session_id, options, token).run()
+
+
+def _json_or_text(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode(errors="replace")[:500]
+
+
+def require_ok(result: StreamResult) -> StreamResult:
+    """Raise :class:`StreamError` when the subscription was refused."""
+    if result.status != 200:
+        raise StreamError(result.error or f"subscription failed with status {result.status}")
+    return result

@@ -1,0 +1,57 @@
+"""The Robot Framework library: composes the keyword components around one shared context."""
+
+from __future__ import annotations
+
+from robotlibcore import DynamicCore
+
+from keywords.components.daemon_keywords import DaemonKeywords
+from keywords.components.event_keywords import EventKeywords
+from keywords.components.mock_keywords import MockKeywords
+from keywords.components.session_keywords import SessionKeywords
+from keywords.context import HarnessContext
+
+__version__ = "0.1.0"
+
+
+class QwenServe(DynamicCore):
+    """Acceptance, stress and benchmark keywords for the real ``qwen serve`` daemon.
+
+    = What it does =
+
+    The library starts the real daemon (the pinned npm release, or a local build), each with a private
+    HOME and workspace on a loopback port, replaces its agent child with a mock ACP agent (or runs the real
+    one against a fake model provider), talks to it over HTTP and SSE, and measures its process tree.
+    Every process it starts is stopped by `Stop All Daemons`, at interpreter exit, or by a watchdog if the
+    Robot process dies.
+
+    = Importing =
+
+    | Library | keywords.QwenServe | daemon_entry=${DAEMON_ENTRY} |
+
+    ``daemon_entry`` points at a local daemon build's entry script (``dist/cli.js``); empty means the
+    ``QWEN_SERVE_ENTRY`` environment variable, and when that is empty too, the pinned release.
+    ``results_dir`` overrides where artifacts go (default: Robot's output directory).
+
+    = Example =
+
+    | ${daemon}= | Start Daemon | max_sessions=0 |
+    | ${sid}= | Open Session |
+    | ${turn}= | Prompt And Wait | ${sid} | hello | chunks=3 |
+    | Turn Should Complete | ${turn} | chunks=3 |
+    | Close Session | ${sid} |
+    | Stop Daemon |
+    """
+
+    ROBOT_LIBRARY_SCOPE = "GLOBAL"
+    ROBOT_LIBRARY_VERSION = __version__
+    ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
+
+    def __init__(self, daemon_entry: str = "", results_dir: str = "") -> None:
+        self.ctx = HarnessContext(daemon_entry=daemon_entry, results_dir=results_dir)
+        components = [
+            DaemonKeywords(self.ctx),
+            SessionKeywords(self.ctx),
+            EventKeywords(self.ctx),
+            MockKeywords(self.ctx),
+        ]
+        super().__init__(components)
