@@ -7,6 +7,7 @@ from robotlibcore import DynamicCore
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.mock_keywords import MockKeywords
+from keywords.components.report_keywords import ReportKeywords
 from keywords.components.session_keywords import SessionKeywords
 from keywords.context import HarnessContext
 
@@ -45,13 +46,26 @@ class QwenServe(DynamicCore):
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__
     ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
+    ROBOT_LISTENER_API_VERSION = 3
 
     def __init__(self, daemon_entry: str = "", results_dir: str = "") -> None:
         self.ctx = HarnessContext(daemon_entry=daemon_entry, results_dir=results_dir)
+        self.ROBOT_LIBRARY_LISTENER = self
+        self._report = ReportKeywords(self.ctx)
         components = [
+            self._report,
             DaemonKeywords(self.ctx),
             SessionKeywords(self.ctx),
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
         ]
         super().__init__(components)
+
+    # -- listener (v3): scenario records get the test's real outcome ----------------------------
+    def start_test(self, data, result) -> None:
+        """Listener: a test starts."""
+        self._report.test_started()
+
+    def end_test(self, data, result) -> None:
+        """Listener: a test ended; update the snapshots with its status."""
+        self._report.test_ended(result.status, result.message)

@@ -1,0 +1,108 @@
+"""Keywords that record figures: latency summaries, scenario records in the suite snapshots, test messages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from robot.libraries.BuiltIn import BuiltIn
+from robotlibcore import keyword
+
+from keywords import metrics
+from keywords.components.base import Component
+from keywords.errors import HarnessConfigError
+from keywords.snapshot import Scenario, Snapshot, git_head, platform_info
+
+TITLES = {
+    "loadtest": "qwen serve daemon — connection stress test report",
+    "perf-baseline": "qwen serve daemon — baseline",
+    "daemon-vs-cli-benchmark": "qwen daemon vs CLI — performance benchmark",
+    "limits": "qwen serve daemon — limits and failure paths",
+}
+
+
+class ReportKeywords(Component):
+    """Summarize latencies, record scenarios into ``results/<kind>.json``/``.md`` and put figures in messages."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.snapshots: dict[str, Snapshot] = {}
+        self._pending: list[tuple[str, Scenario]] = []
+        self._test_started: float | None = None
+
+    # -- listener hooks (called by the library) -----------------------------------------------
+    def test_started(self) -> None:
+        """Remember when the current test started (scenario durations count from it)."""
+        self._test_started = time.monotonic()
+        self._pending = []
+
+    def test_ended(self, status: str, message: str) -> None:
+        """Give scenarios recorded in this test the test's real outcome and rewrite their snapshots."""
+        for kind, scenario in self._pending:
+            scenario.status = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}.get(status, status.lower())
+            scenario.error = message if status == "FAIL" else None
+            if self._test_started is not None:
+                scenario.duration_ms = (time.monotonic() - self._test_started) * 1000
+            self._write(kind)
+        self._pending = []
+
+    # -- keywords -----------------------------------------------------------------------------
+    @keyword(tags=("metrics",))
+    def summarize_latencies(self, values: list[float], name: str = "") -> metrics.LatencySummary:
+        """Percentiles of millisecond values, computed the one way every suite uses (HdrHistogram).
+
+        Returns:
+            ``LatencySummary`` with ``count``, ``p50``, ``p90``, ``p99``, ``p999``, ``mean``, ``min``, ``max``
+            (ms) and ``line()`` for messages.
+
+        Example:
+            | ${lat}= | Summarize Latencies | ${cycle_ms} |
+            | Should Be True | ${lat.p99} < 30000 |
+        """
+        try:
+            numbers = [float(v) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise HarnessConfigError(f"Summarize Latencies needs numbers (ms), got {values!r:.200}.") from exc
+        return metrics.summarize(numbers, name)
+
+    @keyword(tags=("report",))
+    def report_figures(self, line: str) -> None:
+        """Append one line of key figures to the test message (shown in report.html) and log it.
+
+        Example:
+            | Report Figures | p50 12 ms · p99 31 ms · 0/50 failed |
+        """
+        self.info(line)
+        BuiltIn().set_test_message(line, append=True, separator=" | ")
+
+    @keyword(tags=("report",))
+    def record_scenario(self, name: str, kind: str = "loadtest", **metrics_: Any) -> None:
+        """Record a scenario's metrics in ``results/<kind>.json`` and ``.md`` (upstream's shape).
+
+        The status (passed/failed) and error text are set from the test's real outcome when it ends.
+        ``LatencySummary`` values are stored as percentile objects (ms).
+
+        Example:
+            | Record Scenario | rapid-lifecycle | cycles=${20} | latency=${lat} |
+        """
+        snap = self._snapshot(kind)
+        clean = {k: (v.to_dict() if isinstance(v, metrics.LatencySummary) else v) for k, v in metrics_.items()}
+        scenario = snap.add(Scenario(name=name, status="running", metrics=clean))
+        self._pending.append((kind, scenario))
+        self._write(kind)
+
+    def _snapshot(self, kind: str) -> Snapshot:
+        if kind not in self.snapshots:
+            source = self.ctx.source()
+            node = self.ctx.node()
+            header = {
+                "gitCommit": git_head(),
+                "platform": platform_info(node.version),
+                "daemon": {"version": source.version, "source": source.kind, "label": source.label},
+                "method": {"latency": metrics.METHOD, "units": "ms unless the key says otherwise"},
+            }
+            self.snapshots[kind] = Snapshot(kind, TITLES.get(kind, kind), header)
+        return self.snapshots[kind]
+
+    def _write(self, kind: str) -> None:
+        self.snapshots[kind].write(self.ctx.results_dir)
