@@ -75,6 +75,39 @@ class ReportKeywords(Component):
         self.info(line)
         BuiltIn().set_test_message(line, append=True, separator=" | ")
 
+    @keyword(tags=("assertion", "report"))
+    def figure_should_be_at_most(self, name: str, value: float | None, bound: float, unit: str = "ms") -> None:
+        """Fail when a measured figure is over its bound; the message says by how much.
+
+        Example:
+            | Figure Should Be At Most | cycle p99 | ${lat.p99} | ${P99_BOUND_MS} |
+        """
+        if value is None:
+            raise AssertionError(f"{name} was not measured (no samples); its bound is {bound:g} {unit}.")
+        value, bound = float(value), float(bound)
+        if value > bound:
+            over = value - bound
+            pct = f" ({over / bound * 100:.0f}% over)" if bound else ""
+            raise AssertionError(
+                f"{name} is {value:.1f} {unit}, over its bound of {bound:g} {unit} by {over:.1f} {unit}{pct}."
+            )
+
+    @keyword(tags=("assertion", "report"))
+    def figure_should_be_at_least(self, name: str, value: float | None, bound: float, unit: str = "") -> None:
+        """Fail when a measured figure is under its lower bound; the message says by how much.
+
+        Example:
+            | Figure Should Be At Least | events per second | ${rate} | 20000 | ev/s |
+        """
+        if value is None:
+            raise AssertionError(f"{name} was not measured; its lower bound is {bound:g} {unit}.".replace("  ", " "))
+        value, bound = float(value), float(bound)
+        if value < bound:
+            raise AssertionError(
+                f"{name} is {value:.1f} {unit}, under its lower bound of {bound:g} {unit} by "
+                f"{bound - value:.1f} {unit}.".replace("  ", " ")
+            )
+
     @keyword(tags=("report",))
     def record_scenario(self, name: str, kind: str = "loadtest", **metrics_: Any) -> None:
         """Record a scenario's metrics in ``results/<kind>.json`` and ``.md`` (upstream's shape).
