@@ -1,0 +1,169 @@
+"""Process-tree measurement against real processes: a small tree of Python children, checked with ``ps``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from keywords.process_tree import RssSampler, TreeProfiler, read_process, rss_mb, snapshot_tree
+
+# A parent that allocates ~30 MB, starts two grandchildren that allocate ~20 MB each, then idles.
+PARENT = r"""
+import subprocess, sys, time
+ballast = bytearray(30 * 1024 * 1024)
+for i in range(len(ballast) // 4096):
+    ballast[i * 4096] = 1
+kids = [subprocess.Popen([sys.executable, "-c", CHILD, "idle-grandchild-marker"]) for _ in range(2)]
+print("ready", flush=True)
+try:
+    time.sleep(60)
+finally:
+    for k in kids:
+        k.kill()
+"""
+CHILD = r"""
+import time
+b = bytearray(20 * 1024 * 1024)
+for i in range(len(b) // 4096):
+    b[i * 4096] = 1
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def tree():
+    """A root process (stands in for the daemon) with one direct child and two grandchildren."""
+    root_script = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', {(f'CHILD = {CHILD!r}' + chr(10) + PARENT)!r}])\n"
+        "time.sleep(60)\n"
+    )
+    root = subprocess.Popen([sys.executable, "-c", root_script], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            kids = psutil.Process(root.pid).children(recursive=True)
+            if len(kids) == 3 and all(k.memory_info().rss > 15 * 1024 * 1024 for k in kids):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the test tree did not come up within 15 s")
+        yield root
+    finally:
+        procs = [psutil.Process(root.pid), *psutil.Process(root.pid).children(recursive=True)]
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        psutil.wait_procs(procs, timeout=5)
+
+
+def _ps_rss_mb(pid: int) -> float:
+    out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def test_roles_and_counts(tree):
+    snap = snapshot_tree(tree.pid)
+    assert snap.daemon_pid == tree.pid
+    assert snap.agent_count == 1
+    assert len(snap.descendant_pids) == 2
+    assert len(snap.matching(r"idle-grandchild-marker")) == 2
+    assert snap.matching(r"no-such-thing") == []
+    parts = snap.daemon_rss_mb + snap.agents_rss_mb + snap.descendants_rss_mb
+    assert snap.total_rss_mb == pytest.approx(parts, abs=0.05)
+    assert snap.agents_rss_mb > 25
+    assert snap.descendants_rss_mb > 35
+    assert "2 descendant(s)" in snap.summary()
+
+
+def test_orphaned_marked_process_counts_as_agent(tree):
+    """A process handed in as 'marked' whose parent is not in the tree is an agent, not a descendant."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        snap = snapshot_tree(tree.pid, [psutil.Process(other.pid)])
+        assert other.pid in snap.agent_pids
+        assert snap.agent_count == 2
+    finally:
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.skipif(shutil.which("ps") is None, reason="needs ps for the independent reading")
+def test_rss_agrees_with_ps_within_5_percent(tree):
+    snap = snapshot_tree(tree.pid)
+    for proc in snap.processes:
+        theirs = _ps_rss_mb(proc.pid)
+        assert proc.rss_mb == pytest.approx(theirs, rel=0.05), proc
+    assert rss_mb(tree.pid) == pytest.approx(_ps_rss_mb(tree.pid), rel=0.05)
+
+
+def test_gone_process_gives_empty_snapshot():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    snap = snapshot_tree(p.pid)
+    assert snap.processes == []
+    assert snap.total_rss_mb == 0
+
+
+def test_sampler_peak_samples_and_profile(tree):
+    sampler = RssSampler(tree.pid, interval_ms=20).start()
+    time.sleep(0.5)
+    res = sampler.stop()
+    assert not sampler.running
+    assert sampler.error is None
+    assert res.sample_count >= 10
+    assert len(res.times_s) == len(res.daemon_mb) == len(res.tree_mb) == res.sample_count
+    assert res.peak_tree_mb >= max(res.tree_mb) - 0.01
+    assert res.peak_tree_mb > 60
+    assert res.peak_agents == 1
+    assert res.dropped_ratio < 0.5
+    assert res.profile is not None and res.profile.processes == 4
+    assert res.profile.peak_rss_mb > 25
+    assert res.profile.minor_page_faults > 1000  # touching 30 MB page by page faults
+    assert "samples" in res.summary()
+
+
+def test_sampler_counts_dropped_after_daemon_exit():
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    sampler = RssSampler(p.pid, interval_ms=20).start()
+    p.wait()
+    time.sleep(0.3)
+    res = sampler.stop()
+    assert res.sample_count >= 1
+    assert res.dropped >= 3
+
+
+def test_sampler_rejects_bad_interval():
+    with pytest.raises(ValueError):
+        RssSampler(os.getpid(), interval_ms=1)
+
+
+def test_profile_of_finished_process_keeps_last_reading():
+    p = subprocess.Popen([sys.executable, "-c", "x = sum(range(3_000_000)); import time; time.sleep(0.5)"])
+    proc = psutil.Process(p.pid)
+    profiler = TreeProfiler()
+    time.sleep(0.3)
+    profiler.update([proc])
+    p.wait()
+    prof = profiler.profile(live=[])
+    assert prof.processes == 1
+    assert prof.ended == 1
+    assert prof.user_cpu_s + prof.system_cpu_s > 0.01
+    assert prof.voluntary_ctx_switches >= 1
+    assert prof.peak_rss_mb > 5
+    assert "peak RSS" in prof.summary()
+
+
+def test_read_process_matches_psutil_counters():
+    me = psutil.Process()
+    reading = read_process(me)
+    assert reading is not None
+    assert reading.hwm_mb >= me.memory_info().rss / (1024 * 1024) - 1
+    assert reading.minflt > 0
