@@ -285,6 +285,10 @@ class Daemon:
             leftovers = [p for p in tree if p.pid != self.proc.pid and _alive(p)]
             leftovers += [p for p in processes_with_marker(self._registry.run_id, self.tag) if p not in leftovers]
             self.killed_pids = terminate(leftovers, grace_s=2.0) if leftovers else []
+        else:
+            # The daemon died on its own (crash, SIGKILL): its agent children run in their own session and
+            # may outlive it, so they are found by marker and stopped here too.
+            self.killed_pids = terminate(processes_with_marker(self._registry.run_id, self.tag), grace_s=2.0)
         self.exit_code = self.proc.returncode
         self._registry.release(self.proc)
         self._keep_logs()

@@ -7,7 +7,7 @@ from typing import Any
 from robotlibcore import keyword
 
 from keywords import mock
-from keywords.components.base import Component
+from keywords.components.base import Component, typed_settings
 from keywords.errors import HarnessConfigError
 
 
@@ -32,7 +32,9 @@ class MockKeywords(Component):
         running = self.ctx.get(daemon)
         if running.control_file is None:
             raise HarnessConfigError(f"{running.daemon.name} runs the real agent; only the mock can be controlled.")
-        running.control = mock.write_control(running.control_file, running.control, session=session_id, **settings)
+        running.control = mock.write_control(
+            running.control_file, running.control, session=session_id, **typed_settings(settings)
+        )
         return running.control
 
     @keyword(tags=("mock",))
@@ -43,4 +45,4 @@ class MockKeywords(Component):
             | ${prefix}= | Mock Directive | mode=hang |
             | Send Prompt | ${sid} | ${prefix}wait forever |
         """
-        return mock.directive(**settings)
+        return mock.directive(**typed_settings(settings))

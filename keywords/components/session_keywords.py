@@ -8,7 +8,7 @@ from robotlibcore import keyword
 
 from keywords import mock
 from keywords.client import PromptAccepted, Reply, SessionInfo
-from keywords.components.base import Component
+from keywords.components.base import Component, typed_settings
 from keywords.errors import DaemonHttpError, HarnessConfigError
 from keywords.sessions import TurnResult, follow_turn
 
@@ -193,7 +193,7 @@ class SessionKeywords(Component):
         Example:
             | ${accepted}= | Send Prompt | ${sid} | hello | mode=hang |
         """
-        text = mock.directive(**mock_settings) + text
+        text = mock.directive(**typed_settings(mock_settings)) + text
         return self.ctx.get(daemon).client.prompt(session_id, text, client_id=client_id, deadline_ms=deadline_ms)
 
     @keyword(tags=("prompt",))
