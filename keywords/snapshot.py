@@ -5,7 +5,11 @@ Shape (``version`` 2; upstream's version 1 is a subset and still reads)::
     {"version": 2, "kind": "loadtest", "capturedAt": ISO, "gitCommit": sha|null,
      "platform": {"os", "arch", "nodeVersion", "python", "cpuCount", "cpuModel"},
      "daemon": {"version", "source", "label"}, "method": {...how figures were measured...},
-     "scenarios": [{"name", "status": "passed"|"failed"|"skipped", "durationMs", "error"?, "metrics"?}]}
+     "scenarios": [{"name", "status": "passed"|"failed"|"skipped", "durationMs", "error"?, "parameters"?,
+                    "metrics"?}]}
+
+``parameters`` (optional, added within version 2; absent in older files) holds the scenario's inputs (burst size,
+chunks, mock delay...) so that a comparison can refuse snapshots taken with different inputs.
 
 Each process writes its own part (``<kind>.<pool id>.part.json`` under pabot) plus the merged
 ``<kind>.json``/``.md`` of every part in the folder, so the last writer leaves a complete merged snapshot.
@@ -38,12 +42,15 @@ class Scenario:
     duration_ms: float = 0.0
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (``error`` only when set)."""
+        """JSON form (``error`` and ``parameters`` only when set)."""
         out: dict[str, Any] = {"name": self.name, "status": self.status, "durationMs": round(self.duration_ms, 1)}
         if self.error:
             out["error"] = self.error
+        if self.parameters is not None:
+            out["parameters"] = self.parameters
         out["metrics"] = self.metrics
         return out
 
@@ -197,6 +204,8 @@ def markdown(doc: dict[str, Any], title: str) -> str:
         lines += [f"### {sc['name']}", f"- Status: {sc.get('status')}", f"- Duration: {sc.get('durationMs', 0):.0f}ms"]
         if sc.get("error"):
             lines.append(f"- Error: {sc['error']}")
+        if sc.get("parameters"):
+            lines.append(f"- Parameters: {json.dumps(_clean(sc['parameters']), ensure_ascii=False)}")
         for key, value in (sc.get("metrics") or {}).items():
             if isinstance(value, dict) and "p50" in value and "count" in value:
                 lines.append(f"- {key}: {format_percentiles(value)}")

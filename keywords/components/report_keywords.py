@@ -109,18 +109,23 @@ class ReportKeywords(Component):
             )
 
     @keyword(tags=("report",))
-    def record_scenario(self, name: str, kind: str = "loadtest", **metrics_: Any) -> None:
+    def record_scenario(
+        self, name: str, kind: str = "loadtest", parameters: dict | None = None, **metrics_: Any
+    ) -> None:
         """Record a scenario's metrics in ``results/<kind>.json`` and ``.md`` (upstream's shape).
 
         The status (passed/failed) and error text are set from the test's real outcome when it ends.
-        ``LatencySummary`` values are stored as percentile objects (ms).
+        ``LatencySummary`` values are stored as percentile objects (ms). ``parameters`` (optional) are the
+        scenario's inputs; `Compare With Baseline` refuses snapshots whose parameters differ.
 
         Example:
             | Record Scenario | rapid-lifecycle | cycles=${20} | latency=${lat} |
+            | Record Scenario | burst-10 | parameters=${params} | latency=${lat} |
         """
         snap = self._snapshot(kind)
         clean = {k: (v.to_dict() if isinstance(v, metrics.LatencySummary) else v) for k, v in metrics_.items()}
-        scenario = snap.add(Scenario(name=name, status="running", metrics=clean))
+        params = dict(parameters) if parameters is not None else None
+        scenario = snap.add(Scenario(name=name, status="running", metrics=clean, parameters=params))
         self._pending.append((kind, scenario))
         self._write(kind)
 
