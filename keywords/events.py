@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -38,7 +39,8 @@ class StreamOptions:
         until_turn_end: Stop when the turn of this prompt id ends (``turn_complete``/``turn_error``).
         timeout_s: Overall bound on the subscription.
         delay_per_event_s: Sleep after each frame (a slow consumer).
-        stall_s: After the headers, do not read at all for this long (a stalled consumer), then drain.
+        stall_s: After the headers, do not read at all for this long (a stalled consumer), then drain;
+            :meth:`Subscription.release` ends the stall early.
         recv_buffer: ``SO_RCVBUF`` in bytes, set before connecting (a small one makes a stall bite fast).
         keep_events: Keep every frame in the result (turn off for long floods).
         client_id: ``X-Qwen-Client-Id`` header (diagnostic only for SSE).
@@ -102,6 +104,8 @@ class StreamResult:
         events: The frames (envelope dicts with ``_recv_ms`` added) when kept.
         delivery_ms: Per frame with a ``serverTimestamp``: receipt wall time minus that stamp.
         error_status_body: Body of a non-200 subscribe answer.
+        stream_id: ``X-Qwen-SSE-Stream-Id`` of the answer (the daemon's log names subscribers by it).
+        epoch: ``X-Qwen-Event-Epoch`` of the answer.
     """
 
     status: int = 0
@@ -126,6 +130,13 @@ class StreamResult:
     events: list[dict] = field(default_factory=list)
     delivery_ms: list[float] = field(default_factory=list)
     error_status_body: Any = None
+    stream_id: str | None = None
+    epoch: str | None = None
+
+    @property
+    def cut_before_terminal(self) -> bool:
+        """The connection broke (reset or truncated body) before any terminal frame arrived."""
+        return self.end == "cut" and self.terminal is None
 
     @property
     def no_gaps(self) -> bool:
@@ -159,9 +170,23 @@ class _Chunks:
         pass
 
 
+_SSL_CONTEXT: ssl.SSLContext | None = None
+_SSL_LOCK = threading.Lock()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every subscription: building one loads the CA bundle (~20 ms), and each
+    transport would build its own although streams only ever go to plain-HTTP loopback daemons."""
+    global _SSL_CONTEXT
+    with _SSL_LOCK:
+        if _SSL_CONTEXT is None:
+            _SSL_CONTEXT = ssl.create_default_context()
+        return _SSL_CONTEXT
+
+
 def _transport(recv_buffer: int | None) -> httpx.HTTPTransport:
     options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer)] if recv_buffer else None
-    return httpx.HTTPTransport(socket_options=options, retries=0)
+    return httpx.HTTPTransport(socket_options=options, retries=0, verify=_ssl_context())
 
 
 class Subscription:
@@ -183,6 +208,7 @@ class Subscription:
         self.result = StreamResult()
         self.connected = threading.Event()
         self._stop = threading.Event()
+        self._release = threading.Event()
         self._thread: threading.Thread | None = None
         self._response: httpx.Response | None = None
         self._last: dict | None = None
@@ -198,9 +224,14 @@ class Subscription:
         """Block until the response headers arrived (or the subscription ended)."""
         return self.connected.wait(timeout_s)
 
+    def release(self) -> None:
+        """End a stall now: the reader starts draining what the kernel buffered."""
+        self._release.set()
+
     def stop(self) -> None:
         """Ask the reader to stop and close its connection."""
         self._stop.set()
+        self._release.set()
         response = self._response
         if response is not None:
             with contextlib.suppress(Exception):
@@ -248,6 +279,8 @@ class Subscription:
                 self._response = response
                 res.status = response.status_code
                 res.headers_ms = (time.monotonic() - started) * 1000
+                res.stream_id = response.headers.get("x-qwen-sse-stream-id")
+                res.epoch = response.headers.get("x-qwen-event-epoch")
                 self.connected.set()
                 if response.status_code != 200:
                     response.read()
@@ -256,7 +289,7 @@ class Subscription:
                     res.error = f"GET /session/:id/events -> {response.status_code}: {res.error_status_body}"
                     return res
                 if opts.stall_s:
-                    self._stop.wait(min(opts.stall_s, max(0.0, deadline - time.monotonic())))
+                    self._release.wait(min(opts.stall_s, max(0.0, deadline - time.monotonic())))
                 self._read(response, started, deadline)
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
             self._ended_by_error(exc, "cut")

@@ -6,6 +6,7 @@ from robotlibcore import DynamicCore
 
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
+from keywords.components.flow_keywords import FlowKeywords
 from keywords.components.mock_keywords import MockKeywords
 from keywords.components.report_keywords import ReportKeywords
 from keywords.components.session_keywords import SessionKeywords
@@ -58,6 +59,7 @@ class QwenServe(DynamicCore):
             SessionKeywords(self.ctx),
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
+            FlowKeywords(self.ctx),
         ]
         super().__init__(components)
 

@@ -13,7 +13,17 @@ class EventKeywords(Component):
     """Subscribe to SSE streams (inline or in the background) and assert on the results."""
 
     def _options(
-        self, last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer, keep_events=True
+        self,
+        last_event_id,
+        max_queued,
+        max_events,
+        until,
+        timeout,
+        delay,
+        stall,
+        recv_buffer,
+        keep_events=True,
+        until_turn_end=None,
     ) -> StreamOptions:
         until_types = tuple(t.strip() for t in until.split(",") if t.strip()) if until else ()
         return StreamOptions(
@@ -26,6 +36,7 @@ class EventKeywords(Component):
             stall_s=float(stall),
             recv_buffer=recv_buffer,
             keep_events=keep_events,
+            until_turn_end=until_turn_end or None,
         )
 
     @keyword(tags=("events",))
@@ -40,6 +51,7 @@ class EventKeywords(Component):
         delay: float = 0.0,
         stall: float = 0.0,
         recv_buffer: int | None = None,
+        until_turn_end: str | None = None,
         daemon: str | None = None,
     ) -> StreamResult:
         """Subscribe to a session's events and read until a stop condition, then return what arrived.
@@ -55,6 +67,7 @@ class EventKeywords(Component):
             delay: Seconds to sleep after each frame (a slow consumer).
             stall: Seconds to read nothing after connecting (a stalled consumer), then drain.
             recv_buffer: Socket receive buffer in bytes, set before connecting.
+            until_turn_end: Stop when the turn of this prompt id ends (``turn_complete``/``turn_error``).
 
         Returns:
             ``StreamResult``: ``received``, ``ids``, ``last_id``, ``gaps``, ``duplicates``, ``end``,
@@ -65,7 +78,9 @@ class EventKeywords(Component):
             | Stream Should Have No Gaps | ${stream} |
         """
         running = self.ctx.get(daemon)
-        options = self._options(last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer)
+        options = self._options(
+            last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer, True, until_turn_end
+        )
         return _run_checked(Subscription(running.client.base_url, session_id, options, running.client.token))
 
     @keyword(tags=("events",))
@@ -81,6 +96,7 @@ class EventKeywords(Component):
         stall: float = 0.0,
         recv_buffer: int | None = None,
         keep_events: bool = True,
+        until_turn_end: str | None = None,
         daemon: str | None = None,
     ) -> Subscription:
         """Start reading a session's events in the background; collect them with `Collect Events`.
@@ -94,7 +110,16 @@ class EventKeywords(Component):
         """
         running = self.ctx.get(daemon)
         options = self._options(
-            last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer, keep_events
+            last_event_id,
+            max_queued,
+            max_events,
+            until,
+            timeout,
+            delay,
+            stall,
+            recv_buffer,
+            keep_events,
+            until_turn_end,
         )
         sub = Subscription(running.client.base_url, session_id, options, running.client.token).start()
         running.subscriptions.append(sub)
@@ -149,6 +174,66 @@ class EventKeywords(Component):
             )
 
     @keyword(tags=("events",))
+    def release_stalled_reader(self, subscription: Subscription) -> None:
+        """End a background reader's stall now, so it drains what the kernel buffered and sees how it ended.
+
+        Example:
+            | ${stalled}= | Subscribe To Events | ${sid} | max_queued=16 | stall=30 | recv_buffer=4096 |
+            | Release Stalled Reader | ${stalled} |
+        """
+        subscription.release()
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_have_been_cut_before_any_terminal_frame(self, stream: StreamResult) -> None:
+        """Fail unless the connection broke (reset or truncated body) before any terminal frame arrived.
+
+        This is how a stalled reader experiences its eviction on this daemon: the ``client_evicted`` frame is
+        written behind a full kernel buffer and lost when the daemon destroys the socket.
+
+        Example:
+            | Stream Should Have Been Cut Before Any Terminal Frame | ${stalled_stream} |
+        """
+        if not stream.cut_before_terminal:
+            raise AssertionError(
+                f"Expected the stream to be cut before any terminal frame, but it ended {stream.end} "
+                f"{stream.terminal or ''} ({stream.summary()}; error: {stream.error})."
+            )
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_continue_exactly_after(
+        self, stream: StreamResult, cursor: int, last_id: int | None = None, replay: bool = True
+    ) -> None:
+        """Fail unless the stream holds exactly the events after ``cursor``: ids cursor+1, cursor+2, ... with
+        no gap or duplicate, up to ``last_id`` when given, and ``replay_complete`` seen when ``replay`` is true.
+
+        Example:
+            | ${again}= | Read Events | ${sid} | last_event_id=${first.last_id} | until=turn_complete |
+            | Stream Should Continue Exactly After | ${again} | ${first.last_id} | ${accepted.last_event_id} |
+        """
+        cursor = int(cursor)
+        problems = []
+        if not stream.ids:
+            problems.append("no event with an id arrived")
+        elif stream.ids[0] != cursor + 1:
+            problems.append(f"the first id is {stream.ids[0]}, expected {cursor + 1}")
+        if stream.gaps:
+            problems.append(f"gaps {', '.join(stream.gaps[:10])}")
+        if stream.duplicates:
+            problems.append(f"repeated/out-of-order ids {stream.duplicates[:10]}")
+        if stream.malformed:
+            problems.append(f"{stream.malformed} malformed frames")
+        if last_id is not None and stream.last_id != int(last_id):
+            problems.append(f"the last id is {stream.last_id}, expected {last_id}")
+        if replay and stream.replay_complete is None:
+            problems.append("no replay_complete frame")
+        if stream.resync is not None:
+            problems.append(f"state_resync_required {stream.resync}")
+        if problems:
+            raise AssertionError(
+                f"The stream did not continue exactly after id {cursor}: {'; '.join(problems)} ({stream.summary()})."
+            )
+
+    @keyword(tags=("events",))
     def count_events(self, stream: StreamResult, event_type: str) -> int:
         """Number of frames of one type in a stream result.
 
@@ -159,6 +244,7 @@ class EventKeywords(Component):
 
 
 def _run_checked(sub: Subscription) -> StreamResult:
-    if sub.options.max_events is None and not sub.options.until_types and sub.options.timeout_s > 600:
+    opts = sub.options
+    if opts.max_events is None and not opts.until_types and not opts.until_turn_end and opts.timeout_s > 600:
         raise HarnessConfigError("A stream without a stop condition needs a timeout of 600 s or less.")
     return sub.run()

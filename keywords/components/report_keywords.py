@@ -15,6 +15,7 @@ from keywords.snapshot import Scenario, Snapshot, git_head, platform_info
 
 TITLES = {
     "loadtest": "qwen serve daemon — connection stress test report",
+    "loadtest-report": "qwen serve daemon — connection stress test report",
     "perf-baseline": "qwen serve daemon — baseline",
     "daemon-vs-cli-benchmark": "qwen daemon vs CLI — performance benchmark",
     "limits": "qwen serve daemon — limits and failure paths",
