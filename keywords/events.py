@@ -211,6 +211,7 @@ class Subscription:
         self._release = threading.Event()
         self._thread: threading.Thread | None = None
         self._response: httpx.Response | None = None
+        self._socket: socket.socket | None = None
         self._last: dict | None = None
 
     # -- control ------------------------------------------------------------------------------
@@ -232,6 +233,10 @@ class Subscription:
         """Ask the reader to stop and close its connection."""
         self._stop.set()
         self._release.set()
+        sock = self._socket
+        if sock is not None:  # closing the response alone does not wake a read blocked until the next frame
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         response = self._response
         if response is not None:
             with contextlib.suppress(Exception):
@@ -277,6 +282,7 @@ class Subscription:
         try:
             with client.stream("GET", f"/session/{self.session_id}/events", headers=headers, params=params) as response:
                 self._response = response
+                self._socket = _socket_of(response)
                 res.status = response.status_code
                 res.headers_ms = (time.monotonic() - started) * 1000
                 res.stream_id = response.headers.get("x-qwen-sse-stream-id")
@@ -402,6 +408,15 @@ class Subscription:
 def consume(base_url: str, session_id: str, options: StreamOptions, token: str | None = None) -> StreamResult:
     """Subscribe in the calling thread and return when a stop condition is met."""
     return Subscription(base_url, session_id, options, token).run()
+
+
+def _socket_of(response: httpx.Response) -> socket.socket | None:
+    """The connection's socket (so :meth:`Subscription.stop` can wake a blocked read), if httpx exposes it."""
+    with contextlib.suppress(Exception):
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            return sock
+    return None
 
 
 def _json_or_text(content: bytes) -> Any:
