@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import queue
+import socket
 import threading
 import time
 from collections import Counter
@@ -563,6 +564,18 @@ class _DispatchingSubscription(Subscription):
         super().__init__(base_url, session_id, options, token)
         self._tracker = tracker
 
+    def stop(self) -> None:
+        """Stop reading; shut the socket down so a reader blocked in ``recv`` wakes at once."""
+        self._stop.set()
+        response = self._response
+        if response is not None:
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        super().stop()
+
     def _take(self, data: str, recv_ms: float, counts: Counter) -> None:
         before = self._last
         super()._take(data, recv_ms, counts)
@@ -670,7 +683,10 @@ class LoadResult:
         )
 
     def figures(self) -> dict[str, Any]:
-        """Plain data for ``Record Scenario`` (summaries as percentile dicts, spectra as pairs)."""
+        """Plain data for ``Record Scenario`` (summaries as percentile dicts, spectra as pairs).
+
+        The run's kind is under ``workload`` (``kind`` is `Record Scenario`'s own argument).
+        """
         out: dict[str, Any] = {}
         for key, value in asdict(self).items():
             if key == "histograms":
@@ -679,6 +695,8 @@ class LoadResult:
         out["harness_cpu"] = {k: v for k, v in asdict(self.harness_cpu).items() if k != "windows_pct"}
         out["harness_cpu"]["windows"] = len(self.harness_cpu.windows_pct)
         out["report_line"] = self.line()
+        out["workload"] = out.pop("kind")  # "kind" would clash with Record Scenario's own argument
+        out["model"] = "open (arrival rate; response time from the intended start, service time from the send)"
         return out
 
 
@@ -760,11 +778,11 @@ def run_prompt_load(
     finally:
         with contextlib.suppress(Exception):
             meter.stop()
-        for tracker in trackers:
-            tracker.stop()
-        for sid in created:
+        for sid in created:  # closing first ends each stream with session_closed
             with contextlib.suppress(Exception):
                 client.close_session(sid, expected=None)
+        for tracker in trackers:
+            tracker.stop()
     return _prompt_result(plan, outcome, trackers, cpu, unfinished)
 
 
@@ -814,7 +832,7 @@ def _base_result(
         late=outcome.late,
         dropped=outcome.dropped,
         errors=dict(outcome.errors),
-        achieved_rate=round(outcome.sent / max(outcome.schedule_s, 1 / plan.rate), 2),
+        achieved_rate=round(outcome.sent / (outcome.schedule_s + 1 / plan.rate), 2),
         harness_cpu=cpu,
         reliable=not cpu.saturated,
         wall_s=round(outcome.wall_s, 3),
