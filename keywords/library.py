@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
+from keywords.components.compare_keywords import CompareKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
+from keywords.components.flow_keywords import FlowKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.mock_keywords import MockKeywords
+from keywords.components.plot_keywords import PlotKeywords
 from keywords.components.report_keywords import ReportKeywords
 from keywords.components.session_keywords import SessionKeywords
 from keywords.context import HarnessContext
+from keywords.runinfo import RunMetadata
 
 __version__ = "0.1.0"
 
@@ -53,6 +57,7 @@ class QwenServe(DynamicCore):
         self.ctx = HarnessContext(daemon_entry=daemon_entry, results_dir=results_dir)
         self.ROBOT_LIBRARY_LISTENER = self
         self._report = ReportKeywords(self.ctx)
+        self._run_meta = RunMetadata(self.ctx)
         components = [
             self._report,
             DaemonKeywords(self.ctx),
@@ -60,10 +65,21 @@ class QwenServe(DynamicCore):
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
             LoadKeywords(self.ctx),
+            FlowKeywords(self.ctx),
+            PlotKeywords(self.ctx),
+            CompareKeywords(self.ctx),
         ]
         super().__init__(components)
 
-    # -- listener (v3): scenario records get the test's real outcome ----------------------------
+    # -- listener (v3): run-wide metadata; scenario records get the test's real outcome ------------
+    def start_suite(self, data, result) -> None:
+        """Listener: the first suite seen sets the run's facts as metadata of the top-level suite."""
+        self._run_meta.start_suite(result)
+
+    def end_keyword(self, data, result) -> None:
+        """Listener: after `Start Daemon`, note its agent (mock or real child) in the run's metadata."""
+        self._run_meta.end_keyword(result)
+
     def start_test(self, data, result) -> None:
         """Listener: a test starts."""
         self._report.test_started()
