@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import math
 import queue
-import socket
 import threading
 import time
 from collections import Counter
@@ -563,18 +562,6 @@ class _DispatchingSubscription(Subscription):
     def __init__(self, base_url, session_id, options, token, tracker: SessionTracker) -> None:
         super().__init__(base_url, session_id, options, token)
         self._tracker = tracker
-
-    def stop(self) -> None:
-        """Stop reading; shut the socket down so a reader blocked in ``recv`` wakes at once."""
-        self._stop.set()
-        response = self._response
-        if response is not None:
-            stream = response.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-        super().stop()
 
     def _take(self, data: str, recv_ms: float, counts: Counter) -> None:
         before = self._last
