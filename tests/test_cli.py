@@ -12,7 +12,6 @@ import time
 import psutil
 import pytest
 
-from keywords import provider as real_agent
 from keywords.cli import CliSpec, OneShotCli, parse_startup_profile, read_startup_profile
 from keywords.errors import HarnessConfigError
 from keywords.provision import DaemonSource, check_node, release_source
@@ -120,6 +119,7 @@ def test_spec_validation(fake_entry, tmp_path):
 
 
 def test_real_cli_against_fake_provider():
+    real_agent = pytest.importorskip("keywords.provider")  # the fake provider (its own module and owner)
     try:
         source = release_source(install=False)
     except Exception as exc:
