@@ -402,9 +402,10 @@ def run_open_model(
             outcome.dropped_queue_full += 1
         last_handoff = clock()
     outcome.schedule_s = last_handoff - t0
-    for _ in threads:
-        handoff.put(_STOP)  # blocks only while the queue is full; workers keep draining it
     bound = clock() + plan.max_start_lag_ms / 1000 + plan.drain_s + 10
+    for _ in threads:  # waits only while the queue is full; workers keep draining it
+        with contextlib.suppress(queue.Full):
+            handoff.put(_STOP, timeout=max(0.1, bound - clock()))
     for thread in threads:
         thread.join(max(0.0, bound - clock()))
     outcome.wall_s = clock() - t0
