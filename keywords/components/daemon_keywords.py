@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from robotlibcore import keyword
 
 from keywords import mock
+from keywords import provider as real_agent
 from keywords.client import DaemonClient
 from keywords.components.base import Component
 from keywords.context import RunningDaemon
@@ -65,6 +66,11 @@ class DaemonKeywords(Component):
         boot_timeout: float = 30.0,
         daemon_entry: str | None = None,
         preheat: bool = True,
+        provider_url: str | None = None,
+        model: str = "fake-model",
+        mcp_servers: dict | None = None,
+        workspace_mcp_servers: dict | None = None,
+        generation_config: dict | None = None,
     ) -> Daemon:
         """Start the real ``qwen serve`` daemon with a private HOME and workspace and make it current.
 
@@ -100,6 +106,16 @@ class DaemonKeywords(Component):
             preheat: Wait until the agent child is up (``POST /workspace/acp/preheat``) before returning, so
                 the first session is not slowed by the agent's start and an early stop does not race it.
                 Skipped for mock init modes that never become ready.
+            provider_url: ``agent=real`` only: OpenAI base URL of a model provider (e.g. the fake provider's
+                ``${provider.base_url}``); the child gets a dummy key, this URL and ``model`` through its
+                environment and ``<HOME>/.qwen/settings.json`` (auth type ``openai``).
+            model: ``agent=real`` only: model name.
+            mcp_servers: ``agent=real`` only: MCP servers for the user settings in the daemon's HOME
+                (name -> ``{command, args}``); the child starts these.
+            workspace_mcp_servers: ``agent=real`` only: MCP servers for ``<workspace>/.qwen/settings.json``;
+                without an approval record the daemon lists them as pending and starts none.
+            generation_config: ``agent=real`` only: the child's ``model.generationConfig`` (``maxRetries``,
+                ``retryInitialDelayMs``, ``retryMaxDelayMs``, ``streamIdleTimeoutMs``...).
 
         Returns:
             The daemon (``${d.base_url}``, ``${d.pid}``, ``${d.boot_s}``, ``${d.home}``, ``${d.workspace}``).
@@ -144,6 +160,16 @@ class DaemonKeywords(Component):
                 return env, files
 
             _validate_init(mock_init, mock_init_delay_ms, mock_new_session_delay_ms)
+        else:
+            real_env, real_files = real_agent.settings(provider_url, model, mcp_servers, generation_config)
+
+            def prepare(home):
+                return real_env, real_files
+
+            if workspace_mcp_servers:
+                if not workspace:
+                    workspace = str(self.ctx.registry.make_dir("real-workspace"))
+                real_agent.write_workspace_settings(workspace, workspace_mcp_servers)
         spec = DaemonSpec(
             source=self.ctx.source(daemon_entry),
             node="",

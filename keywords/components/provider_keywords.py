@@ -1,0 +1,230 @@
+"""Keywords for the real agent child's fixtures: the fake model provider, idle MCP servers, prompt latency."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from robotlibcore import keyword
+
+import mock_acp
+from keywords import metrics
+from keywords.components.base import Component
+from keywords.errors import HarnessConfigError
+from keywords.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, ProviderRequest, stop_quietly
+from keywords.sessions import TurnResult, follow_turn
+
+IDLE_MCP = Path(mock_acp.__file__).resolve().parent / "idle_mcp.py"
+IDLE_MCP_PATTERN = r"idle_mcp\.py"
+
+
+@dataclass
+class PromptLatency:
+    """Prompt latency over several turns (all times from the POST of the prompt, monotonic clock, ms).
+
+    Attributes:
+        iterations: Turns measured.
+        completed: Turns that ended with ``turn_complete``.
+        first_chunk: Time to the first ``agent_message_chunk`` (``LatencySummary``).
+        total: Time to the end of the turn.
+        provider_arrival: Time until the provider received the turn's chat-completion request.
+        first_chunk_ms: Raw values.
+        total_ms: Raw values.
+        provider_arrival_ms: Raw values.
+        outcomes: Turn summaries that did not complete.
+    """
+
+    iterations: int = 0
+    completed: int = 0
+    first_chunk: metrics.LatencySummary | None = None
+    total: metrics.LatencySummary | None = None
+    provider_arrival: metrics.LatencySummary | None = None
+    first_chunk_ms: list[float] = field(default_factory=list)
+    total_ms: list[float] = field(default_factory=list)
+    provider_arrival_ms: list[float] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for a test message."""
+
+        def f(s: metrics.LatencySummary | None) -> str:
+            return "n/a" if s is None or not s.count else f"p50 {s.p50:.0f} · p90 {s.p90:.0f} · p99 {s.p99:.0f} ms"
+
+        return (
+            f"{self.completed}/{self.iterations} completed · first chunk {f(self.first_chunk)} · "
+            f"turn {f(self.total)} · provider arrival {f(self.provider_arrival)}"
+        )
+
+
+class ProviderKeywords(Component):
+    """Start and steer the fake OpenAI-compatible provider; idle MCP server entries; prompt latency."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.providers: list[FakeProvider] = []
+
+    # -- provider -------------------------------------------------------------------------------
+    @keyword(tags=("provider",))
+    def start_fake_provider(
+        self,
+        reply: str = "ok",
+        chunks: int = 1,
+        chunk_delay_ms: int = 0,
+        first_token_ms: int = 0,
+        fault: str = "none",
+        model: str = "fake-model",
+    ) -> FakeProvider:
+        """Start a fake OpenAI-compatible chat-completions server on 127.0.0.1 (a thread of this process).
+
+        Point the real agent child at it with `Start Daemon` ``agent=real provider_url=${provider.base_url}``.
+
+        Args:
+            reply: The assistant's reply text.
+            chunks: Content chunks the reply is split into when streaming.
+            chunk_delay_ms: Pause between chunks.
+            first_token_ms: Pause before the first content chunk.
+            fault: ``none``, ``http500``, ``http429`` or ``stall``.
+            model: Model name it reports.
+
+        Returns:
+            The provider (``${provider.base_url}``, ``${provider.request_count}``).
+
+        Example:
+            | ${provider}= | Start Fake Provider | reply=ok | chunks=2 |
+            | Start Daemon | agent=real | provider_url=${provider.base_url} |
+        """
+        try:
+            behaviour = ProviderBehaviour(
+                reply=reply, chunks=chunks, chunk_delay_ms=chunk_delay_ms, first_token_ms=first_token_ms, fault=fault
+            )
+            provider = FakeProvider(behaviour, model=model).start()
+        except ProviderConfigError as exc:
+            raise HarnessConfigError(str(exc)) from exc
+        self.providers.append(provider)
+        self.info(f"Fake provider at {provider.base_url}: {behaviour}")
+        return provider
+
+    @keyword(tags=("provider",))
+    def set_provider_behaviour(self, provider: FakeProvider, **changes: Any) -> ProviderBehaviour:
+        """Change the provider's behaviour while it runs (``fault``, ``reply``, ``chunks``, delays).
+
+        Example:
+            | Set Provider Behaviour | ${provider} | fault=http500 |
+        """
+        typed = {
+            k: (int(v) if k in ("chunks", "chunk_delay_ms", "first_token_ms", "retry_after_s") else v)
+            for k, v in changes.items()
+        }
+        if "stall_max_s" in typed:
+            typed["stall_max_s"] = float(typed["stall_max_s"])
+        try:
+            return provider.configure(**typed)
+        except (ProviderConfigError, ValueError) as exc:
+            raise HarnessConfigError(str(exc)) from exc
+
+    @keyword(tags=("provider",))
+    def get_provider_requests(self, provider: FakeProvider, path_contains: str = "/chat/completions") -> list:
+        """The chat-completion requests the provider received so far (``ProviderRequest`` objects).
+
+        Example:
+            | ${requests}= | Get Provider Requests | ${provider} |
+        """
+        return provider.requests(path_contains)
+
+    @keyword(tags=("provider",))
+    def stop_fake_provider(self, provider: FakeProvider) -> None:
+        """Stop one fake provider (stalled answers are released).
+
+        Example:
+            | Stop Fake Provider | ${provider} |
+        """
+        stop_quietly(provider)
+        if provider in self.providers:
+            self.providers.remove(provider)
+
+    @keyword(tags=("provider",))
+    def stop_all_fake_providers(self) -> None:
+        """Stop every fake provider the library started (for teardowns); never fails.
+
+        Example:
+            | [Teardown] | Stop All Fake Providers |
+        """
+        for provider in list(self.providers):
+            stop_quietly(provider)
+        self.providers.clear()
+
+    # -- MCP fixture ----------------------------------------------------------------------------
+    @keyword(tags=("mcp",))
+    def idle_mcp_servers(self, count: int = 2, prefix: str = "idle") -> dict:
+        """Settings entries for ``count`` idle stdio MCP servers (``mock_acp/idle_mcp.py``).
+
+        Use them as ``mcp_servers`` (user settings: started) or ``workspace_mcp_servers`` (pending approval)
+        of `Start Daemon`. Their processes match the pattern ``idle_mcp\\.py``.
+
+        Example:
+            | ${servers}= | Idle MCP Servers | 2 |
+            | Start Daemon | agent=real | mcp_servers=${servers} |
+        """
+        if not 1 <= count <= 50:
+            raise HarnessConfigError(f"count must be from 1 to 50, got {count}.")
+        return {
+            f"{prefix}{i}": {"command": sys.executable, "args": [str(IDLE_MCP), "--name", f"{prefix}{i}"]}
+            for i in range(1, count + 1)
+        }
+
+    # -- latency --------------------------------------------------------------------------------
+    @keyword(tags=("prompt", "metrics"))
+    def measure_prompt_latency(
+        self,
+        session_id: str,
+        iterations: int = 20,
+        text: str = "reply with the single word ok",
+        provider: FakeProvider | None = None,
+        timeout: float = 60.0,
+        daemon: str | None = None,
+    ) -> PromptLatency:
+        """Prompt ``iterations`` times, one after another, and measure each turn from its POST.
+
+        Each turn is followed without a race (stream opened at the prompt's ``lastEventId``). With a
+        provider, the arrival of the turn's chat-completion request is measured too.
+
+        Returns:
+            ``PromptLatency`` (``first_chunk``, ``total``, ``provider_arrival`` summaries; ``line()``).
+
+        Example:
+            | ${lat}= | Measure Prompt Latency | ${sid} | 20 | provider=${provider} |
+        """
+        if not 1 <= iterations <= 10000:
+            raise HarnessConfigError(f"iterations must be from 1 to 10000, got {iterations}.")
+        client = self.ctx.get(daemon).client
+        out = PromptLatency(iterations=iterations)
+        for i in range(iterations):
+            seen = len(provider.requests()) if provider else 0
+            accepted = client.prompt(session_id, f"{text} ({i + 1})")
+            turn: TurnResult = follow_turn(client, session_id, accepted, timeout_s=timeout)
+            if turn.outcome == "completed":
+                out.completed += 1
+            else:
+                out.outcomes.append(f"#{i + 1}: {turn.summary()}")
+            if turn.first_chunk_ms is not None:
+                out.first_chunk_ms.append(turn.first_chunk_ms)
+            if turn.turn_ms is not None:
+                out.total_ms.append(turn.turn_ms)
+            if provider is not None:
+                arrival = _arrival(provider.requests()[seen:], f"({i + 1})", accepted.posted_at)
+                if arrival is not None:
+                    out.provider_arrival_ms.append(arrival)
+        out.first_chunk = metrics.summarize(out.first_chunk_ms, "first chunk")
+        out.total = metrics.summarize(out.total_ms, "turn")
+        out.provider_arrival = metrics.summarize(out.provider_arrival_ms, "provider arrival")
+        self.info(out.line())
+        return out
+
+
+def _arrival(requests: list[ProviderRequest], marker: str, posted_at: float) -> float | None:
+    for req in requests:
+        if marker in req.last_user_text and req.at_monotonic >= posted_at:
+            return (req.at_monotonic - posted_at) * 1000
+    return None
