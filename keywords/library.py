@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
-from keywords.components.benchmark_keywords import BenchmarkKeywords
 from keywords.components.compare_keywords import CompareKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.flow_keywords import FlowKeywords
-from keywords.components.limits_keywords import LimitsKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.mock_keywords import MockKeywords
 from keywords.components.plot_keywords import PlotKeywords
@@ -68,9 +66,7 @@ class QwenServe(DynamicCore):
             SessionKeywords(self.ctx),
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
-            BenchmarkKeywords(self.ctx),
             LoadKeywords(self.ctx),
-            LimitsKeywords(self.ctx),
             FlowKeywords(self.ctx),
             PlotKeywords(self.ctx),
             CompareKeywords(self.ctx),
