@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
+from keywords.components.benchmark_keywords import BenchmarkKeywords
 from keywords.components.compare_keywords import CompareKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
@@ -66,6 +67,7 @@ class QwenServe(DynamicCore):
             SessionKeywords(self.ctx),
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
+            BenchmarkKeywords(self.ctx),
             LoadKeywords(self.ctx),
             FlowKeywords(self.ctx),
             PlotKeywords(self.ctx),
