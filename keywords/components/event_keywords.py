@@ -226,6 +226,8 @@ class EventKeywords(Component):
             problems.append(f"the last id is {stream.last_id}, expected {last_id}")
         if replay and stream.replay_complete is None:
             problems.append("no replay_complete frame")
+        elif replay:
+            problems += _replay_boundary_problems(stream, cursor)
         if stream.resync is not None:
             problems.append(f"state_resync_required {stream.resync}")
         if problems:
@@ -248,3 +250,26 @@ def _run_checked(sub: Subscription) -> StreamResult:
     if opts.max_events is None and not opts.until_types and not opts.until_turn_end and opts.timeout_s > 600:
         raise HarnessConfigError("A stream without a stop condition needs a timeout of 600 s or less.")
     return sub.run()
+
+
+def _replay_boundary_problems(stream: StreamResult, cursor: int) -> list[str]:
+    """``replay_complete`` must sit right after the last replayed event and count the events since the cursor."""
+    done = stream.replay_complete or {}
+    last_replayed = done.get("lastReplayedEventId")
+    count = done.get("replayedCount")
+    problems = []
+    if isinstance(last_replayed, int) and isinstance(count, int) and count != last_replayed - cursor:
+        problems.append(
+            f"replay_complete counts {count} replayed events, but ids {cursor + 1}..{last_replayed} "
+            f"are {last_replayed - cursor}"
+        )
+    if stream.events and isinstance(last_replayed, int):
+        before = None
+        for env in stream.events:
+            if env.get("type") == "replay_complete":
+                break
+            if isinstance(env.get("id"), int):
+                before = env["id"]
+        if before != (last_replayed if last_replayed > cursor else None):
+            problems.append(f"replay_complete came after id {before}, but says the replay ended at {last_replayed}")
+    return problems

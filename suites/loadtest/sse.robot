@@ -75,6 +75,9 @@ A Stalled Slow Consumer Is Evicted While A Healthy Subscriber Gets Everything
     ...    healthyReceived=${all.received}
     ...    healthyGaps=${{len($all.gaps) + len($all.duplicates)}}
     Should Be Equal    ${evicted.reason}    queue_overflow
+    Should Be Equal As Integers    ${evicted.max_queued}    ${STALLED_MAX_QUEUED}
+    Should Be True    ${cut.last_id} is None or ${cut.last_id} <= ${evicted.dropped_after}
+    ...    The stalled reader got id ${cut.last_id}, after the drop point ${evicted.dropped_after}
     Stream Should Have Been Cut Before Any Terminal Frame    ${cut}
     Stream Should Continue Exactly After    ${all}    ${accepted.last_event_id}    ${expected_last}
     ...    replay=${False}
