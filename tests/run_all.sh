@@ -5,16 +5,23 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 OUT=results/ci
 rm -rf "$OUT" && mkdir -p "$OUT"
-status=0
+started=$(date +%s)
 
-step() { echo; echo "==> $*"; }
+step() { echo; echo "==> $* ($(( $(date +%s) - started )) s)"; }
 
-step "ruff"
-"$BIN/ruff" check keywords mock_acp tests
-step "robocop"
+step "lint: ruff, robocop"
+"$BIN/ruff" check keywords mock_acp tests benchmarks
+"$BIN/ruff" format --check keywords mock_acp tests benchmarks
 "$BIN/robocop" check suites resources
-step "pytest"
+"$BIN/robocop" format --check suites resources
+
+step "headless Chromium for the log.html plot test"
+bash tests/ensure_chromium.sh
+
+step "pytest: units, mock conformance, harness guarantees"
 "$BIN/pytest" -q tests
+
 step "robot: acceptance suites"
-"$BIN/robot" --outputdir "$OUT" --exclude manual suites/ || status=$?
-exit $status
+"$BIN/robot" --outputdir "$OUT" --exclude manual suites/
+
+step "done"
