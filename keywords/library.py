@@ -9,6 +9,7 @@ from keywords.components.compare_keywords import CompareKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.flow_keywords import FlowKeywords
+from keywords.components.limits_keywords import LimitsKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.mock_keywords import MockKeywords
 from keywords.components.plot_keywords import PlotKeywords
@@ -69,6 +70,7 @@ class QwenServe(DynamicCore):
             MockKeywords(self.ctx),
             BenchmarkKeywords(self.ctx),
             LoadKeywords(self.ctx),
+            LimitsKeywords(self.ctx),
             FlowKeywords(self.ctx),
             PlotKeywords(self.ctx),
             CompareKeywords(self.ctx),

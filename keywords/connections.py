@@ -1,0 +1,294 @@
+"""Raw TCP connections to a daemon and shutdown timing: what the HTTP client libraries hide.
+
+* :func:`open_flood` opens sockets one after another, each sending one keep-alive ``GET /health``; sockets
+  the daemon serves stay open (they occupy ``--max-connections`` slots), refused ones are recorded.
+* :func:`wait_until_served` polls with fresh sockets until the daemon answers again.
+* :func:`signal_and_wait` sends a signal to a daemon process and measures the time to its exit, then lists
+  the agent processes of its tree still alive.
+
+Loopback only; every wait is bounded in count and time. No Robot Framework imports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from keywords.errors import HarnessConfigError
+
+OUTCOMES = ("served", "reset", "eof", "refused", "timeout", "error")
+_LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class Attempt:
+    """One connection of a flood.
+
+    Attributes:
+        index: Position in the flood (0-based).
+        outcome: ``served`` (an HTTP status line came back), ``reset`` (ECONNRESET/EPIPE), ``eof`` (closed
+            without a byte), ``refused`` (connect refused), ``timeout`` or ``error``.
+        status: HTTP status when served.
+        elapsed_ms: Connect to outcome, monotonic clock.
+        detail: Error text for the non-served outcomes.
+    """
+
+    index: int
+    outcome: str
+    status: int | None = None
+    elapsed_ms: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class FloodResult:
+    """Sockets opened against one daemon; the served ones stay open until :meth:`close`.
+
+    Attributes:
+        attempted: Connections tried.
+        served: Connections that got an HTTP answer (kept open as keep-alive sockets).
+        rejected: Connections the daemon reset or closed at once (``reset`` + ``eof`` + ``refused``).
+        first_rejected: Index of the first rejected connection, or ``None``.
+        attempts: Every attempt in order.
+        elapsed_ms: Whole flood.
+    """
+
+    attempted: int = 0
+    served: int = 0
+    rejected: int = 0
+    first_rejected: int | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    _sockets: list[socket.socket] = field(default_factory=list, repr=False)
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Attempts per outcome."""
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for attempt in self.attempts:
+            counts[attempt.outcome] += 1
+        return {k: v for k, v in counts.items() if v}
+
+    @property
+    def open_sockets(self) -> int:
+        """Sockets still held open."""
+        return len(self._sockets)
+
+    def close(self) -> None:
+        """Close every socket still held (idempotent)."""
+        while self._sockets:
+            sock = self._sockets.pop()
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def summary(self) -> str:
+        """One line: counts per outcome."""
+        parts = ", ".join(f"{k} {v}" for k, v in self.outcomes.items())
+        return f"{self.attempted} connections: {parts} (first rejected #{self.first_rejected})"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Polling until the daemon serves a fresh connection again.
+
+    Attributes:
+        served: It answered within the bound.
+        attempts: Connections tried.
+        elapsed_ms: From the first try to the answer (or to giving up).
+    """
+
+    served: bool
+    attempts: int
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class ShutdownResult:
+    """A signal sent to a daemon and what followed.
+
+    Attributes:
+        signal_name: ``TERM``, ``INT`` or ``HUP``.
+        exited: The daemon exited within the bound.
+        exit_code: Its exit status (negative: killed by that signal), ``None`` if it did not exit.
+        exit_ms: Signal to process exit, monotonic clock, ms (``None`` if it did not exit).
+        leftovers: ``"<pid> <command>"`` of the daemon's tree still alive after the exit (agent processes).
+    """
+
+    signal_name: str
+    exited: bool
+    exit_code: int | None
+    exit_ms: float | None
+    leftovers: list[str]
+
+
+def _check_port(port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise HarnessConfigError(f"port must be a TCP port number, got {port!r}.")
+
+
+def _get_request(port: int, path: str, close: bool) -> bytes:
+    connection = "close" if close else "keep-alive"
+    return f"GET {path} HTTP/1.1\r\nHost: {_LOOPBACK}:{port}\r\nConnection: {connection}\r\n\r\n".encode()
+
+
+def _try_once(
+    port: int, index: int, timeout_s: float, close: bool, path: str = "/health"
+) -> tuple[Attempt, socket.socket | None]:
+    """Connect, send ``GET path``, read the status line; return the attempt and the open socket if served."""
+    started = time.monotonic()
+    sock: socket.socket | None = None
+    try:
+        sock = socket.create_connection((_LOOPBACK, port), timeout=timeout_s)
+        sock.sendall(_get_request(port, path, close))
+        data = b""
+        while b"\r\n" not in data and len(data) < 4096:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        ms = (time.monotonic() - started) * 1000
+        if not data:
+            sock.close()
+            return Attempt(index, "eof", None, ms, "closed without an answer"), None
+        line = data.split(b"\r\n", 1)[0].decode(errors="replace")
+        parts = line.split()
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        if close:
+            sock.close()
+            sock = None
+        return Attempt(index, "served", status, ms, line), sock
+    except OSError as exc:
+        ms = (time.monotonic() - started) * 1000
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+        if isinstance(exc, socket.timeout):
+            outcome = "timeout"
+        elif exc.errno in (errno.ECONNRESET, errno.EPIPE):
+            outcome = "reset"
+        elif exc.errno == errno.ECONNREFUSED:
+            outcome = "refused"
+        else:
+            outcome = "error"
+        return Attempt(index, outcome, None, ms, f"{type(exc).__name__}: {exc}"), None
+
+
+def open_flood(
+    port: int, count: int, timeout_s: float = 2.0, pause_s: float = 0.0, path: str = "/health"
+) -> FloodResult:
+    """Open ``count`` connections one after another, each asking ``GET path`` with keep-alive.
+
+    Served sockets stay open and are never read again (the caller must :meth:`FloodResult.close` them);
+    rejected ones are closed. With an SSE path (``/session/<id>/events``) each socket is a stream whose
+    reader neither reads nor closes.
+
+    Args:
+        port: Daemon port on 127.0.0.1.
+        count: Connections to open (1..1000).
+        timeout_s: Bound per connection (connect and answer).
+        pause_s: Pause between connections.
+        path: Path to ask for (must start with ``/``).
+    """
+    _check_port(port)
+    if not path.startswith("/") or any(c in path for c in "\r\n "):
+        raise HarnessConfigError(f"path must be an absolute request path without spaces, got {path!r}.")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+        raise HarnessConfigError(f"count must be from 1 to 1000 connections, got {count!r}.")
+    if not 0 < timeout_s <= 60 or pause_s < 0:
+        raise HarnessConfigError("timeout must be in (0, 60] seconds and pause must not be negative.")
+    result = FloodResult()
+    started = time.monotonic()
+    try:
+        for index in range(count):
+            attempt, sock = _try_once(port, index, timeout_s, close=False, path=path)
+            result.attempts.append(attempt)
+            result.attempted += 1
+            if attempt.outcome == "served" and sock is not None:
+                result.served += 1
+                result._sockets.append(sock)
+            elif attempt.outcome in ("reset", "eof", "refused"):
+                result.rejected += 1
+                if result.first_rejected is None:
+                    result.first_rejected = index
+            if pause_s:
+                time.sleep(pause_s)
+    except BaseException:
+        result.close()
+        raise
+    result.elapsed_ms = (time.monotonic() - started) * 1000
+    return result
+
+
+def wait_until_served(port: int, timeout_s: float = 5.0, interval_s: float = 0.05) -> Recovery:
+    """Try fresh connections (``Connection: close``) until one gets an HTTP answer, within ``timeout_s``."""
+    _check_port(port)
+    if not 0 < timeout_s <= 120 or not 0 < interval_s <= 5:
+        raise HarnessConfigError("timeout must be in (0, 120] s and interval in (0, 5] s.")
+    started = time.monotonic()
+    attempts = 0
+    max_attempts = int(timeout_s / interval_s) + 1
+    while attempts < max_attempts:
+        attempts += 1
+        attempt, _sock = _try_once(port, attempts - 1, min(2.0, timeout_s), close=True)
+        if attempt.outcome == "served":
+            return Recovery(True, attempts, (time.monotonic() - started) * 1000)
+        if time.monotonic() - started >= timeout_s:
+            break
+        time.sleep(interval_s)
+    return Recovery(False, attempts, (time.monotonic() - started) * 1000)
+
+
+SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT, "HUP": signal.SIGHUP}
+
+
+def signal_and_wait(
+    proc, tree: list[psutil.Process], signal_name: str = "TERM", timeout_s: float = 12.0, settle_s: float = 1.0
+) -> ShutdownResult:
+    """Send a signal to a daemon process, wait for its exit, and list what of its tree is still alive.
+
+    Args:
+        proc: The daemon's ``subprocess.Popen``.
+        tree: The daemon's processes taken just before (daemon, launcher, agent).
+        signal_name: TERM, INT or HUP.
+        timeout_s: Bound on the wait for the exit (the daemon's own hard limit is 10 s).
+        settle_s: After the exit, how long agent processes may take to disappear before they count as left.
+    """
+    name = signal_name.upper()
+    if name not in SIGNALS:
+        raise HarnessConfigError(f"signal_name must be one of {', '.join(SIGNALS)}, got {signal_name!r}.")
+    if not 0 < timeout_s <= 60 or not 0 <= settle_s <= 10:
+        raise HarnessConfigError("timeout must be in (0, 60] s and settle in [0, 10] s.")
+    started = time.monotonic()
+    proc.send_signal(SIGNALS[name])
+    try:
+        code = proc.wait(timeout=timeout_s)
+    except Exception:
+        return ShutdownResult(name, False, None, None, [_describe(p) for p in tree if _alive(p)])
+    exit_ms = (time.monotonic() - started) * 1000
+    others = [p for p in tree if p.pid != proc.pid]
+    deadline = time.monotonic() + settle_s
+    alive = [p for p in others if _alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if _alive(p)]
+    return ShutdownResult(name, True, code, exit_ms, [_describe(p) for p in alive])
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _describe(proc: psutil.Process) -> str:
+    try:
+        return f"{proc.pid} {' '.join(proc.cmdline())[:120]}"
+    except psutil.Error:
+        return f"{proc.pid} ?"
