@@ -145,11 +145,11 @@ C6 Concurrent Prompts Across Sessions
         ${sid}    Open Session
         Append To List    ${sids}    ${sid}
     END
-    Evaluate    $PROVIDER.configure(first_token_ms=int($C6_FIRST_TOKEN_MS))
+    Set Provider Behaviour    ${PROVIDER}    first_token_ms=${C6_FIRST_TOKEN_MS}
     TRY
         ${conc}    Time Concurrent Prompts    ${sids}    provider=${PROVIDER}
     FINALLY
-        Evaluate    $PROVIDER.configure(first_token_ms=0)
+        Set Provider Behaviour    ${PROVIDER}    first_token_ms=0
     END
     Should Be Equal As Integers    ${conc.failures}    0    ${conc.outcomes}
     ${rate}    Evaluate    round(len($sids) / ($conc.wall_ms / 1000), 2)
