@@ -807,6 +807,7 @@ class BenchmarkKeywords(Component):
         creates: int = 5,
         prompts: int = 3,
         boot_timeout: float = 60.0,
+        warmup: int = 1,
     ) -> bench.Comparison:
         """Run the same measurements against two daemon builds, interleaved A B B A, and compare them.
 
@@ -821,6 +822,7 @@ class BenchmarkKeywords(Component):
             rounds: A B B A blocks.
             creates: Warm creations per run.
             prompts: Prompts per run (after one warm-up prompt).
+            warmup: Runs of build A before the order starts, not recorded (first-run disk and cache effects).
 
         Returns:
             A ``Comparison`` (``results()``, ``to_dict()``, ``markdown()``).
@@ -830,6 +832,18 @@ class BenchmarkKeywords(Component):
         """
         a_src, b_src = self.ctx.source(a_entry or None), self.ctx.source(b_entry or None)
         cmp = bench.Comparison(a_src.label, b_src.label, int(rounds))
+        for _ in range(int(warmup)):
+            self._daemons.start_daemon(
+                agent="real",
+                provider_url=provider_url,
+                preheat=True,
+                daemon_entry=a_entry or None,
+                boot_timeout=boot_timeout,
+            )
+            try:
+                self.ctx.get().client.create_session("thread")
+            finally:
+                self._daemons.stop_daemon()
         while not cmp.complete:
             build = cmp.next_build
             entry = (a_entry if build == "A" else b_entry) or None
