@@ -26,6 +26,8 @@ from leakcheck import FIXTURES, REPO, RobotRun, describe, wait_until
 from keywords.registry import OWNER_MARKER, RUN_MARKER, TAG_MARKER
 
 MOCK_KINDS = {"daemon", "launcher", "mock agent", "watchdog"}
+REAL_KINDS = {"daemon", "agent child", "mcp server", "watchdog"}  # the fake provider is a thread of robot
+SCENARIOS = {"mock": ("leak_mock.robot", MOCK_KINDS), "baseline": ("leak_baseline.robot", REAL_KINDS)}
 MAX_DELAY_S = 2.5
 WATCHDOG_BOUND_S = 10.0
 FIGURES = REPO / "results" / "figures"
@@ -77,12 +79,14 @@ def _interrupt_mid_scenario(run: RobotRun, sig: int, kinds: set[str], name: str)
     return delay
 
 
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupted_run_stops_everything_it_started(run_factory, sig):
+def test_interrupted_run_stops_everything_it_started(run_factory, sig, scenario):
     """Robot stops gracefully on SIGINT/SIGTERM: teardown and exit stop every process and remove the root."""
-    name = f"mock-{signal.Signals(sig).name}"
-    run = run_factory("leak_mock.robot", name=name)
-    delay = _interrupt_mid_scenario(run, sig, MOCK_KINDS, name)
+    suite, kinds = SCENARIOS[scenario]
+    name = f"{scenario}-{signal.Signals(sig).name}"
+    run = run_factory(suite, name=name)
+    delay = _interrupt_mid_scenario(run, sig, kinds, name)
     started = time.monotonic()
     code = run.wait(timeout_s=40)
     exit_s = time.monotonic() - started
@@ -92,20 +96,23 @@ def test_interrupted_run_stops_everything_it_started(run_factory, sig):
     _record(name, delay_s=delay, robot_exit_s=round(exit_s, 3), seen=sorted(run.kinds_seen()), alive=len(alive))
     assert not alive, f"alive after robot exited ({delay=}): {describe(alive)}"
     assert not run.roots(), f"temporary root left ({delay=}): {run.roots()}"
-    assert run.kinds_seen() >= MOCK_KINDS
+    assert run.kinds_seen() >= kinds
     assert "Execution terminated by signal" in run.console() or code != 0
 
 
-def test_killed_run_is_cleaned_up_by_the_watchdog(run_factory):
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_killed_run_is_cleaned_up_by_the_watchdog(run_factory, scenario):
     """SIGKILL of robot: the daemon dies by parent-death signal, the rest by the watchdog, within a bound."""
-    run = run_factory("leak_mock.robot", name="mock-SIGKILL")
-    delay = _interrupt_mid_scenario(run, signal.SIGKILL, MOCK_KINDS, "mock-SIGKILL")
+    suite, kinds = SCENARIOS[scenario]
+    name = f"{scenario}-SIGKILL"
+    run = run_factory(suite, name=name)
+    delay = _interrupt_mid_scenario(run, signal.SIGKILL, kinds, name)
     killed_at = time.monotonic()
     run.wait(timeout_s=10)
     run.stop_sampling()
     took = wait_until(lambda: not run.alive() and not run.roots(), WATCHDOG_BOUND_S)
     cleanup_s = round(time.monotonic() - killed_at, 3) if took is not None else None
-    _record("mock-SIGKILL", delay_s=delay, cleanup_after_kill_s=cleanup_s)
+    _record(name, delay_s=delay, cleanup_after_kill_s=cleanup_s, seen=sorted(run.kinds_seen()))
     assert took is not None, (
         f"{WATCHDOG_BOUND_S} s after SIGKILL ({delay=}) still alive: {describe(run.alive())}; roots {run.roots()}"
     )
