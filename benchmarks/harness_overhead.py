@@ -204,6 +204,7 @@ def bench_cycles(client: DaemonClient, port: int, cycles: int, warmup: int) -> d
     raw = RawHttp(port)
     recs = {"lib": LatencyRecorder("library cycle"), "raw": LatencyRecorder("raw cycle")}
     step_values: dict[str, list[list[float]]] = {"lib": [], "raw": []}
+    cpu_values: dict[str, list[float]] = {"lib": [], "raw": []}  # client CPU (this thread) per cycle
     try:
         for i in range(warmup + cycles):
             order = (("lib", library_cycle, client), ("raw", raw_cycle, raw))
@@ -211,10 +212,13 @@ def bench_cycles(client: DaemonClient, port: int, cycles: int, warmup: int) -> d
                 order = order[::-1]
             for name, fn, arg in order:
                 steps: list[float] = []
+                cpu0 = time.thread_time()
                 ms = fn(arg, steps)
+                cpu_ms = (time.thread_time() - cpu0) * 1000
                 if i >= warmup:
                     recs[name].record_ms(ms)
                     step_values[name].append(steps)
+                    cpu_values[name].append(cpu_ms)
     finally:
         raw.close()
     lib_median = statistics.median(recs["lib"].values_ms)
@@ -232,6 +236,10 @@ def bench_cycles(client: DaemonClient, port: int, cycles: int, warmup: int) -> d
         "raw_median_ms": round(raw_median, 3),
         "added_median_ms": round(lib_median - raw_median, 3),
         "step_medians_ms": {"library": step_medians["lib"], "raw": step_medians["raw"]},
+        "client_cpu_median_ms": {
+            "library": round(statistics.median(cpu_values["lib"]), 3),
+            "raw": round(statistics.median(cpu_values["raw"]), 3),
+        },
         "target": "library median adds <= 5 ms",
         "met": lib_median - raw_median <= 5.0,
     }
@@ -248,11 +256,13 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
     if turn.outcome != "completed":
         raise RuntimeError(f"ring fill: {turn.summary()}")
     lib_rates, raw_rates, floor_rates = [], [], []
+    cpu_us: dict[str, list[float]] = {"lib": [], "raw": [], "floor": []}  # reader CPU per event
     frames_seen = body_bytes = 0
     for i in range(reps):
         runs = ("lib", "raw", "floor") if i % 2 == 0 else ("floor", "raw", "lib")
         for name in runs:
             started = time.perf_counter()
+            cpu0 = time.thread_time()
             if name == "lib":
                 options = StreamOptions(
                     last_event_id=0, until_types=("replay_complete",), keep_events=False, timeout_s=60
@@ -264,6 +274,7 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
             else:
                 count, body_bytes = raw_sse(port, sid, 0, b"event: replay_complete", parse_json=name == "raw")
             secs = time.perf_counter() - started
+            cpu_us[name].append((time.thread_time() - cpu0) * 1e6 / max(count, 1))
             frames_seen = count
             {"lib": lib_rates, "raw": raw_rates, "floor": floor_rates}[name].append(count / secs)
     client.close_session(sid)
@@ -278,6 +289,8 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
         "raw_json_events_per_s": round(raw_rate),
         "raw_split_only_events_per_s": round(floor_rate),
         "raw_over_library": round(raw_rate / lib_rate, 2),
+        "cpu_us_per_event": {k: round(statistics.median(v), 2) for k, v in cpu_us.items()},
+        "library_cpu_bound_events_per_s": round(1e6 / statistics.median(cpu_us["lib"])),
         "library_runs": [round(r) for r in lib_rates],
         "raw_json_runs": [round(r) for r in raw_rates],
         "target": "library >= 20000 events/s and raw (same work) / library <= 2",
@@ -407,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
             f"cycle (create → prompt → turn end → close), {cyc['cycles']} each, interleaved: "
             f"library median {cyc['library_median_ms']:.2f} ms (p99 {cyc['library']['p99']:.1f}), "
             f"raw median {cyc['raw_median_ms']:.2f} ms (p99 {cyc['raw']['p99']:.1f}); "
-            f"library adds {cyc['added_median_ms']:.2f} ms [target ≤ 5 ms: {'met' if cyc['met'] else 'MISSED'}]",
+            f"library adds {cyc['added_median_ms']:.2f} ms [target ≤ 5 ms: {'met' if cyc['met'] else 'MISSED'}]; "
+            f"client CPU per cycle {cyc['client_cpu_median_ms']['library']:.2f} ms library vs "
+            f"{cyc['client_cpu_median_ms']['raw']:.2f} ms raw",
             flush=True,
         )
 
@@ -418,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
             f"budget), median of {ing['reps']}: library {ing['library_events_per_s']:,} ev/s, raw (same work) "
             f"{ing['raw_json_events_per_s']:,} ev/s, raw split only {ing['raw_split_only_events_per_s']:,} ev/s; "
             f"raw/library {ing['raw_over_library']:.2f}x [target ≥ 20,000 and ≤ 2x: "
-            f"{'met' if ing['met'] else 'MISSED'}]",
+            f"{'met' if ing['met'] else 'MISSED'}]; reader CPU per event: library "
+            f"{ing['cpu_us_per_event']['lib']:.1f} µs (CPU-bound capacity "
+            f"{ing['library_cpu_bound_events_per_s']:,} ev/s), raw {ing['cpu_us_per_event']['raw']:.1f} µs",
             flush=True,
         )
 
