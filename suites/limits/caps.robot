@@ -34,7 +34,7 @@ Pending Prompt Queue Full Gives 503 With Retry-After
     Start Daemon With Mock Agent    max_pending_prompts=${PENDING_CAP}
     ${sid}    Open Session
     ${sub}    Subscribe To Events    ${sid}    timeout=20
-    Send Prompt    ${sid}    stuck    mode=hang
+    ${stuck}    Send Prompt    ${sid}    stuck    mode=hang
     ${queued}    Evaluate    int($PENDING_CAP) - 1
     FOR    ${i}    IN RANGE    ${queued}
         Send Prompt    ${sid}    queued ${i}    mode=echo    chunks=1
@@ -46,6 +46,8 @@ Pending Prompt Queue Full Gives 503 With Retry-After
     Should Be Equal As Integers    ${err.body}[limit]    ${PENDING_CAP}
     Should Be Equal As Integers    ${err.body}[pendingCount]    ${PENDING_CAP}
     Cancel Prompt    ${sid}
+    ${cancelled}    Wait For Turn End    ${sid}    ${stuck}    timeout=10
+    Turn Should Complete    ${cancelled}    stop_reason=cancelled
     ${last}    Send Prompt    ${sid}    after the cancel    mode=echo    chunks=1
     ${turn}    Wait For Turn End    ${sid}    ${last}    timeout=10
     Turn Should Complete    ${turn}    chunks=1
