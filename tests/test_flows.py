@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from keywords import flows
+from keywords.client import DaemonClient
 from keywords.errors import HarnessConfigError
 from keywords.flows import FlowBatch, FlowRecord
 
@@ -109,3 +114,121 @@ def test_counts_are_validated_before_anything_runs():
         flows.run_concurrent(None, 100000, chunks=3)
     with pytest.raises(HarnessConfigError, match="sessions"):
         flows.BackgroundLoad(None, 0, "x")
+
+
+# -- flows against a small fake daemon on 127.0.0.1 ----------------------------------------------------
+class FakeDaemon(BaseHTTPRequestHandler):
+    """Just enough of the daemon's routes for flows: sessions, prompts (echo turns over SSE), close, status."""
+
+    protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # one write per answer (headers and body apart meet delayed ACKs: 40 ms each)
+    lock = threading.Lock()
+    sessions: dict[str, list[bytes]] = {}
+    closed: set[str] = set()
+    counter = 0
+    fail_prompt_of: set[int] = set()
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, status: int, body: dict | None = None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        parts = self.path.strip("/").split("/")
+        with FakeDaemon.lock:
+            if parts == ["session"]:
+                FakeDaemon.counter += 1
+                sid = f"s{FakeDaemon.counter}"
+                FakeDaemon.sessions[sid] = []
+                return self._json(200, {"sessionId": sid, "clientId": "c", "attached": False})
+            sid = parts[1]
+            if sid not in FakeDaemon.sessions or sid in FakeDaemon.closed:
+                return self._json(404, {"error": "Session not found", "code": "session_not_found"})
+            ring = FakeDaemon.sessions[sid]
+            last = len(ring)
+            pid = f"p-{sid}"
+            turn = (
+                ("turn_error", {"message": "boom", "code": "-1"})
+                if int(sid[1:]) in FakeDaemon.fail_prompt_of
+                else ("turn_complete", {"stopReason": "end_turn"})
+            )
+            types = [("session_update", {"update": {"sessionUpdate": "user_message_chunk"}})]
+            types += [("session_update", {"update": {"sessionUpdate": "agent_message_chunk"}})] * 3 + [turn]
+            for n, (etype, data) in enumerate(types, start=last + 1):
+                env = {"id": n, "v": 1, "type": etype, "promptId": pid, "data": {**data, "promptId": pid}}
+                ring.append(f"id: {n}\nevent: {etype}\ndata: {json.dumps(env)}\n\n".encode())
+        return self._json(202, {"promptId": pid, "lastEventId": last})
+
+    def do_DELETE(self):
+        sid = self.path.strip("/").split("/")[1]
+        with FakeDaemon.lock:
+            FakeDaemon.closed.add(sid)
+        self._json(204)
+
+    def do_GET(self):
+        parts = self.path.split("?")[0].strip("/").split("/")
+        sid = parts[1]
+        with FakeDaemon.lock:
+            gone = sid not in FakeDaemon.sessions or sid in FakeDaemon.closed
+            ring = list(FakeDaemon.sessions.get(sid, []))
+        if parts[2] == "status":
+            return self._json(404 if gone else 200, {"code": "session_not_found"} if gone else {"sessionId": sid})
+        after = int(self.headers.get("Last-Event-ID", "0"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"".join(ring[after:]))
+        self.close_connection = True
+
+
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default backlog of 5 drops SYNs of a burst (1 s retransmit)
+
+
+@pytest.fixture
+def fake_daemon():
+    FakeDaemon.sessions, FakeDaemon.closed, FakeDaemon.counter, FakeDaemon.fail_prompt_of = {}, set(), 0, set()
+    httpd = Server(("127.0.0.1", 0), FakeDaemon)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    client = DaemonClient(f"http://127.0.0.1:{httpd.server_address[1]}")
+    yield client
+    client.close()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_sequential_flows_meet_the_contract(fake_daemon):
+    batch = flows.run_sequential(fake_daemon, 5, chunks=3)
+    assert batch.failure_count == 0, batch.failure_report()
+    assert [r.index for r in batch.records] == [0, 1, 2, 3, 4]
+    assert all(r.close_status == 204 and r.after_close_status == 404 for r in batch.records)
+    assert batch.latency.count == 5
+
+
+def test_concurrent_flows_start_together_and_failures_are_named(fake_daemon):
+    FakeDaemon.fail_prompt_of = {3}
+    batch = flows.run_concurrent(fake_daemon, 12, chunks=3, join_timeout_s=30.0)
+    assert batch.count == 12 and batch.failure_count == 1
+    [bad] = batch.failures
+    assert bad.session_id == "s3" and bad.outcome == "error"
+    assert "turn ended error" in batch.failure_report()
+    starts = [r.started_at for r in batch.records]
+    assert max(starts) - min(starts) < 1.0  # released by one barrier
+
+
+def test_background_load_runs_until_stopped(fake_daemon):
+    load = flows.BackgroundLoad(fake_daemon, 3, "x", max_s=10.0).start()
+    assert load.first_turn.wait(5.0)
+    result = load.stop(10.0)
+    assert result.turns >= 1 and result.failures == [] and result.sessions == 3
+    assert len(FakeDaemon.closed) == 3  # each worker closed its session
