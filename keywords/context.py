@@ -78,8 +78,13 @@ class HarnessContext:
         return self.results_dir / "daemons" / f"{slug}-{name}"
 
     # -- lookup -------------------------------------------------------------------------------
-    def get(self, name: str | None = None) -> RunningDaemon:
-        """The named daemon, or the current one."""
+    def get(self, name: str | None = None, alive: bool = True) -> RunningDaemon:
+        """The named daemon, or the current one.
+
+        Args:
+            name: Daemon name; ``None`` for the current daemon.
+            alive: Fail with the daemon's exit code and last stderr lines when its process has ended.
+        """
         key = name or self.current
         if key is None or key not in self.daemons:
             started = ", ".join(self.daemons) or "none"
@@ -87,7 +92,14 @@ class HarnessContext:
                 f"No running daemon {'named ' + repr(name) if name else 'is current'} (running: {started}). "
                 "Start one with `Start Daemon` first."
             )
-        return self.daemons[key]
+        running = self.daemons[key]
+        daemon = running.daemon
+        if alive and daemon.proc is not None and daemon.proc.poll() is not None:
+            raise HarnessConfigError(
+                f"{daemon.name} (pid {daemon.pid}) is not running any more (exit {daemon.proc.returncode}). "
+                f"Last stderr lines:\n{daemon.stderr_tail(10)}"
+            )
+        return running
 
     def add(self, running: RunningDaemon) -> None:
         """Register a started daemon and make it current."""

@@ -31,6 +31,14 @@ from typing import Any
 
 FORMAT_VERSION = 2
 PERCENTILE_KEYS = ("count", "p50", "p90", "p99", "p999", "mean", "min", "max")
+TITLES = {
+    "loadtest-report": "qwen serve daemon — connection stress test report",
+    "loadtest": "qwen serve daemon — connection stress test report",
+    "perf-baseline": "qwen serve daemon — baseline",
+    "daemon-vs-cli-benchmark": "qwen daemon vs CLI — performance benchmark",
+    "limits": "qwen serve daemon — limits and failure paths",
+    "scenarios": "qwen serve daemon — scenario table",
+}
 
 
 @dataclass
@@ -120,11 +128,15 @@ class Snapshot:
             "scenarios": [s.to_dict() for s in self.scenarios],
         }
 
-    def write(self, directory: Path) -> Path:
-        """Write this process's part and the merged JSON/Markdown of all parts; returns the JSON path."""
+    def write(self, directory: Path, part_id: str = "main") -> Path:
+        """Write this process's part and the merged JSON/Markdown of all parts; returns the JSON path.
+
+        Args:
+            directory: Output folder (Robot's output directory).
+            part_id: Name of this process's part (pabot's queue index, else ``main``).
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        pool = os.environ.get("PABOTEXECUTIONPOOLID") or os.environ.get("PABOTQUEUEINDEX")
-        part = directory / f"{self.kind}.{pool if pool is not None else 'main'}.part.json"
+        part = directory / f"{self.kind}.{part_id}.part.json"
         _write_text(part, dumps(self.to_dict()))
         with open(directory / f".{self.kind}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -225,3 +237,48 @@ def format_percentiles(p: dict[str, Any] | None) -> str:
         return "n/a" if v is None else f"{v:.1f}"
 
     return f"p50={f('p50')}ms p90={f('p90')}ms p99={f('p99')}ms mean={f('mean')}ms (n={p['count']})"
+
+
+def merge_folders(out: Path, sources: list[Path]) -> dict[str, int]:
+    """Merge the snapshot parts found under ``sources`` (recursively) into ``out/<kind>.json`` and ``.md``.
+
+    Used after a pabot run (each process writes its parts into its own output folder) or across machines.
+
+    Returns:
+        Number of scenarios per kind written.
+    """
+    parts: dict[str, list[Path]] = {}
+    for source in sources:
+        for path in sorted(Path(source).rglob("*.part.json")):
+            parts.setdefault(path.name.split(".", 1)[0], []).append(path)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for kind, paths in sorted(parts.items()):
+        doc = merge_parts(paths)
+        _write_text(out / f"{kind}.json", dumps(doc))
+        _write_text(out / f"{kind}.md", markdown(doc, TITLES.get(kind, kind)))
+        written[kind] = len(doc["scenarios"])
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m keywords.snapshot merge OUT SOURCE...``: merge per-process snapshot parts."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m keywords.snapshot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    merge = sub.add_parser("merge", help="merge *.part.json files found under SOURCE folders into OUT")
+    merge.add_argument("out", type=Path)
+    merge.add_argument("sources", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    written = merge_folders(args.out, args.sources)
+    if not written:
+        print(f"no snapshot parts found under {', '.join(map(str, args.sources))}")
+        return 1
+    for kind, count in written.items():
+        print(f"{args.out / (kind + '.json')}: {count} scenarios")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -225,7 +225,7 @@ class DaemonKeywords(Component):
         """
         if signal_name.upper() not in SIGNALS:
             raise HarnessConfigError(f"signal_name must be one of {', '.join(SIGNALS)}, got {signal_name!r}.")
-        running = self.ctx.get(daemon)
+        running = self.ctx.get(daemon, alive=False)
         result = self._stop(running, SIGNALS[signal_name.upper()], grace)
         return result
 
@@ -270,7 +270,7 @@ class DaemonKeywords(Component):
             | ${d}= | Get Daemon |
             | Log | ${d.base_url} |
         """
-        return self.ctx.get(daemon).daemon
+        return self.ctx.get(daemon, alive=False).daemon
 
     @keyword(tags=("daemon",))
     def switch_daemon(self, daemon: str) -> None:
@@ -302,7 +302,7 @@ class DaemonKeywords(Component):
         Example:
             | ${lines}= | Get Daemon Log Lines | SSE client evicted |
         """
-        return self.ctx.get(daemon).daemon.daemon_log_lines(pattern)
+        return self.ctx.get(daemon, alive=False).daemon.daemon_log_lines(pattern)
 
     @keyword(tags=("daemon", "logs"))
     def get_daemon_stderr(self, lines: int = 40, daemon: str | None = None) -> str:
@@ -311,7 +311,7 @@ class DaemonKeywords(Component):
         Example:
             | ${tail}= | Get Daemon Stderr | 20 |
         """
-        return self.ctx.get(daemon).daemon.stderr_tail(lines)
+        return self.ctx.get(daemon, alive=False).daemon.stderr_tail(lines)
 
 
 def _validate_init(init_mode: str, init_delay_ms: int, new_session_delay_ms: int) -> None:

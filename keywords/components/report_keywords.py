@@ -11,15 +11,7 @@ from robotlibcore import keyword
 from keywords import metrics
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
-from keywords.snapshot import Scenario, Snapshot, git_head, platform_info
-
-TITLES = {
-    "loadtest": "qwen serve daemon — connection stress test report",
-    "loadtest-report": "qwen serve daemon — connection stress test report",
-    "perf-baseline": "qwen serve daemon — baseline",
-    "daemon-vs-cli-benchmark": "qwen daemon vs CLI — performance benchmark",
-    "limits": "qwen serve daemon — limits and failure paths",
-}
+from keywords.snapshot import TITLES, Scenario, Snapshot, git_head, platform_info
 
 
 class ReportKeywords(Component):
@@ -144,4 +136,5 @@ class ReportKeywords(Component):
         return self.snapshots[kind]
 
     def _write(self, kind: str) -> None:
-        self.snapshots[kind].write(self.ctx.results_dir)
+        part = self.variable("${PABOTQUEUEINDEX}") or self.variable("${PABOTEXECUTIONPOOLID}") or "main"
+        self.snapshots[kind].write(self.ctx.results_dir, part_id=str(part))
