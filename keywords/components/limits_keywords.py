@@ -294,7 +294,7 @@ class LimitsKeywords(Component):
             | ${line}= | Wait For Daemon Stderr Line | closing session "${sid}" \\(reason: idle_timeout\\) |
         """
         rx = re.compile(pattern)
-        path = self.ctx.get(daemon).daemon.stderr_path
+        path = self.ctx.get(daemon, alive=False).daemon.stderr_path
         deadline = time.monotonic() + float(timeout)
         while True:
             try:
