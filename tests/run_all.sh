@@ -6,6 +6,7 @@ BIN=.venv/bin
 OUT=results/ci
 rm -rf "$OUT" && mkdir -p "$OUT"
 started=$(date +%s)
+status=0
 
 step() { echo; echo "==> $* ($(( $(date +%s) - started )) s)"; }
 
@@ -21,7 +22,16 @@ bash tests/ensure_chromium.sh
 step "pytest: units, mock conformance, harness guarantees"
 "$BIN/pytest" -q tests
 
-step "robot: acceptance suites"
-"$BIN/robot" --outputdir "$OUT" --exclude manual suites/
+step "robot: smoke, limits, security, errors, scenarios, benchmark"
+"$BIN/robot" --outputdir "$OUT/serial" --exclude manual \
+    suites/smoke.robot suites/limits suites/security suites/errors suites/scenarios suites/benchmark || status=$?
 
-step "done"
+step "pabot: loadtest and baseline in 2 processes, merged with rebot"
+PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --no-rebot --processes 2 --outputdir "$OUT/parallel" --exclude manual \
+    suites/loadtest suites/baseline || status=$?
+"$BIN/rebot" --name "Loadtest and baseline" --outputdir "$OUT/parallel" --output output.xml \
+    "$OUT"/parallel/pabot_results/*/output.xml || status=$?
+"$BIN/python" tests/check_parallel_run.py "$OUT/parallel" || status=$?
+
+step "done (status $status)"
+exit $status
