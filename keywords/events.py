@@ -106,6 +106,7 @@ class StreamResult:
         error_status_body: Body of a non-200 subscribe answer.
         stream_id: ``X-Qwen-SSE-Stream-Id`` of the answer (the daemon's log names subscribers by it).
         epoch: ``X-Qwen-Event-Epoch`` of the answer.
+        started_at: Monotonic time (s) the request was sent; frame times (``_recv_ms``) count from it.
     """
 
     status: int = 0
@@ -132,6 +133,7 @@ class StreamResult:
     error_status_body: Any = None
     stream_id: str | None = None
     epoch: str | None = None
+    started_at: float = 0.0
 
     @property
     def cut_before_terminal(self) -> bool:
@@ -262,6 +264,7 @@ class Subscription:
         opts = self.options
         res = self.result
         started = time.monotonic()
+        res.started_at = started
         deadline = started + opts.timeout_s
         headers = {"Accept": "text/event-stream"}
         if self.token:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from keywords.client import DaemonClient, PromptAccepted
 from keywords.events import StreamOptions, StreamResult, Subscription
 
-OUTCOMES = ("completed", "error", "session_died", "session_closed", "timeout", "stream_cut")
+OUTCOMES = ("completed", "error", "session_died", "session_closed", "timeout", "stream_cut", "stream_refused")
 
 
 @dataclass
@@ -23,7 +23,8 @@ class TurnResult:
     Attributes:
         prompt_id: The daemon's prompt id.
         outcome: ``completed`` (turn_complete), ``error`` (turn_error), ``session_died``, ``session_closed``,
-            ``timeout`` (no end within the bound) or ``stream_cut``.
+            ``timeout`` (no end within the bound), ``stream_cut``, or ``stream_refused`` (the event stream was
+            answered with an error, e.g. 404 because the session died before the stream was opened).
         stop_reason: ``end_turn`` / ``cancelled`` for a completed turn.
         error_code: ``code`` of turn_error (e.g. ``prompt_deadline_exceeded``, ``-32603``), if any.
         error_message: ``message`` of turn_error or the reason of session_died/closed.
@@ -136,6 +137,9 @@ def classify(accepted: PromptAccepted, stream: StreamResult, offset_ms: float = 
     else:
         if stream.end == "cut":
             turn.outcome = "stream_cut"
+        elif stream.status not in (0, 200):
+            turn.outcome = "stream_refused"
+            turn.error_message = stream.error
     turn.text = "".join(texts)
     return turn
 

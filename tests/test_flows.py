@@ -9,9 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from keywords import flows
-from keywords.client import DaemonClient
+from keywords.client import DaemonClient, PromptAccepted
 from keywords.errors import HarnessConfigError
+from keywords.events import StreamResult
 from keywords.flows import FlowBatch, FlowRecord
+from keywords.sessions import classify
 
 EVICTED = (
     "2026-11-28T19:15:51.341Z [WARN] [DAEMON] runId=83db pid=12082 sessionId=8d091436-fc19 "
@@ -232,3 +234,10 @@ def test_background_load_runs_until_stopped(fake_daemon):
     result = load.stop(10.0)
     assert result.turns >= 1 and result.failures == [] and result.sessions == 3
     assert len(FakeDaemon.closed) == 3  # each worker closed its session
+
+
+def test_a_refused_event_stream_is_not_taken_for_a_timeout():
+    accepted = PromptAccepted("p1", 0, None, 1.0)
+    refused = StreamResult(status=404, end="error", error="GET /session/:id/events -> 404")
+    turn = classify(accepted, refused)
+    assert turn.outcome == "stream_refused" and "404" in turn.error_message

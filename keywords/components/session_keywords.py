@@ -10,7 +10,8 @@ from keywords import mock
 from keywords.client import PromptAccepted, Reply, SessionInfo
 from keywords.components.base import Component, typed_settings
 from keywords.errors import DaemonHttpError, HarnessConfigError
-from keywords.sessions import TurnResult, follow_turn
+from keywords.events import StreamResult
+from keywords.sessions import TurnResult, classify, follow_turn
 
 SCOPES = ("thread", "single")
 
@@ -225,13 +226,30 @@ class SessionKeywords(Component):
         """Follow an accepted prompt's events until its turn ends, without a race.
 
         Returns:
-            ``TurnResult``: ``outcome`` (completed, error, session_died, session_closed, timeout, stream_cut),
+            ``TurnResult``: ``outcome`` (completed, error, session_died, session_closed, timeout, stream_cut,
+            stream_refused),
             ``stop_reason``, ``error_code``, ``chunks``, ``session_updates``, ``text``, ``turn_ms``...
 
         Example:
             | ${turn}= | Wait For Turn End | ${sid} | ${accepted} |
         """
         return follow_turn(self.ctx.get(daemon).client, session_id, accepted, timeout_s=timeout)
+
+    @keyword(tags=("prompt",))
+    def turn_from_stream(self, accepted: PromptAccepted, stream: StreamResult) -> TurnResult:
+        """Read the turn of an accepted prompt out of a stream subscribed before the prompt was sent.
+
+        Use it when the session may be gone before `Wait For Turn End` could open its stream (an agent
+        crash tears the session down within milliseconds).
+
+        Example:
+            | ${watch}= | Subscribe To Events | ${sid} | until=session_died |
+            | ${accepted}= | Send Prompt | ${sid} | crash | mode=crash-on-prompt |
+            | ${seen}= | Collect Events | ${watch} |
+            | ${turn}= | Turn From Stream | ${accepted} | ${seen} |
+        """
+        offset_ms = (stream.started_at - accepted.posted_at) * 1000 if stream.started_at else 0.0
+        return classify(accepted, stream, offset_ms=offset_ms)
 
     @keyword(tags=("prompt",))
     def prompt_and_wait(

@@ -27,9 +27,9 @@ An Agent Crash Is Reported On Every Session And A New Session Answers A Prompt
     ${bystander}    Open Session
     ${victim_watch}    Subscribe To Events    ${victim}    until=session_died    timeout=${CRASH_TIMEOUT_S}
     ${bystander_watch}    Subscribe To Events    ${bystander}    until=session_died    timeout=${CRASH_TIMEOUT_S}
-    ${turn}    Prompt And Wait    ${victim}    trigger-crash    mode=crash-on-prompt
-    ...    timeout=${CRASH_TIMEOUT_S}
+    ${accepted}    Send Prompt    ${victim}    trigger-crash    mode=crash-on-prompt
     ${victim_seen}    Collect Events    ${victim_watch}    timeout=${CRASH_TIMEOUT_S}
+    ${turn}    Turn From Stream    ${accepted}    ${victim_seen}
     ${bystander_seen}    Collect Events    ${bystander_watch}    timeout=${CRASH_TIMEOUT_S}
     ${fresh}    Open Session With Info
     ${recovered}    Prompt And Wait    ${fresh.session_id}    after-crash    chunks=${RECOVERY_CHUNKS}
