@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAULTS = ("none", "http500", "http429", "stall")
+USER_TEXT_MAX = 20000
 
 
 class ProviderConfigError(ValueError):
@@ -94,7 +95,7 @@ class ProviderRequest:
         model: The body's ``model``.
         messages: Number of messages in the body.
         tools: Number of tools offered in the body.
-        last_user_text: Text of the last user message (first 200 characters).
+        last_user_text: Text of the last user message (all its text parts, up to 20000 characters).
         fault: The fault mode that answered it.
         status: HTTP status sent.
         done_monotonic: When the answer was finished (``None`` for a stall still open or cut).
@@ -120,10 +121,10 @@ def _last_user_text(messages: list) -> str:
         if isinstance(msg, dict) and msg.get("role") == "user":
             content = msg.get("content")
             if isinstance(content, str):
-                return content[:200]
+                return content[:USER_TEXT_MAX]
             if isinstance(content, list):
                 texts = [p.get("text", "") for p in content if isinstance(p, dict)]
-                return " ".join(t for t in texts if t)[:200]
+                return " ".join(t for t in texts if t)[:USER_TEXT_MAX]
     return ""
 
 

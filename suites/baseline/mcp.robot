@@ -34,7 +34,7 @@ MCP Processes Stay One Per Server At 1, 3 And 5 Sessions
     FOR    ${sessions}    IN    1    3    5
         Open Sessions Until    ${opened}    ${sessions}
         VAR    ${opened}    ${{int($sessions)}}
-        ${tree}    Wait For Descendants Matching    ${MCP_PATTERN}    minimum=${MCP_SERVERS}
+        ${tree}    Wait For Descendants Matching    ${MCP_PATTERN}    minimum=${{int($MCP_SERVERS)}}
         ...    timeout=${MCP_WAIT_S}    settle=${MCP_SETTLE_S}
         Set To Dictionary    ${counts}    ${sessions}=${{len($tree.matching($MCP_PATTERN))}}
     END
@@ -46,7 +46,7 @@ MCP Processes Stay One Per Server At 1, 3 And 5 Sessions
     ...    · workspace server ${states}[workspace-idle1], ${workspace_procs} process(es)
     ...    separator=${SPACE}
     Record Baseline Figures    mcp-amplification    ${line}
-    ...    mcpServersConfigured=${MCP_SERVERS}
+    ...    mcpServersConfigured=${{int($MCP_SERVERS)}}
     ...    childrenAt1Session=${counts}[1]
     ...    childrenAt3Sessions=${counts}[3]
     ...    childrenAt5Sessions=${counts}[5]
@@ -69,7 +69,7 @@ The Daemon's MCP Accounting Matches The Process Tree
     ${servers}    Idle MCP Servers    ${MCP_SERVERS}
     Start Real Agent Daemon    mcp_servers=${servers}
     Open Session
-    ${tree}    Wait For Descendants Matching    ${MCP_PATTERN}    minimum=${MCP_SERVERS}
+    ${tree}    Wait For Descendants Matching    ${MCP_PATTERN}    minimum=${{int($MCP_SERVERS)}}
     ...    timeout=${MCP_WAIT_S}    settle=${MCP_SETTLE_S}
     ${observed}    Evaluate    len($tree.matching($MCP_PATTERN))
     ${mcp}    Get Workspace MCP Status

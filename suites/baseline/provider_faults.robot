@@ -27,7 +27,9 @@ Provider Faults End The Turn And Leave The Session And Daemon Usable
     Begin Baseline Scenario    provider-faults
     VAR    &{generation}    maxRetries=${1}    retryInitialDelayMs=${100}    retryMaxDelayMs=${500}
     ...    streamIdleTimeoutMs=${{int($STREAM_IDLE_MS)}}
-    ${provider}    Start Real Agent Daemon    prompt_deadline_ms=${DEADLINE_MS}    generation_config=${generation}
+    ${provider}    Start Real Agent Daemon
+    ...    prompt_deadline_ms=${{int($DEADLINE_MS)}}
+    ...    generation_config=${generation}
     ${sid}    Open Session
     ${warm}    Prompt And Wait    ${sid}    reply with ok    timeout=${TURN_TIMEOUT_S}
     Turn Should Complete    ${warm}
@@ -53,7 +55,7 @@ Provider Faults End The Turn And Leave The Session And Daemon Usable
     END
     Tree Should Only Connect To Loopback
     Record Baseline Figures    provider-faults    ${{' · '.join($lines)}}    faults=${results}
-    ...    deadlineMs=${DEADLINE_MS}
+    ...    deadlineMs=${{int($DEADLINE_MS)}}
     FOR    ${fault}    IN    @{FAULTS}
         Should Be Equal    ${results}[${fault}][outcome]    error
         ...    The ${fault} turn ended ${results}[${fault}][outcome], expected turn_error.

@@ -49,7 +49,7 @@ The 2nd And 5th Same-Workspace Attach Answer Within A Second
     ...    session2Ms=${{round($second.elapsed_ms, 1)}}
     ...    session5Ms=${{round($fifth.elapsed_ms, 1)}}
     ...    firstCreateMs=${{round($first.elapsed_ms, 1)}}
-    ...    thresholdMs=${ATTACH_MAX_MS}
+    ...    thresholdMs=${{int($ATTACH_MAX_MS)}}
     Should Be True    ${second.attached} and ${fifth.attached}    Default-scope creates must attach.
     Should Be Equal    ${second.session_id}    ${first.session_id}
     Figure Should Be At Most    2nd attach    ${second.elapsed_ms}    ${ATTACH_MAX_MS}

@@ -39,9 +39,9 @@ A Subscriber Over Its Queue Cap Is Evicted And A Healthy One Is Not
     ${sid}    Open Session
     ${healthy}    Subscribe To Events    ${sid}    until=turn_complete,turn_error    timeout=${EVICTION_TIMEOUT_S}
     ...    keep_events=${False}
-    ${stalled}    Subscribe To Events    ${sid}    max_queued=${STALLED_MAX_QUEUED}
+    ${stalled}    Subscribe To Events    ${sid}    max_queued=${{int($STALLED_MAX_QUEUED)}}
     ...    recv_buffer=${STALLED_RECV_BUFFER}    stall=${EVICTION_TIMEOUT_S}    timeout=${EVICTION_TIMEOUT_S}
-    ${accepted}    Send Prompt    ${sid}    flood    chunks=${FLOOD_CHUNKS}    chunk_size=${FLOOD_CHUNK_SIZE}
+    ${accepted}    Send Prompt    ${sid}    flood    chunks=${{int($FLOOD_CHUNKS)}}    chunk_size=${FLOOD_CHUNK_SIZE}
     ${evicted}    Wait For Eviction In Daemon Log    ${sid}    stream_id=${stalled.result.stream_id}
     ...    timeout=${EVICTION_TIMEOUT_S}
     Release Stalled Reader    ${stalled}
@@ -56,7 +56,7 @@ A Subscriber Over Its Queue Cap Is Evicted And A Healthy One Is Not
     ...    · healthy got ${all.received}, not evicted
     ...    separator=${SPACE}
     Record Baseline Figures    sse-backpressure    ${line}
-    ...    maxQueued=${STALLED_MAX_QUEUED}
+    ...    maxQueued=${{int($STALLED_MAX_QUEUED)}}
     ...    evictionAtOverflow=${{$evicted.reason == 'queue_overflow'}}
     ...    evictionReason=${evicted.reason}
     ...    queueSizeAtEviction=${evicted.queue_size}
@@ -65,7 +65,7 @@ A Subscriber Over Its Queue Cap Is Evicted And A Healthy One Is Not
     ...    stalledReceived=${cut.received}
     ...    healthyReceived=${all.received}
     ...    healthyEvicted=${{len($healthy_evictions) > 0}}
-    ...    floodChunks=${FLOOD_CHUNKS}
+    ...    floodChunks=${{int($FLOOD_CHUNKS)}}
     Should Be Equal    ${evicted.reason}    queue_overflow
     Stream Should Have Been Cut Before Any Terminal Frame    ${cut}
     Should Be Empty    ${healthy_evictions}    The healthy subscriber was evicted too.
@@ -74,7 +74,7 @@ A Subscriber Over Its Queue Cap Is Evicted And A Healthy One Is Not
 
 Replay Honours Last-Event-ID Up To The Ring Size
     Begin Baseline Scenario    sse-replay
-    Start Daemon With Mock Agent    event_ring_size=${RING_SIZE}
+    Start Daemon With Mock Agent    event_ring_size=${{int($RING_SIZE)}}
     ${sid}    Open Session
     ${first}    Prompt And Wait    ${sid}    fill    chunks=${RING_CHUNKS}
     Turn Should Complete    ${first}    chunks=${RING_CHUNKS}
@@ -94,7 +94,7 @@ Replay Honours Last-Event-ID Up To The Ring Size
     ...    ${behind.resync}[reason], then ids ${behind.ids}[0]..${behind.last_id} (${kept})
     ...    separator=${SPACE}
     Record Baseline Figures    sse-replay    ${line}
-    ...    ringSize=${RING_SIZE}
+    ...    ringSize=${{int($RING_SIZE)}}
     ...    replayUpToRing=${{$inside.no_gaps and $inside.ids[0] == int($RING_CURSOR) + 1}}
     ...    lastEventId=${last}
     ...    resync=${behind.resync}
