@@ -66,12 +66,23 @@ def test_adding_a_scenario_again_replaces_it(tmp_path, monkeypatch):
 def test_parts_of_parallel_processes_merge(tmp_path, monkeypatch):
     one = make(tmp_path, monkeypatch, pool="0")
     one.add(Scenario("a"))
-    one.write(tmp_path)
+    one.write(tmp_path, part_id="0")
     two = make(tmp_path, monkeypatch, pool="1")
     two.add(Scenario("b"))
-    two.write(tmp_path)
+    two.write(tmp_path, part_id="1")
     doc = json.loads((tmp_path / "loadtest-report.json").read_text())
     assert sorted(s["name"] for s in doc["scenarios"]) == ["a", "b"]
+
+
+def test_merge_command_gathers_parts_of_separate_process_folders(tmp_path, monkeypatch):
+    for pool, name in (("0", "a"), ("1", "b")):
+        snap = make(tmp_path, monkeypatch, pool=pool)
+        snap.add(Scenario(name))
+        snap.write(tmp_path / "pabot_results" / pool, part_id=pool)
+    assert snapshot.main(["merge", str(tmp_path / "merged"), str(tmp_path / "pabot_results")]) == 0
+    doc = json.loads((tmp_path / "merged" / "loadtest-report.json").read_text())
+    assert sorted(s["name"] for s in doc["scenarios"]) == ["a", "b"]
+    assert "### a" in (tmp_path / "merged" / "loadtest-report.md").read_text()
 
 
 def test_upstream_version_1_still_reads_and_others_are_refused(tmp_path):
