@@ -92,9 +92,14 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A reader that stopped early (max_events, stop) closes its socket under a writing handler: expected."""
+
+
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = Server(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -216,3 +221,60 @@ def test_options_are_validated_before_connecting():
         StreamOptions(recv_buffer=10).validate()
     with pytest.raises(HarnessConfigError, match="last_event_id"):
         StreamOptions(last_event_id=-1).validate()
+
+
+# -- the continuity assertion used after a reconnect ---------------------------------------------------
+def continuity(ids, cursor, replayed_up_to, replayed_count=None):
+    """A stream result with these ids and ``replay_complete`` placed after ``replayed_up_to``."""
+    from keywords.events import StreamResult
+
+    res = StreamResult(status=200, end="turn_end")
+    count = replayed_count if replayed_count is not None else replayed_up_to - cursor
+    done = {"lastReplayedEventId": replayed_up_to, "replayedCount": count}
+    last = None
+    for i in ids:
+        if last is not None:
+            if i <= last:
+                res.duplicates.append(i)
+            elif i != last + 1:
+                res.gaps.append(f"{last}->{i}")
+        res.events.append({"type": "session_update", "id": i})
+        res.ids.append(i)
+        last = i if last is None or i > last else last
+        if i == replayed_up_to:
+            res.events.append({"type": "replay_complete", "data": done})
+    res.replay_complete = done
+    res.last_id = last
+    return res
+
+
+def check(stream, cursor, last_id=None):
+    from keywords.components.event_keywords import EventKeywords
+
+    EventKeywords(None).stream_should_continue_exactly_after(stream, cursor, last_id)
+
+
+def test_continuity_accepts_exactly_the_events_after_the_cursor():
+    check(continuity(range(6, 21), cursor=5, replayed_up_to=12), 5, 20)
+
+
+@pytest.mark.parametrize(
+    ("stream", "last_id", "message"),
+    [
+        (continuity(range(7, 21), 5, 12), 20, "first id is 7, expected 6"),
+        (continuity([6, 7, 9, 10], 5, 7), None, "gaps 7->9"),
+        (continuity([6, 7, 7, 8], 5, 7), None, "repeated"),
+        (continuity(range(6, 20), 5, 12), 20, "last id is 19, expected 20"),
+        (continuity(range(6, 21), 5, 12, replayed_count=3), 20, "counts 3 replayed events"),
+    ],
+)
+def test_continuity_names_what_broke(stream, last_id, message):
+    with pytest.raises(AssertionError, match=message):
+        check(stream, 5, last_id)
+
+
+def test_continuity_needs_replay_complete():
+    stream = continuity(range(6, 10), 5, 7)
+    stream.replay_complete = None
+    with pytest.raises(AssertionError, match="no replay_complete"):
+        check(stream, 5)
