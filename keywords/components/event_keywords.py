@@ -177,6 +177,9 @@ class EventKeywords(Component):
     def release_stalled_reader(self, subscription: Subscription) -> None:
         """End a background reader's stall now, so it drains what the kernel buffered and sees how it ended.
 
+        Args:
+            subscription: A background subscription started with ``stall``.
+
         Example:
             | ${stalled}= | Subscribe To Events | ${sid} | max_queued=16 | stall=30 | recv_buffer=4096 |
             | Release Stalled Reader | ${stalled} |
@@ -189,6 +192,9 @@ class EventKeywords(Component):
 
         This is how a stalled reader experiences its eviction on this daemon: the ``client_evicted`` frame is
         written behind a full kernel buffer and lost when the daemon destroys the socket.
+
+        Args:
+            stream: The stalled reader's result (`Collect Events`).
 
         Example:
             | Stream Should Have Been Cut Before Any Terminal Frame | ${stalled_stream} |

@@ -129,6 +129,15 @@ class FlowKeywords(Component):
 
         Stop it with `Stop Background Load` (stopping the daemon also stops it).
 
+        Args:
+            sessions: Busy sessions, one thread each.
+            chunks: Agent chunks per prompt.
+            chunk_size: Characters per chunk (0 = short texts).
+            max_seconds: Bound on the load's life.
+
+        Returns:
+            The running ``BackgroundLoad`` (``${load.turns}``: turns completed so far).
+
         Example:
             | ${load}= | Start Background Load | sessions=4 | chunks=100 |
             | Wait Until Background Load Is Busy | ${load} |
@@ -144,6 +153,10 @@ class FlowKeywords(Component):
     def wait_until_background_load_is_busy(self, load: flows.BackgroundLoad, timeout: float = 10.0) -> None:
         """Wait until the load completed its first turn (so it is running), or fail.
 
+        Args:
+            load: From `Start Background Load`.
+            timeout: Seconds to wait.
+
         Example:
             | Wait Until Background Load Is Busy | ${load} |
         """
@@ -153,6 +166,10 @@ class FlowKeywords(Component):
     @keyword(tags=("load",))
     def stop_background_load(self, load: flows.BackgroundLoad, timeout: float = 30.0) -> flows.LoadResult:
         """Stop the load (each worker finishes its turn and closes its session) and return what it did.
+
+        Args:
+            load: From `Start Background Load`.
+            timeout: Seconds to wait for the workers.
 
         Returns:
             ``LoadResult``: ``sessions``, ``turns``, ``failures``, ``frames``, ``elapsed_ms``, ``line()``.

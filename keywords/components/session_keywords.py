@@ -242,6 +242,13 @@ class SessionKeywords(Component):
         Use it when the session may be gone before `Wait For Turn End` could open its stream (an agent
         crash tears the session down within milliseconds).
 
+        Args:
+            accepted: The prompt's 202 answer (`Send Prompt`).
+            stream: Frames of the session read from before the prompt (`Collect Events`).
+
+        Returns:
+            ``TurnResult`` as for `Wait For Turn End`; turn times count from the prompt's POST.
+
         Example:
             | ${watch}= | Subscribe To Events | ${sid} | until=session_died |
             | ${accepted}= | Send Prompt | ${sid} | crash | mode=crash-on-prompt |
