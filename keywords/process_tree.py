@@ -8,7 +8,15 @@ descendants (the real agent's MCP servers, the mock's Python agent behind its No
 The fields of :class:`ResourceProfile` are the ones upstream read from ``/usr/bin/time -v``: peak RSS
 (``VmHWM``), user and system CPU, voluntary and involuntary context switches, minor and major page faults.
 Linux keeps them per process in ``/proc``; the profiler keeps the last reading of every process it saw, so
-a tree that has since ended is still profiled (up to its last sample).
+a tree that has since ended is still profiled (up to its last sample). Context switches are counted per
+thread in Linux (``/proc/<pid>/status`` holds the main thread's only, which is what psutil reads), so they
+are summed over ``/proc/<pid>/task/*/status``; the profiler keeps every thread's last reading, so a thread
+that ended between two readings still counts up to its last one.
+
+Everything is read from ``/proc`` directly (one ``stat`` read gives a process's parent, state, RSS, CPU
+times and page faults): a one-shot snapshot makes one pass over ``/proc`` to build the parent map, and the
+sampler keeps the tree's membership between ticks and reads only the known processes on each tick (see
+:class:`RssSampler` for the discovery bound).
 
 The sampler's thread never logs; :meth:`RssSampler.stop` returns plain data to the caller's thread.
 """
@@ -16,15 +24,145 @@ The sampler's thread never logs; :meth:`RssSampler.stop` returns plain data to t
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psutil
 
+from keywords.registry import RUN_MARKER, TAG_MARKER
+
 MB = 1024 * 1024
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- /proc readers --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stat:
+    """The fields of ``/proc/<pid>/stat`` the harness uses (times in clock ticks, RSS in pages)."""
+
+    ppid: int
+    state: str
+    minflt: int
+    majflt: int
+    utime: int
+    stime: int
+    start: int
+    rss_pages: int
+
+    @property
+    def zombie(self) -> bool:
+        return self.state in ("Z", "X")
+
+    @property
+    def rss_mb(self) -> float:
+        return self.rss_pages * _PAGE / MB
+
+
+def _read(path: str) -> bytes | None:
+    """The whole file, or ``None`` when it cannot be read (the process is gone, or not ours)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_stat(pid: int) -> _Stat | None:
+    """``/proc/<pid>/stat`` parsed, or ``None`` when the process is gone."""
+    text = _read(f"/proc/{pid}/stat")
+    if not text:
+        return None
+    try:
+        f = text[text.rindex(b")") + 2 :].split()  # f[0] is field 3 (state)
+        return _Stat(
+            ppid=int(f[1]),
+            state=f[0].decode(),
+            minflt=int(f[7]),
+            majflt=int(f[9]),
+            utime=int(f[11]),
+            stime=int(f[12]),
+            start=int(f[19]),
+            rss_pages=int(f[21]),
+        )
+    except (ValueError, IndexError):
+        return None
+
+
+def _proc_pids() -> list[int]:
+    """Pids of every process now (``/proc`` lists thread-group leaders only)."""
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _scan() -> dict[int, _Stat]:
+    """One pass over ``/proc``: every process's ``stat``."""
+    stats = {}
+    for pid in _proc_pids():
+        st = _read_stat(pid)
+        if st is not None:
+            stats[pid] = st
+    return stats
+
+
+def _closure(roots: Iterable[int], stats: dict[int, _Stat]) -> set[int]:
+    """``roots`` (those alive) and all their descendants, from the parent map in ``stats``."""
+    children: dict[int, list[int]] = {}
+    for pid, st in stats.items():
+        children.setdefault(st.ppid, []).append(pid)
+    found: set[int] = set()
+    todo = [pid for pid in roots if pid in stats]
+    while todo:
+        pid = todo.pop()
+        if pid in found:
+            continue
+        found.add(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _cmdline_of(pid: int) -> str:
+    raw = _read(f"/proc/{pid}/cmdline") or b""
+    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")[:300]
+
+
+def _markers_of(pid: int) -> tuple[bytes, bytes] | None:
+    """The ``RUN=...`` and ``TAG=...`` environment entries of a process (``None`` without a run marker)."""
+    raw = _read(f"/proc/{pid}/environ")
+    if not raw:
+        return None
+    run = tag = None
+    for entry in raw.split(b"\0"):
+        if entry.startswith(RUN_MARKER.encode() + b"="):
+            run = entry
+        elif entry.startswith(TAG_MARKER.encode() + b"="):
+            tag = entry
+    if run is None:
+        return None
+    return run, tag or TAG_MARKER.encode() + b"="
+
+
+def _create_time(st: _Stat) -> float:
+    """The process's start as psutil's ``create_time()`` gives it (so keys agree with psutil's)."""
+    return psutil.boot_time() + st.start / _TCK
 
 
 @dataclass(frozen=True)
@@ -89,64 +227,47 @@ class TreeSnapshot:
         )
 
 
-def _cmdline(proc: psutil.Process) -> str:
-    try:
-        return " ".join(proc.cmdline())[:300]
-    except (psutil.Error, OSError):
-        return ""
-
-
 def rss_mb(pid: int) -> float:
     """RSS of one process in MB (raises ``psutil.NoSuchProcess`` when it is gone)."""
     return psutil.Process(pid).memory_info().rss / MB
 
 
+def _classify(daemon_pid: int, pid: int, ppid: int, members: Iterable[int] | set[int]) -> str:
+    if pid == daemon_pid:
+        return "daemon"
+    if ppid == daemon_pid or ppid not in members:
+        return "agent"
+    return "descendant"
+
+
 def snapshot_tree(daemon_pid: int, marked: Iterable[psutil.Process] = ()) -> TreeSnapshot:
-    """Measure a daemon's tree now.
+    """Measure a daemon's tree now (one pass over ``/proc`` for the parent map).
 
     Args:
         daemon_pid: The daemon process.
         marked: Further processes known to belong to the daemon (e.g. by environment marker); they are
-            classified by ancestry, so an agent whose parent has gone still counts as an agent.
+            classified by ancestry, so an agent whose parent has gone still counts as an agent. Their
+            descendants belong to the tree too.
 
     Returns:
         A :class:`TreeSnapshot` (empty apart from ``daemon_pid`` when the daemon is gone).
     """
-    procs: dict[int, psutil.Process] = {}
-    with contextlib.suppress(psutil.Error):
-        root = psutil.Process(daemon_pid)
-        procs[root.pid] = root
-        for child in root.children(recursive=True):
-            procs[child.pid] = child
-    for proc in marked:
-        procs.setdefault(proc.pid, proc)
-    # Children of marked processes too (a descendant started without the marker).
-    for proc in list(procs.values()):
-        with contextlib.suppress(psutil.Error):
-            for child in proc.children(recursive=True):
-                procs.setdefault(child.pid, child)
+    stats = _scan()
+    members = _closure([daemon_pid, *(p.pid for p in marked)], stats)
+    return _build_snapshot(daemon_pid, {pid: stats[pid] for pid in members}, cmdlines=True)
+
+
+def _build_snapshot(daemon_pid: int, stats: dict[int, _Stat], cmdlines: bool) -> TreeSnapshot:
+    """A snapshot of the tree whose members' ``stat`` readings are ``stats`` (zombies are skipped)."""
     snap = TreeSnapshot(daemon_pid=daemon_pid)
-    parents: dict[int, int] = {}
-    readings: dict[int, tuple[float, str]] = {}
-    for pid, proc in procs.items():
-        try:
-            with proc.oneshot():
-                parents[pid] = proc.ppid()
-                if proc.status() == psutil.STATUS_ZOMBIE:
-                    continue
-                readings[pid] = (proc.memory_info().rss / MB, _cmdline(proc))
-        except (psutil.Error, OSError):
+    for pid in sorted(stats):
+        st = stats[pid]
+        if st.zombie:
             continue
-    for pid, (rss, cmd) in sorted(readings.items()):
-        ppid = parents.get(pid, 0)
-        if pid == daemon_pid:
-            role = "daemon"
-        elif ppid == daemon_pid or ppid not in procs:
-            role = "agent"
-        else:
-            role = "descendant"
-        info = ProcInfo(pid=pid, ppid=ppid, role=role, rss_mb=round(rss, 2), cmdline=cmd)
-        snap.processes.append(info)
+        rss = st.rss_mb
+        role = _classify(daemon_pid, pid, st.ppid, stats)
+        cmd = _cmdline_of(pid) if cmdlines else ""
+        snap.processes.append(ProcInfo(pid=pid, ppid=st.ppid, role=role, rss_mb=round(rss, 2), cmdline=cmd))
         if role == "daemon":
             snap.daemon_rss_mb = rss
         elif role == "agent":
@@ -213,63 +334,126 @@ class _ProcReading:
     majflt: int
 
 
-def _status_kb(pid: int, key: str) -> int | None:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return None
+def _status_field(text: bytes, key: bytes) -> int | None:
+    """The number after ``key:`` in a ``/proc/.../status`` text."""
+    at = text.find(b"\n" + key + b":")
+    if at < 0:
+        return None
+    try:
+        return int(text[at + len(key) + 2 :].split(None, 1)[0])
+    except (ValueError, IndexError):
+        return None
 
 
-def _faults(pid: int) -> tuple[int, int]:
-    """Minor and major page faults of a process (``/proc/<pid>/stat`` fields 10 and 12)."""
-    with open(f"/proc/{pid}/stat") as fh:
-        text = fh.read()
-    fields = text[text.rindex(")") + 2 :].split()  # fields from 3 on (state ...)
-    return int(fields[7]), int(fields[9])
+def thread_ctx_switches(pid: int) -> dict[int, tuple[int, int]]:
+    """Voluntary and involuntary context switches of every live thread of a process, by thread id.
+
+    Linux counts context switches per thread; ``/proc/<pid>/status`` holds the main thread's only, so the
+    process's figure is the sum over ``/proc/<pid>/task/*/status`` (threads that have ended are missing;
+    only ``wait4`` of the parent gets those).
+    """
+    try:
+        tids = [int(name) for name in os.listdir(f"/proc/{pid}/task") if name.isdigit()]
+    except OSError:
+        return {}
+    counts = {}
+    for tid in tids:
+        text = _read(f"/proc/{pid}/task/{tid}/status")
+        if not text:
+            continue  # the thread ended meanwhile
+        vol = _status_field(text, b"voluntary_ctxt_switches")
+        invol = _status_field(text, b"nonvoluntary_ctxt_switches")
+        if vol is not None and invol is not None:
+            counts[tid] = (vol, invol)
+    return counts
+
+
+def _slow_counters(pid: int) -> tuple[float, dict[int, tuple[int, int]]] | None:
+    """Peak RSS (``VmHWM``, MB) and per-thread context switches, or ``None`` when the process is gone."""
+    text = _read(f"/proc/{pid}/status")
+    if not text:
+        return None
+    hwm_kb = _status_field(text, b"VmHWM") or 0
+    return hwm_kb / 1024, thread_ctx_switches(pid)
+
+
+def _reading(st: _Stat, hwm_mb: float = 0.0, threads: dict[int, tuple[int, int]] | None = None) -> _ProcReading:
+    vol = sum(v for v, _ in threads.values()) if threads else 0
+    invol = sum(i for _, i in threads.values()) if threads else 0
+    return _ProcReading(
+        hwm_mb=max(st.rss_mb, hwm_mb),
+        user_s=st.utime / _TCK,
+        sys_s=st.stime / _TCK,
+        vol=vol,
+        invol=invol,
+        minflt=st.minflt,
+        majflt=st.majflt,
+    )
+
+
+def _read_full(pid: int) -> tuple[_Stat, _ProcReading, dict[int, tuple[int, int]]] | None:
+    st = _read_stat(pid)
+    if st is None or st.zombie:
+        return None
+    slow = _slow_counters(pid)
+    if slow is None:
+        return None
+    hwm, threads = slow
+    return st, _reading(st, hwm, threads), threads
 
 
 def read_process(proc: psutil.Process) -> _ProcReading | None:
-    """One process's counters now, or ``None`` when it is gone or a zombie."""
-    try:
-        with proc.oneshot():
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
-            cpu = proc.cpu_times()
-            ctx = proc.num_ctx_switches()
-            rss = proc.memory_info().rss / MB
-        hwm_kb = _status_kb(proc.pid, "VmHWM")
-        minflt, majflt = _faults(proc.pid)
-    except (psutil.Error, OSError, ValueError, IndexError):
-        return None
-    hwm = max(rss, (hwm_kb or 0) / 1024)
-    return _ProcReading(hwm, cpu.user, cpu.system, ctx.voluntary, ctx.involuntary, minflt, majflt)
+    """One process's counters now (context switches summed over its threads), or ``None`` when it is gone or
+    a zombie."""
+    full = _read_full(proc.pid)
+    return None if full is None else full[1]
 
 
 class TreeProfiler:
     """Keeps the last counters of every process of a tree, so the tree can be profiled after it ended.
 
     Call :meth:`update` while the tree runs (the sampler does it on each tick) and :meth:`profile` at any
-    time. Thread-safe.
+    time. Context switches are kept per thread (last reading of every thread seen), so threads that ended
+    between two readings still count. Thread-safe.
     """
 
     def __init__(self) -> None:
         self._last: dict[tuple[int, float], _ProcReading] = {}
+        self._threads: dict[tuple[int, float], dict[int, tuple[int, int]]] = {}
         self._lock = threading.Lock()
+
+    def record(
+        self, key: tuple[int, float], reading: _ProcReading, threads: dict[int, tuple[int, int]] | None = None
+    ) -> None:
+        """Store a reading of the process ``key`` (pid, create time).
+
+        ``threads`` (per-thread context switches) is merged with the earlier ones; without it the context
+        switches of the previous reading are kept. The peak RSS never goes down.
+        """
+        with self._lock:
+            prev = self._last.get(key)
+            if threads is not None:
+                merged = self._threads.setdefault(key, {})
+                merged.update(threads)
+                vol = sum(v for v, _ in merged.values())
+                invol = sum(i for _, i in merged.values())
+            elif prev is not None:
+                vol, invol = prev.vol, prev.invol
+            else:
+                vol, invol = reading.vol, reading.invol
+            hwm = max(reading.hwm_mb, prev.hwm_mb if prev else 0.0)
+            self._last[key] = replace(reading, hwm_mb=hwm, vol=vol, invol=invol)
 
     def update(self, procs: Iterable[psutil.Process]) -> list[tuple[int, float]]:
         """Read every process now; returns the keys (pid, create time) read."""
         seen = []
         for proc in procs:
-            try:
-                key = (proc.pid, proc.create_time())
-            except psutil.Error:
+            full = _read_full(proc.pid)
+            if full is None:
                 continue
-            reading = read_process(proc)
-            if reading is None:
-                continue
-            with self._lock:
-                self._last[key] = reading
+            st, reading, threads = full
+            key = (proc.pid, _create_time(st))
+            self.record(key, reading, threads)
             seen.append(key)
         return seen
 

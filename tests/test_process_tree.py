@@ -95,6 +95,26 @@ def test_orphaned_marked_process_counts_as_agent(tree):
         other.wait()
 
 
+def test_descendants_of_marked_process_belong_to_tree(tree):
+    sleeper = "import time; time.sleep(30)"
+    code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {sleeper!r}]); time.sleep(30)"
+    other = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while not psutil.Process(other.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (grandchild,) = psutil.Process(other.pid).children()
+        snap = snapshot_tree(tree.pid, [psutil.Process(other.pid)])
+        assert other.pid in snap.agent_pids
+        assert grandchild.pid in snap.descendant_pids
+        assert len(snap.descendant_pids) == 3
+    finally:
+        for p in psutil.Process(other.pid).children():
+            p.kill()
+        other.kill()
+        other.wait()
+
+
 @pytest.mark.skipif(shutil.which("ps") is None, reason="needs ps for the independent reading")
 def test_rss_agrees_with_ps_within_5_percent(tree):
     snap = snapshot_tree(tree.pid)
@@ -167,3 +187,81 @@ def test_read_process_matches_psutil_counters():
     assert reading is not None
     assert reading.hwm_mb >= me.memory_info().rss / (1024 * 1024) - 1
     assert reading.minflt > 0
+
+
+# A child whose four worker threads each sleep 200 times (about 200 voluntary switches each), then block
+# until a line arrives on stdin; the threads end on that line and the child idles.
+THREADED = r"""
+import sys, threading, time
+ready = threading.Barrier(5)
+go = threading.Event()
+def work():
+    for _ in range(200):
+        time.sleep(0.002)
+    ready.wait()
+    go.wait()
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+ready.wait()
+print("ready", flush=True)
+sys.stdin.readline()
+go.set()
+for t in threads:
+    t.join()
+print("joined", flush=True)
+time.sleep(30)
+"""
+
+
+def _independent_ctx_sum(pid: int) -> tuple[int, int]:
+    vol = invol = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as fh:
+            for line in fh:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    vol += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    invol += int(line.split()[1])
+    return vol, invol
+
+
+@pytest.fixture
+def threaded():
+    proc = subprocess.Popen([sys.executable, "-c", THREADED], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_context_switches_are_summed_over_threads(threaded):
+    """psutil reads the main thread's counters only; the profile counts every thread's switches."""
+    pid = threaded.pid
+    before = _independent_ctx_sum(pid)
+    reading = read_process(psutil.Process(pid))
+    after = _independent_ctx_sum(pid)
+    assert reading is not None
+    assert before[0] <= reading.vol <= after[0]
+    assert before[1] <= reading.invol <= after[1]
+    assert reading.vol >= 4 * 150  # the workers' sleeps
+    main_thread_only = psutil.Process(pid).num_ctx_switches().voluntary
+    assert reading.vol > main_thread_only + 4 * 150
+    prof = TreeProfiler().profile(live=[psutil.Process(pid)])
+    assert before[0] <= prof.voluntary_ctx_switches <= _independent_ctx_sum(pid)[0]
+
+
+def test_profile_keeps_switches_of_threads_that_ended(threaded):
+    pid = threaded.pid
+    profiler = TreeProfiler()
+    profiler.update([psutil.Process(pid)])
+    with_workers = profiler.profile().voluntary_ctx_switches
+    threaded.stdin.write("go\n")
+    threaded.stdin.flush()
+    assert threaded.stdout.readline().strip() == "joined"
+    assert len(os.listdir(f"/proc/{pid}/task")) == 1
+    assert _independent_ctx_sum(pid)[0] < with_workers  # the ended threads' switches are gone from /proc
+    profiler.update([psutil.Process(pid)])
+    assert profiler.profile().voluntary_ctx_switches >= with_workers
