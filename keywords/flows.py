@@ -1,4 +1,4 @@
-"""Session flows for load scenarios: create → prompt → turn end → close, run one by one or all at once.
+"""Session flows for load scenarios: create → prompt → turn end (repeated) → close, run one by one or all at once.
 
 A flow never raises; it returns a :class:`FlowRecord` saying what happened at each step, so one failing flow
 does not hide the others. Concurrent flows start together behind a barrier, each in its own thread, and the
@@ -23,11 +23,60 @@ from keywords.errors import DaemonHttpError, HarnessConfigError
 from keywords.sessions import follow_turn
 
 MAX_FLOWS = 1000
+MAX_PROMPTS = 1000
+
+
+@dataclass
+class FlowTurn:
+    """One prompt of a flow, timed from its own POST to its own end frame as read over SSE.
+
+    Attributes:
+        prompt_id: The prompt's id from the 202 answer.
+        outcome: How the turn ended (as :attr:`keywords.sessions.TurnResult.outcome`).
+        stop_reason: ``stopReason`` of ``turn_complete``.
+        end_prompt_id: ``promptId`` carried by the frame that ended the turn.
+        chunks: Agent chunks of this prompt.
+        session_updates: ``session_update`` frames of this prompt (the daemon's echo included).
+        prompt_ms: ``POST .../prompt`` time (to the 202).
+        turn_ms: Prompt POST to the end of the turn.
+        update_times: Monotonic receipt times (s) of this prompt's ``session_update`` frames.
+    """
+
+    prompt_id: str
+    outcome: str
+    stop_reason: str | None
+    end_prompt_id: str | None
+    chunks: int
+    session_updates: int
+    prompt_ms: float | None
+    turn_ms: float | None
+    update_times: list[float] = field(default_factory=list)
+
+    def problems(self, chunks: int | None = None) -> list[str]:
+        """What this turn got wrong (empty when it completed ``end_turn`` with its own promptId and chunks).
+
+        Args:
+            chunks: Expected agent chunks (then ``chunks + 1`` session updates are expected).
+        """
+        out = []
+        if self.outcome != "completed" or self.stop_reason != "end_turn":
+            out.append(f"turn ended {self.outcome} {self.stop_reason or ''}".strip() + ", expected completed end_turn")
+        elif self.end_prompt_id != self.prompt_id:
+            out.append(f"turn_complete carried promptId {self.end_prompt_id}, expected {self.prompt_id}")
+        if chunks is not None and self.outcome == "completed":
+            if self.chunks != chunks:
+                out.append(f"{self.chunks} agent chunks, expected {chunks}")
+            if self.session_updates != chunks + 1:
+                out.append(f"{self.session_updates} session_update events, expected {chunks + 1} (echo + chunks)")
+        return out
 
 
 @dataclass
 class FlowRecord:
-    """One create → prompt → turn end → close flow.
+    """One create → prompt → turn end → close flow; with ``prompts`` > 1, prompt → turn end is repeated.
+
+    The single-turn fields (``prompt_id`` ... ``turn_ms``) describe the last turn the flow ran: the flow stops
+    prompting after a turn that broke the contract, so that turn is the one they show. ``turns`` holds every turn.
 
     Attributes:
         index: Flow number (0-based).
@@ -47,6 +96,8 @@ class FlowRecord:
         total_ms: The whole flow.
         error: What went wrong (an HTTP refusal or an exception), if anything.
         started_at: Monotonic start time (s), to place flows on a common time line.
+        prompts: Prompts the flow was to send, one after another, each after the previous turn ended.
+        turns: Every turn the flow ran, in order.
     """
 
     index: int
@@ -66,6 +117,14 @@ class FlowRecord:
     total_ms: float | None = None
     error: str | None = None
     started_at: float = 0.0
+    prompts: int = 1
+    turns: list[FlowTurn] = field(default_factory=list)
+
+    def turn_times(self) -> list[float]:
+        """Prompt-to-turn-end times (ms) of every turn this flow ran (the single ``turn_ms`` without ``turns``)."""
+        if self.turns:
+            return [t.turn_ms for t in self.turns if t.turn_ms is not None]
+        return [self.turn_ms] if self.turn_ms is not None else []
 
     def problems(self, chunks: int | None = None) -> list[str]:
         """What this flow got wrong against the per-flow contract (empty when correct).
@@ -76,15 +135,19 @@ class FlowRecord:
         out = []
         if self.error:
             out.append(self.error)
-        if self.outcome != "completed" or self.stop_reason != "end_turn":
-            out.append(f"turn ended {self.outcome} {self.stop_reason or ''}".strip() + ", expected completed end_turn")
-        elif self.end_prompt_id != self.prompt_id:
-            out.append(f"turn_complete carried promptId {self.end_prompt_id}, expected {self.prompt_id}")
-        if chunks is not None and self.outcome == "completed":
-            if self.chunks != chunks:
-                out.append(f"{self.chunks} agent chunks, expected {chunks}")
-            if self.session_updates != chunks + 1:
-                out.append(f"{self.session_updates} session_update events, expected {chunks + 1} (echo + chunks)")
+        last = FlowTurn(
+            self.prompt_id or "",
+            self.outcome,
+            self.stop_reason,
+            self.end_prompt_id,
+            self.chunks,
+            self.session_updates,
+            self.prompt_ms,
+            self.turn_ms,
+        )
+        out += last.problems(chunks)
+        if self.turns and len(self.turns) < self.prompts:
+            out.append(f"only {len(self.turns)} of {self.prompts} prompts ran")
         if self.session_id is not None and not self.error:
             if self.close_status != 204:
                 out.append(f"DELETE answered {self.close_status}, expected 204")
@@ -103,7 +166,7 @@ class FlowBatch:
         wall_ms: First start to last end.
         chunks: Agent chunks each prompt asked for.
         latency: Percentiles of ``total_ms`` over the successful flows.
-        turn_latency: Percentiles of ``turn_ms`` over the successful flows.
+        turn_latency: Percentiles of the turn times (every prompt's) over the successful flows.
         create_latency: Percentiles of ``create_ms``.
     """
 
@@ -119,7 +182,7 @@ class FlowBatch:
         """Compute the latency summaries from the correct flows."""
         good = [r for r in self.records if not r.problems(self.chunks)]
         self.latency = metrics.summarize([r.total_ms for r in good if r.total_ms is not None], "flow")
-        self.turn_latency = metrics.summarize([r.turn_ms for r in good if r.turn_ms is not None], "turn")
+        self.turn_latency = metrics.summarize([ms for r in good for ms in r.turn_times()], "turn")
         self.create_latency = metrics.summarize([r.create_ms for r in self.records if r.create_ms is not None])
 
     @property
@@ -141,6 +204,20 @@ class FlowBatch:
     def failure_count(self) -> int:
         """Flows that did not."""
         return len(self.failures)
+
+    @property
+    def prompt_count(self) -> int:
+        """Prompts the flows were to send (flows times prompts per flow)."""
+        return sum(r.prompts for r in self.records)
+
+    def good_turns(self) -> list[FlowTurn]:
+        """Every turn, in any flow, that completed correctly (its own promptId, ``chunks`` chunks)."""
+        return [t for r in self.records for t in r.turns if not t.problems(self.chunks)]
+
+    @property
+    def failed_prompt_count(self) -> int:
+        """Prompts that did not complete correctly (a broken turn, or never sent after one)."""
+        return self.prompt_count - len(self.good_turns())
 
     def failure_report(self, limit: int = 10) -> str:
         """One line per failing flow (at most ``limit``)."""
@@ -164,18 +241,26 @@ def run_flow(
     timeout_s: float = 30.0,
     check_gone: bool = True,
     ready: Callable[[], None] | None = None,
+    prompts: int = 1,
+    chunks: int | None = None,
 ) -> FlowRecord:
     """Create a thread session, prompt it, follow the turn to its end, close it, check it is gone.
+
+    With ``prompts`` > 1 the session gets that many prompts one after another (each sent when the previous
+    turn ended), each timed from its own POST to its own end frame; a turn that breaks the contract ends the
+    prompting (the session is still closed).
 
     Args:
         client: Client of the daemon.
         index: Flow number (in the record).
-        text: Prompt text (may carry a mock directive).
-        timeout_s: Bound on the turn.
+        text: Prompt text (may carry a mock directive); with ``prompts`` > 1, `` #<k>`` is added.
+        timeout_s: Bound on each turn.
         check_gone: Ask the session's status after the close (404 expected).
         ready: Called just before the flow starts (a barrier wait for concurrent flows).
+        prompts: Prompts to send, one after another.
+        chunks: Expected agent chunks per turn (a turn with other counts ends the prompting).
     """
-    rec = FlowRecord(index)
+    rec = FlowRecord(index, prompts=prompts)
     if ready is not None:
         try:
             ready()
@@ -186,12 +271,14 @@ def run_flow(
     try:
         info = client.create_session("thread")
         rec.session_id, rec.create_ms = info.session_id, info.elapsed_ms
-        accepted = client.prompt(rec.session_id, text)
-        rec.prompt_id, rec.prompt_ms = accepted.prompt_id, accepted.elapsed_ms
-        turn = follow_turn(client, rec.session_id, accepted, timeout_s=timeout_s)
-        rec.outcome, rec.stop_reason, rec.turn_ms = turn.outcome, turn.stop_reason, turn.turn_ms
-        rec.chunks, rec.session_updates = turn.chunks, turn.session_updates
-        rec.end_prompt_id = _end_prompt_id(turn.stream.events if turn.stream else [], accepted.prompt_id)
+        for k in range(prompts):
+            turn = _run_turn(client, rec.session_id, text if prompts == 1 else f"{text} #{k}", timeout_s)
+            rec.turns.append(turn)
+            rec.prompt_id, rec.prompt_ms, rec.turn_ms = turn.prompt_id, turn.prompt_ms, turn.turn_ms
+            rec.outcome, rec.stop_reason, rec.end_prompt_id = turn.outcome, turn.stop_reason, turn.end_prompt_id
+            rec.chunks, rec.session_updates = turn.chunks, turn.session_updates
+            if turn.problems(chunks):
+                break
         closed = client.close_session(rec.session_id, expected=None)
         rec.close_status, rec.close_ms = closed.status, closed.elapsed_ms
         if check_gone:
@@ -202,6 +289,32 @@ def run_flow(
         rec.error = f"{type(exc).__name__}: {exc}"
     rec.total_ms = (time.monotonic() - rec.started_at) * 1000
     return rec
+
+
+def _run_turn(client: DaemonClient, session_id: str, text: str, timeout_s: float) -> FlowTurn:
+    """POST one prompt and follow its turn to the end frame (race-free: the stream replays from the 202)."""
+    accepted = client.prompt(session_id, text)
+    turn = follow_turn(client, session_id, accepted, timeout_s=timeout_s)
+    events = turn.stream.events if turn.stream else []
+    base = turn.stream.started_at if turn.stream else 0.0
+    updates = [
+        base + env["_recv_ms"] / 1000
+        for env in events
+        if env.get("type") == "session_update"
+        and "_recv_ms" in env
+        and (env.get("promptId") or (env.get("data") or {}).get("promptId")) in (None, accepted.prompt_id)
+    ]
+    return FlowTurn(
+        prompt_id=accepted.prompt_id,
+        outcome=turn.outcome,
+        stop_reason=turn.stop_reason,
+        end_prompt_id=_end_prompt_id(events, accepted.prompt_id),
+        chunks=turn.chunks,
+        session_updates=turn.session_updates,
+        prompt_ms=accepted.elapsed_ms,
+        turn_ms=turn.turn_ms,
+        update_times=updates,
+    )
 
 
 def _end_prompt_id(events: Iterable[dict], prompt_id: str) -> str | None:
@@ -215,9 +328,9 @@ def _end_prompt_id(events: Iterable[dict], prompt_id: str) -> str | None:
     return None
 
 
-def _check_count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FLOWS:
-        raise HarnessConfigError(f"{name} must be a whole number from 1 to {MAX_FLOWS}, got {value!r}.")
+def _check_count(name: str, value: int, most: int = MAX_FLOWS) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise HarnessConfigError(f"{name} must be a whole number from 1 to {most}, got {value!r}.")
 
 
 def run_sequential(
@@ -246,6 +359,7 @@ def run_concurrent(
     prefix: str = "",
     timeout_s: float = 30.0,
     join_timeout_s: float = 120.0,
+    prompts: int = 1,
 ) -> FlowBatch:
     """Start ``flows`` flows at the same moment (threads behind a barrier) and wait for all of them.
 
@@ -256,13 +370,23 @@ def run_concurrent(
         prefix: Text put before ``burst-<i>`` (a mock directive).
         timeout_s: Bound on each turn.
         join_timeout_s: Bound on the whole batch; flows still running then are recorded as timed out.
+        prompts: Prompts per flow, one after another within the flow (the flows run side by side).
     """
     _check_count("flows", flows)
+    _check_count("prompts", prompts, MAX_PROMPTS)
     barrier = threading.Barrier(flows, timeout=30.0)
     records: list[FlowRecord | None] = [None] * flows
 
     def work(i: int) -> None:
-        records[i] = run_flow(client, i, text=f"{prefix}burst-{i}", timeout_s=timeout_s, ready=barrier.wait)
+        records[i] = run_flow(
+            client,
+            i,
+            text=f"{prefix}burst-{i}",
+            timeout_s=timeout_s,
+            ready=barrier.wait,
+            prompts=prompts,
+            chunks=chunks,
+        )
 
     threads = [threading.Thread(target=work, args=(i,), name=f"flow-{i}", daemon=True) for i in range(flows)]
     for thread in threads:
@@ -271,7 +395,7 @@ def run_concurrent(
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     done = [
-        r if r is not None else FlowRecord(i, outcome="timeout", error="flow still running")
+        r if r is not None else FlowRecord(i, outcome="timeout", error="flow still running", prompts=prompts)
         for i, r in enumerate(records)
     ]
     starts = [r.started_at for r in done if r.started_at]

@@ -116,6 +116,25 @@ def test_counts_are_validated_before_anything_runs():
         flows.run_concurrent(None, 100000, chunks=3)
     with pytest.raises(HarnessConfigError, match="sessions"):
         flows.BackgroundLoad(None, 0, "x")
+    with pytest.raises(HarnessConfigError, match="prompts"):
+        flows.run_concurrent(None, 2, chunks=3, prompts=0)
+
+
+def test_a_flow_that_ran_fewer_prompts_than_planned_names_it():
+    turn = flows.FlowTurn("p0", "completed", "end_turn", "p0", 3, 4, 1.0, 5.0)
+    rec = good(prompts=3, turns=[turn])
+    assert "only 1 of 3 prompts ran" in rec.problems(3)
+    assert good(prompts=3, turns=[turn] * 3).problems(3) == []
+    assert rec.turn_times() == [5.0] and good().turn_times() == [5.0]
+
+
+def test_turn_figures_count_every_correct_turn():
+    ok = flows.FlowTurn("p0", "completed", "end_turn", "p0", 3, 4, 1.0, 5.0)
+    short = flows.FlowTurn("p1", "completed", "end_turn", "p1", 2, 3, 1.0, 7.0)
+    records = [good(0, prompts=2, turns=[ok, ok]), good(1, prompts=2, turns=[short], chunks=2, session_updates=3)]
+    batch = FlowBatch("concurrent", records, wall_ms=50.0, chunks=3)
+    assert batch.prompt_count == 4 and len(batch.good_turns()) == 2 and batch.failed_prompt_count == 2
+    assert batch.turn_latency.count == 2  # the turns of the correct flow
 
 
 # -- flows against a small fake daemon on 127.0.0.1 ----------------------------------------------------
@@ -129,6 +148,7 @@ class FakeDaemon(BaseHTTPRequestHandler):
     closed: set[str] = set()
     counter = 0
     fail_prompt_of: set[int] = set()
+    fail_from_turn = 0  # the sessions in fail_prompt_of fail from this turn on (0 = every turn)
 
     def log_message(self, *args):
         pass
@@ -156,10 +176,10 @@ class FakeDaemon(BaseHTTPRequestHandler):
                 return self._json(404, {"error": "Session not found", "code": "session_not_found"})
             ring = FakeDaemon.sessions[sid]
             last = len(ring)
-            pid = f"p-{sid}"
+            pid = f"p-{sid}-{last}"
             turn = (
                 ("turn_error", {"message": "boom", "code": "-1"})
-                if int(sid[1:]) in FakeDaemon.fail_prompt_of
+                if int(sid[1:]) in FakeDaemon.fail_prompt_of and last // 5 >= FakeDaemon.fail_from_turn
                 else ("turn_complete", {"stopReason": "end_turn"})
             )
             types = [("session_update", {"update": {"sessionUpdate": "user_message_chunk"}})]
@@ -199,6 +219,7 @@ class Server(ThreadingHTTPServer):
 @pytest.fixture
 def fake_daemon():
     FakeDaemon.sessions, FakeDaemon.closed, FakeDaemon.counter, FakeDaemon.fail_prompt_of = {}, set(), 0, set()
+    FakeDaemon.fail_from_turn = 0
     httpd = Server(("127.0.0.1", 0), FakeDaemon)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -226,6 +247,31 @@ def test_concurrent_flows_start_together_and_failures_are_named(fake_daemon):
     assert "turn ended error" in batch.failure_report()
     starts = [r.started_at for r in batch.records]
     assert max(starts) - min(starts) < 1.0  # released by one barrier
+
+
+def test_concurrent_flows_send_their_prompts_one_after_another_and_time_each_turn(fake_daemon):
+    batch = flows.run_concurrent(fake_daemon, 6, chunks=3, prompts=3, join_timeout_s=30.0)
+    assert batch.failure_count == 0, batch.failure_report()
+    assert batch.prompt_count == 18 and batch.failed_prompt_count == 0 and batch.turn_latency.count == 18
+    for rec in batch.records:
+        assert [t.end_prompt_id for t in rec.turns] == [t.prompt_id for t in rec.turns]
+        assert len({t.prompt_id for t in rec.turns}) == 3  # three prompts, each followed to its own end
+        assert all(len(t.update_times) == 4 for t in rec.turns)  # echo + 3 chunks, each with its receipt time
+        span = (rec.started_at, rec.started_at + rec.total_ms / 1000)
+        assert all(span[0] <= at <= span[1] for t in rec.turns for at in t.update_times)
+        assert rec.close_status == 204 and rec.after_close_status == 404
+    starts = [r.started_at for r in batch.records]
+    assert max(starts) - min(starts) < 1.0
+
+
+def test_a_broken_turn_ends_the_prompting_and_the_session_is_still_closed(fake_daemon):
+    FakeDaemon.fail_prompt_of, FakeDaemon.fail_from_turn = {2}, 1
+    batch = flows.run_concurrent(fake_daemon, 3, chunks=3, prompts=4, join_timeout_s=30.0)
+    [bad] = batch.failures
+    assert bad.session_id == "s2" and [t.outcome for t in bad.turns] == ["completed", "error"]
+    assert "turn ended error" in batch.failure_report() and "only 2 of 4 prompts ran" in batch.failure_report()
+    assert bad.close_status == 204 and "s2" in FakeDaemon.closed
+    assert batch.prompt_count == 12 and batch.failed_prompt_count == 3  # the broken turn and the two never sent
 
 
 def test_background_load_runs_until_stopped(fake_daemon):
