@@ -65,20 +65,27 @@ class FlowKeywords(Component):
 
     @keyword(tags=("load",))
     def run_concurrent_flows(
-        self, count: int = 10, chunks: int = 3, timeout: float = 30.0, daemon: str | None = None
+        self, count: int = 10, chunks: int = 3, timeout: float = 30.0, prompts: int = 1, daemon: str | None = None
     ) -> flows.FlowBatch:
         """Start N create → prompt → turn end → close flows at the same moment (threads behind a barrier).
+
+        With ``prompts`` above 1, each flow sends that many prompts one after another on its session (the
+        flows still run side by side); every turn is timed from its own POST to its own end frame.
 
         Args:
             count: Number of concurrent flows.
             chunks: Agent chunks per prompt.
-            timeout: Bound on each turn in seconds (the whole batch gets four times that, at least 60 s).
+            timeout: Bound on each turn in seconds (the whole batch gets ``prompts + 3`` times that, at least
+                60 s).
+            prompts: Prompts per flow.
 
         Returns:
-            ``FlowBatch`` as for `Run Lifecycle Cycles`.
+            ``FlowBatch`` as for `Run Lifecycle Cycles`, plus ``prompt_count``, ``failed_prompt_count`` and
+            ``good_turns()`` (each turn's ``turn_ms`` and ``update_times``).
 
         Example:
             | ${batch}= | Run Concurrent Flows | 50 | chunks=3 |
+            | ${batch}= | Run Concurrent Flows | 10 | chunks=3 | prompts=5 |
             | Flows Should All Be Correct | ${batch} |
         """
         client = self.ctx.get(daemon).client
@@ -88,7 +95,8 @@ class FlowKeywords(Component):
             chunks=int(chunks),
             prefix=mock.directive(chunks=int(chunks)),
             timeout_s=timeout,
-            join_timeout_s=max(60.0, 4 * timeout),
+            join_timeout_s=max(60.0, (int(prompts) + 3) * timeout),
+            prompts=int(prompts),
         )
         self.info(batch.line())
         return batch
