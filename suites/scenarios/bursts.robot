@@ -1,8 +1,10 @@
 *** Settings ***
-Documentation    Burst scenarios, one per row. Each row starts its own daemon with the mock agent, opens
-...              ``burst`` sessions, and in each of ``prompts`` rounds sends every session one prompt at once;
-...              the mock answers each prompt with ``chunks`` chunks, ``delay ms`` apart. A row passes when
-...              every prompt completes with all its chunks and the p99 prompt latency is within its bound.
+Documentation    Burst scenarios, one per row. Each row starts its own daemon with the mock agent and runs
+...              ``burst`` sessions at the same time (released together); each session sends its ``prompts``
+...              prompts one after another and is then closed. The mock answers each prompt with ``chunks``
+...              chunks, ``delay ms`` apart. Every prompt is timed from its own POST to the end of its own turn.
+...              A row passes when every prompt completes with all its chunks, every session closes, and the
+...              p99 prompt latency is within its bound.
 ...
 ...              To add a scenario, add a row (see docs/ADDING-SCENARIOS.md). Keep the default rows cheap:
 ...              they run in CI.
