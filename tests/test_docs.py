@@ -25,12 +25,6 @@ from robot.libdocpkg import LibraryDocumentation
 
 ROOT = Path(__file__).parent.parent
 DOCUMENTED_ONCE = {"daemon"}
-# Keywords that broke the rule when it was introduced (one name a line). The list may only shrink: a keyword on
-# it that now follows the rule fails the test until it is removed, and no keyword may be added to it.
-KNOWN_GAPS_FILE = Path(__file__).parent / "data" / "keywords-with-doc-gaps.txt"
-KNOWN_GAPS = {
-    line.strip() for line in KNOWN_GAPS_FILE.read_text().splitlines() if line.strip() and not line.startswith("#")
-}
 
 
 def keywords():
@@ -70,15 +64,7 @@ ALL = keywords()
 @pytest.mark.parametrize("kw", ALL, ids=[kw.name for kw in ALL])
 def test_keyword_is_documented(kw):
     issues = problems(kw)
-    if kw.name in KNOWN_GAPS:
-        assert issues, f"Keyword '{kw.name}' now follows the rule: remove it from {KNOWN_GAPS_FILE.name}."
-        pytest.xfail(f"known documentation gap (to fix): {'; '.join(issues)}")
     assert not issues, f"Keyword '{kw.name}' " + "; ".join(issues) + f" (source: {kw.source}:{kw.lineno})"
-
-
-def test_known_gaps_list_names_only_existing_keywords():
-    stale = sorted(KNOWN_GAPS - {kw.name for kw in ALL})
-    assert not stale, f"{KNOWN_GAPS_FILE.name} names keywords that no longer exist: {stale}"
 
 
 def test_the_rule_catches_a_missing_example_argument_and_return():

@@ -400,6 +400,18 @@ class BenchmarkKeywords(Component):
         profiled over its whole life (boot, first session, stop) from the process tree, and exactly through
         this process's ``RUSAGE_CHILDREN`` (the daemon is reaped here, its agent child by the daemon).
 
+        Args:
+            provider_url: OpenAI base URL of the fake provider the real agent uses (``${provider.base_url}``).
+            iterations: Boots to measure (1..100).
+            daemon_entry: Another build's entry script (default: the library's daemon build).
+            boot_timeout: Seconds each boot may take to print its listening line.
+
+        Returns:
+            ``BootSeries``: ``latency`` (spawn to the first ``POST /session`` answer), ``listen`` (spawn to the
+            listening line), ``first_session`` (listening line to the first session) as ``LatencySummary`` in
+            ms; ``profile`` (``ResourceProfile``), ``rusage`` (exact counters), ``peak_tree_mb`` of the last
+            iteration; ``to_dict()``.
+
         Example:
             | ${boot}= | Measure Daemon Boot To First Session | ${provider.base_url} | iterations=5 |
             | Figure Should Be At Most | boot p99 | ${boot.latency.p99} | 30000 |
@@ -450,7 +462,17 @@ class BenchmarkKeywords(Component):
     ) -> SessionTimings:
         """Create ``count`` sessions, one after another or all at once, timing each ``POST /session``.
 
-        Failures are collected, not raised (the suite asserts on ``success_count``).
+        Failures are collected, not raised (the suite asserts on ``success_count``). A concurrent batch starts
+        all requests together behind a barrier, one thread each.
+
+        Args:
+            count: Sessions to create (1..500); they are left open.
+            concurrent: Send all requests at once instead of one after another.
+            scope: ``sessionScope`` sent: ``thread`` (a new session each) or ``single``.
+
+        Returns:
+            ``SessionTimings``: ``latency`` (``LatencySummary``, ms per successful request, client side),
+            ``session_ids``, ``failures`` (error texts), ``wall_ms``, ``concurrency``, ``success_count``.
 
         Example:
             | ${warm}= | Time Session Creations | 5 |
@@ -497,6 +519,14 @@ class BenchmarkKeywords(Component):
     def measure_tree_rss(self, sessions: int = 0, settle: float = 1.0, daemon: str | None = None) -> TreeRss:
         """Read the daemon's process-tree RSS with its daemon / agent / MCP breakdown, after ``settle`` seconds.
 
+        Args:
+            sessions: Sessions open at the time, recorded with the reading (not checked).
+            settle: Seconds to wait before reading (at most 30).
+
+        Returns:
+            ``TreeRss`` in MB (1 decimal): ``total``, ``daemon``, ``agent``, ``mcp`` (the agents' descendants),
+            plus ``sessions``, ``agents``, ``descendants`` (counts), ``line()`` and ``to_dict()``.
+
         Example:
             | ${rss}= | Measure Tree RSS | sessions=5 |
             | Log | ${rss.line()} |
@@ -518,6 +548,19 @@ class BenchmarkKeywords(Component):
         daemon: str | None = None,
     ) -> PromptSeries:
         """Send ``iterations`` prompts one after another on one session; time POST → end of turn.
+
+        Each turn is followed without a race; a turn that does not complete is counted, not raised.
+
+        Args:
+            session_id: The session to prompt.
+            text: The prompt text (the same for every prompt).
+            iterations: Measured prompts.
+            warmup: Prompts sent first and left out of the figures.
+            timeout: Seconds to wait for each turn's end.
+
+        Returns:
+            ``PromptSeries``: ``latency`` (``LatencySummary``, ms from the POST to the end frame, completed turns
+            only), ``outcomes``, ``failures``, ``wall_ms`` (warm-up included).
 
         Example:
             | ${daemon_prompt}= | Time Prompts | ${sid} | say ok | iterations=5 |
@@ -548,6 +591,16 @@ class BenchmarkKeywords(Component):
         With the fake provider given, its request log shows how the daemon's single agent child queued
         them: ``provider_max_in_flight`` (1 = one model call at a time) and ``queue_wait`` (POST to that
         prompt's first model request; prompts are told apart by their text).
+
+        Args:
+            session_ids: The sessions, one prompt each (1..200).
+            provider: The fake provider the agent uses (`Start Fake Provider`); optional.
+            timeout: Seconds to wait for each turn's end.
+
+        Returns:
+            ``PromptSeries``: ``latency`` (``LatencySummary``, ms from each POST to its end frame, completed turns
+            only), ``outcomes``, ``failures``, ``wall_ms``; with a provider also ``provider_requests``,
+            ``provider_max_in_flight`` and ``queue_wait`` (ms).
 
         Example:
             | ${conc}= | Time Concurrent Prompts | ${sids} | provider=${provider} |
@@ -607,7 +660,16 @@ class BenchmarkKeywords(Component):
 
         With ``anchors`` > 0 that many sessions stay open during the window (closed afterwards). A background
         thread reads the daemon's direct children every 50 ms; every agent process (``--acp``) that started
-        during the window counts as a spawn, and the figure is labelled by what happened.
+        during the window counts as a spawn, and the figure is labelled by what happened. Failed operations
+        are counted, not raised (the loop stops after 1000 failures).
+
+        Args:
+            window: Seconds of create+close (0.5..600).
+            anchors: Sessions held open during the window.
+
+        Returns:
+            ``ThroughputWindow``: ``mode`` (``anchored``/``unanchored``), ``ops``, ``window_s``, ``ops_per_sec``,
+            ``failures``, ``agent_spawns``, ``agent_pids``, ``label``, ``to_dict()``.
 
         Example:
             | ${anchored}= | Measure Create Close Throughput | 10 | anchors=3 |
@@ -657,6 +719,16 @@ class BenchmarkKeywords(Component):
     def measure_session_churn(self, rounds: int = 20, anchors: int = 3, daemon: str | None = None) -> ChurnResult:
         """Hold ``anchors`` sessions, then create+close ``rounds`` sessions, reading tree RSS before and after.
 
+        Failed rounds are counted, not raised. The anchor sessions are closed at the end.
+
+        Args:
+            rounds: Create+close rounds (1..10000), one after another.
+            anchors: Sessions held open during the churn.
+
+        Returns:
+            ``ChurnResult``: ``latency`` (``LatencySummary``, ms per round), ``rounds``, ``failures``, ``before``
+            and ``after`` (``TreeRss``), ``drift_mb`` (``after.total - before.total``, MB).
+
         Example:
             | ${churn}= | Measure Session Churn | 20 |
             | Figure Should Be At Most | churn drift | ${churn.drift_mb.__abs__()} | 100 | MB |
@@ -697,6 +769,16 @@ class BenchmarkKeywords(Component):
 
         The daemon sends ``replay_complete`` only to a reconnect (a ``Last-Event-ID`` header), so every stream
         asks for a replay from 0. All streams are stopped afterwards and ``/health`` is read.
+
+        Args:
+            session_id: The session whose stream is opened ``count`` times.
+            count: Streams (1..500).
+            timeout: Seconds each stream may wait for ``replay_complete``.
+
+        Returns:
+            ``FloodResult``: ``opened``, ``connected`` (streams that saw ``replay_complete``), ``statuses``,
+            ``time_to_replay_complete`` (``LatencySummary``, ms from the subscribe request), ``healthy_after``,
+            ``all_connected``.
 
         Example:
             | ${flood}= | Open SSE Flood | ${sid} | count=10 |
@@ -742,6 +824,17 @@ class BenchmarkKeywords(Component):
         """Pair the CLI's and the daemon's figures with their ratio (CLI / daemon), measured in the same run.
 
         Missing inputs (a scenario that did not run) give ``not run`` entries.
+
+        Args:
+            cli_cold: One-shot CLI runs (`Run One Shot CLI`) for the start-to-first-usable figure.
+            daemon_boot: Daemon boots (`Measure Daemon Boot To First Session`).
+            prompt_cli: One-shot CLI runs with the prompt, for the prompt latency figures.
+            prompt_daemon: Prompts on a warm daemon session (`Time Prompts`).
+
+        Returns:
+            A dictionary for `Record Scenario`: ``startToFirstUsableP50``, ``promptLatencyP50`` and
+            ``promptLatencyP99``, each ``{cli, daemon, cliOverDaemon, unit, how}`` (ms) or ``not run``, and
+            ``resourceProfile`` (sampled and exact figures of both, or ``not run``).
 
         Example:
             | ${side}= | Daemon Versus CLI Figures | ${CLI_COLD} | ${DAEMON_BOOT} | ${PROMPT_CLI} | ${PROMPT_DAEMON} |
@@ -822,6 +915,7 @@ class BenchmarkKeywords(Component):
             rounds: A B B A blocks.
             creates: Warm creations per run.
             prompts: Prompts per run (after one warm-up prompt).
+            boot_timeout: Seconds each start may take to print its listening line.
             warmup: Runs of build A before the order starts, not recorded (first-run disk and cache effects).
 
         Returns:

@@ -285,6 +285,12 @@ class DaemonKeywords(Component):
     def daemon_processes_should_be_gone(self, daemon_obj: Daemon) -> None:
         """Fail if any process of a stopped daemon's tree (daemon, launcher, agent) is still alive.
 
+        The tree is the daemon's descendants plus every process carrying its environment marker (agent children
+        that were re-parented are found too).
+
+        Args:
+            daemon_obj: The daemon object returned by `Start Daemon` or `Get Daemon` (not a name).
+
         Example:
             | ${d}= | Start Daemon |
             | Stop Daemon |
@@ -299,14 +305,32 @@ class DaemonKeywords(Component):
     def get_daemon_log_lines(self, pattern: str | None = None, daemon: str | None = None) -> list[str]:
         """Lines of the daemon's own log file (``$HOME/.qwen/debug/daemon/daemon.log``) matching a regex.
 
+        Works after the daemon stopped too: the live file under its HOME is read if it still exists, else the
+        copy kept in its artifacts folder.
+
+        Args:
+            pattern: A regular expression searched for in each line; all lines when empty.
+
+        Returns:
+            The matching lines, in file order; an empty list when there is no log file.
+
         Example:
             | ${lines}= | Get Daemon Log Lines | SSE client evicted |
+            | Should Not Be Empty | ${lines} |
         """
         return self.ctx.get(daemon, alive=False).daemon.daemon_log_lines(pattern)
 
     @keyword(tags=("daemon", "logs"))
     def get_daemon_stderr(self, lines: int = 40, daemon: str | None = None) -> str:
         """The last lines of the daemon's stderr (the agent child's stderr is included).
+
+        Works after the daemon stopped too.
+
+        Args:
+            lines: How many lines from the end.
+
+        Returns:
+            Those lines joined with newlines, or ``(no stderr captured)`` when the file cannot be read.
 
         Example:
             | ${tail}= | Get Daemon Stderr | 20 |

@@ -101,7 +101,27 @@ class EventKeywords(Component):
     ) -> Subscription:
         """Start reading a session's events in the background; collect them with `Collect Events`.
 
-        Takes the arguments of `Read Events`. Returns once the daemon answered the subscription.
+        Takes the arguments of `Read Events`. Returns once the daemon answered the subscription (fails if it
+        did not within 10 s). Stopping the daemon also stops the subscription.
+
+        Args:
+            session_id: The session.
+            last_event_id: Send ``Last-Event-ID`` (0 replays the whole ring; the daemon then sends
+                ``replay_complete``).
+            max_queued: The daemon's per-subscriber queue cap (16..2048).
+            max_events: Stop after this many frames.
+            until: Stop at the first frame of these types (comma separated), e.g. ``session_closed``.
+            timeout: Overall bound on the subscription in seconds (ending by timeout is not an error).
+            delay: Seconds to sleep after each frame (a slow consumer).
+            stall: Seconds to read nothing after connecting (a stalled consumer), then drain;
+                `Release Stalled Reader` ends the stall early.
+            recv_buffer: Socket receive buffer in bytes, set before connecting (small: a stall bites fast).
+            keep_events: Keep every frame in the result; turn off for long floods (counts and ids are still
+                recorded).
+            until_turn_end: Stop when the turn of this prompt id ends (``turn_complete``/``turn_error``).
+
+        Returns:
+            The running ``Subscription``; `Collect Events` turns it into a ``StreamResult``.
 
         Example:
             | ${sub}= | Subscribe To Events | ${sid} |
@@ -163,6 +183,13 @@ class EventKeywords(Component):
     @keyword(tags=("events", "assertion"))
     def stream_should_have_ended_with(self, stream: StreamResult, end: str, terminal: str | None = None) -> None:
         """Fail unless the stream ended this way (terminal, eof, cut, timeout...) with this terminal frame.
+
+        Args:
+            stream: A stream result (`Read Events`, `Collect Events`).
+            end: Expected ``end``: ``terminal``, ``turn_end``, ``max_events``, ``until_type``, ``timeout``,
+                ``eof``, ``cut``, ``stopped`` or ``error``.
+            terminal: Expected terminal frame type (``session_closed``, ``session_died``, ``client_evicted``);
+                not checked when empty.
 
         Example:
             | Stream Should Have Ended With | ${stream} | terminal | session_closed |
@@ -244,6 +271,15 @@ class EventKeywords(Component):
     @keyword(tags=("events",))
     def count_events(self, stream: StreamResult, event_type: str) -> int:
         """Number of frames of one type in a stream result.
+
+        Frames are counted as they arrive, so the count is right even with ``keep_events=${False}``.
+
+        Args:
+            stream: A stream result (`Read Events`, `Collect Events`).
+            event_type: The frame type, e.g. ``session_update`` or ``turn_complete``.
+
+        Returns:
+            The number of frames of that type (0 when none arrived).
 
         Example:
             | ${n}= | Count Events | ${stream} | session_update |

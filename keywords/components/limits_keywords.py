@@ -108,6 +108,12 @@ class LimitsKeywords(Component):
     ) -> Recovery:
         """Try fresh connections until the daemon answers ``GET /health`` on one; fail after ``timeout``.
 
+        Each try is a new TCP connection with ``Connection: close``; any HTTP answer counts as served.
+
+        Args:
+            timeout: Seconds to keep trying (at most 120).
+            interval: Seconds between two tries (at most 5).
+
         Returns:
             ``Recovery`` with ``served``, ``attempts``, ``elapsed_ms``.
 
@@ -135,6 +141,9 @@ class LimitsKeywords(Component):
             count: Subscriptions (1..256).
             until: Stop each at the first frame of these types (comma separated).
             timeout: Bound on each subscription, seconds.
+
+        Returns:
+            The running ``Subscription`` objects, in opening order; pass them to `Collect Event Streams`.
 
         Example:
             | ${subs}= | Open Event Streams | ${sid} | 64 | until=turn_complete |
@@ -197,6 +206,14 @@ class LimitsKeywords(Component):
     ) -> dict:
         """Fail unless a stream result holds a frame of this type (with this ``code``/``reason`` in its data).
 
+        Only frames kept in the result are searched (not those of a subscription with ``keep_events=${False}``).
+
+        Args:
+            stream: A stream result (`Read Events`, `Collect Events`, ``${summary.results}``).
+            event_type: The frame type, e.g. ``turn_error`` or ``client_evicted``.
+            code: Required ``code`` of the frame's data (compared as text); not checked when empty.
+            reason: Required ``reason`` of the frame's data; not checked when empty.
+
         Returns:
             The first matching frame (envelope dict with ``_recv_ms``, ms from the subscribe request).
 
@@ -251,7 +268,12 @@ class LimitsKeywords(Component):
         """Change how the next mock agent the daemon spawns answers ``initialize`` (normal, never, exit, no-guard).
 
         The agent reads its config file once at start, so this affects the next spawn (e.g. after a failed
-        ``initialize`` killed the agent), not a running agent.
+        ``initialize`` killed the agent), not a running agent. Only a daemon started with the mock agent has
+        init modes.
+
+        Args:
+            init_mode: ``normal`` (answer ``initialize``), ``never`` (do not answer), ``exit`` (exit with status 1
+                on it) or ``no-guard`` (answer without the external-tool-guard acknowledgement).
 
         Example:
             | Set Mock Init Mode | normal |
@@ -273,8 +295,13 @@ class LimitsKeywords(Component):
     def get_agent_pids(self, daemon: str | None = None) -> list[int]:
         """Pids of the daemon's live mock agent processes (``mock_acp/agent.py``).
 
+        Returns:
+            The pids (integers) of the tree's processes whose command line runs ``agent.py``, sorted; empty
+            when no mock agent runs.
+
         Example:
             | ${before}= | Get Agent Pids |
+            | Should Not Be Empty | ${before} |
         """
         pids = []
         for proc in self.ctx.get(daemon).daemon.tree():
@@ -289,6 +316,15 @@ class LimitsKeywords(Component):
     @keyword(tags=("limits", "logs"))
     def wait_for_daemon_stderr_line(self, pattern: str, timeout: float = 5.0, daemon: str | None = None) -> str:
         """Wait until a line of the daemon's stderr matches a regular expression; return that line.
+
+        The stderr file is re-read every 50 ms; it also works on a daemon that has already stopped.
+
+        Args:
+            pattern: A regular expression searched for in each line.
+            timeout: Seconds to wait before failing.
+
+        Returns:
+            The first matching line.
 
         Example:
             | ${line}= | Wait For Daemon Stderr Line | closing session "${sid}" \\(reason: idle_timeout\\) |

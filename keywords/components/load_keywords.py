@@ -98,6 +98,20 @@ class LoadKeywords(Component):
         Same open-model schedule and accounting as `Run Sustained Prompt Load`; an arrival is done when the
         close answers 204. ``accept`` holds the create latency.
 
+        Args:
+            rate: Create+close cycles per second.
+            duration: Seconds of schedule.
+            workers: Worker threads doing the requests.
+            late_tolerance_ms: Start lag in milliseconds above which an arrival counts as late.
+            max_start_lag_ms: Start lag in milliseconds above which an arrival is dropped instead of sent.
+            backlog: Arrivals that may wait for a worker.
+            cpu_threshold_pct: Harness CPU (% of one core) counted as saturation.
+
+        Returns:
+            ``LoadResult`` (``kind`` ``lifecycle``): ``planned``, ``sent``, ``completed``, ``late``, ``dropped``,
+            ``errors``, ``achieved_rate``, ``response``/``service``/``accept``/``start_lag`` summaries (ms),
+            ``harness_cpu``, ``reliable``, ``line()`` and ``figures()``.
+
         Example:
             | ${load}= | Run Sustained Session Load | rate=5 | duration=10 |
             | Load Should Have Completed | ${load} |
@@ -121,7 +135,14 @@ class LoadKeywords(Component):
     def load_should_have_completed(self, result: LoadResult, max_errors: int = 0, max_dropped: int = 0) -> None:
         """Fail unless every sent arrival completed, with at most ``max_errors`` errors and ``max_dropped`` drops.
 
-        Late starts are a recorded figure, not a failure. The message lists error codes and counts.
+        Late starts are a recorded figure, not a failure. The message lists error codes and counts. It also
+        fails when prompts never ended within the drain bound, when sent arrivals have no outcome, or when sent
+        plus dropped arrivals do not add up to the planned ones.
+
+        Args:
+            result: From `Run Sustained Prompt Load` or `Run Sustained Session Load`.
+            max_errors: Errors allowed (all error codes together).
+            max_dropped: Dropped starts allowed.
 
         Example:
             | Load Should Have Completed | ${load} |
@@ -149,6 +170,14 @@ class LoadKeywords(Component):
     def get_load_figures(self, result: LoadResult) -> dict:
         """Plain figures of a run for `Record Scenario` (summaries, both spectra, counts, harness CPU).
 
+        Args:
+            result: From `Run Sustained Prompt Load` or `Run Sustained Session Load`.
+
+        Returns:
+            A dictionary of the ``LoadResult`` fields (summaries as percentile dictionaries, spectra as
+            ``[percentile, ms]`` pairs; no histograms), with the run's kind under ``workload``, plus
+            ``report_line`` and ``model``; ``harness_cpu`` has a ``windows`` count instead of the windows.
+
         Example:
             | ${figures}= | Get Load Figures | ${load} |
             | Record Scenario | sustained-prompts | kind=loadtest-report | &{figures} |
@@ -158,6 +187,12 @@ class LoadKeywords(Component):
     @keyword(tags=("load", "report"))
     def warn_if_harness_saturated(self, result: LoadResult) -> bool:
         """Log a warning when the harness, not the daemon, was saturated; returns whether it was reliable.
+
+        Args:
+            result: From `Run Sustained Prompt Load` or `Run Sustained Session Load`.
+
+        Returns:
+            ``${True}`` when the figures are reliable (the harness was not saturated), else ``${False}``.
 
         Example:
             | ${reliable}= | Warn If Harness Saturated | ${load} |

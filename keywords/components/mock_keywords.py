@@ -21,9 +21,16 @@ class MockKeywords(Component):
         Settings: ``mode`` (echo, reject, crash-on-prompt, crash-mid, hang, hang-ignore-cancel, garbage),
         ``chunks``, ``chunk_size``, ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``. With
         ``session_id`` the change applies to that session only (the mock sees the same session id).
+        Settings are validated before anything is written; only a daemon started with the mock agent can be
+        controlled.
+
+        Args:
+            session_id: Apply the settings to this session only; by default they apply to every session.
+            settings: Mock settings as named arguments (see above); they are merged into those already in force.
 
         Returns:
-            The control document now in force.
+            The control document now in force: ``defaults`` (settings for every prompt) and ``sessions``
+            (session id -> settings).
 
         Example:
             | Set Mock Behaviour | mode=crash-on-prompt |
@@ -40,6 +47,13 @@ class MockKeywords(Component):
     @keyword(tags=("mock",))
     def mock_directive(self, **settings: Any) -> str:
         """The prompt prefix that makes the mock behave this way for one prompt.
+
+        Args:
+            settings: Mock settings as named arguments: ``mode``, ``chunks``, ``chunk_size``,
+                ``chunk_delay_ms``, ``end_delay_ms``, ``error_code`` (validated here).
+
+        Returns:
+            The directive text, e.g. ``[[mock mode=hang]]``; an empty string when no setting is given.
 
         Example:
             | ${prefix}= | Mock Directive | mode=hang |

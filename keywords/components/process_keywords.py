@@ -54,14 +54,26 @@ class ProcessKeywords(Component):
     def get_daemon_rss(self, daemon: str | None = None) -> float:
         """RSS of the daemon process alone, in MB.
 
+        Agent children and their descendants are not included; see `Get Process Tree` for the breakdown.
+
+        Returns:
+            The daemon's resident set size in MB (MiB) as a float.
+
         Example:
             | ${rss}= | Get Daemon RSS |
+            | Should Be True | ${rss} < 400 |
         """
         return self._snapshot(daemon).daemon_rss_mb
 
     @keyword(tags=("process",))
     def count_agent_children(self, daemon: str | None = None) -> int:
         """Number of agent children of the daemon.
+
+        Agent children are found by parentage and by the daemon's environment marker (they run in their own
+        process group).
+
+        Returns:
+            The number of agent children now (an integer; 0 before the agent is spawned).
 
         Example:
             | ${n}= | Count Agent Children |
@@ -71,6 +83,13 @@ class ProcessKeywords(Component):
     @keyword(tags=("process",))
     def count_descendants_matching(self, pattern: str, daemon: str | None = None) -> int:
         """Processes of the daemon's tree (at any depth, the daemon excluded) whose command line matches.
+
+        Args:
+            pattern: A regular expression searched for in each command line (joined with spaces, first 300
+                characters).
+
+        Returns:
+            The number of matching processes now.
 
         Example:
             | ${n}= | Count Descendants Matching | idle_mcp |
@@ -91,6 +110,13 @@ class ProcessKeywords(Component):
 
         After that, wait ``settle`` seconds more and measure again, so that extra processes starting late
         are counted too (use it when asserting an exact count).
+
+        Args:
+            pattern: A regular expression searched for in each process's command line (the daemon excluded).
+            minimum: How many matching processes are wanted.
+            timeout: Seconds to poll before failing (at most 600).
+            settle: Seconds to wait after the condition is met before the final measurement (at most 60).
+            poll: Seconds between two polls (0.01..10).
 
         Returns:
             The last ``TreeSnapshot``; use ``${tree.matching('pattern')}`` for the matching processes.
@@ -121,6 +147,13 @@ class ProcessKeywords(Component):
     @keyword(tags=("process",))
     def start_rss_sampler(self, interval_ms: float = 100.0, max_duration: float = 900.0, daemon: str | None = None):
         """Sample the daemon's tree RSS in a background thread (it never logs) until `Stop RSS Sampler`.
+
+        Args:
+            interval_ms: Milliseconds between two samples (10..60000).
+            max_duration: Hard bound in seconds; the thread ends by itself after this long.
+
+        Returns:
+            The running ``RssSampler``, to pass to `Stop RSS Sampler`.
 
         Example:
             | ${sampler}= | Start RSS Sampler | interval_ms=100 |
@@ -154,6 +187,11 @@ class ProcessKeywords(Component):
 
         These are the figures upstream read from ``/usr/bin/time -v``; to profile a tree up to its end,
         use the ``profile`` of `Stop RSS Sampler` (it keeps each process's last reading).
+
+        Returns:
+            ``ResourceProfile``: ``processes``, ``peak_rss_mb`` (largest single-process peak), ``peak_rss_sum_mb``,
+            ``user_cpu_s``, ``system_cpu_s``, ``voluntary_ctx_switches``, ``involuntary_ctx_switches``,
+            ``minor_page_faults``, ``major_page_faults``, ``ended`` and ``summary()``.
 
         Example:
             | ${prof}= | Get Resource Profile |

@@ -110,6 +110,19 @@ class ProviderKeywords(Component):
     def set_provider_behaviour(self, provider: FakeProvider, **changes: Any) -> ProviderBehaviour:
         """Change the provider's behaviour while it runs (``fault``, ``reply``, ``chunks``, delays).
 
+        The change applies to requests that arrive afterwards; unknown names and bad values fail before
+        anything changes.
+
+        Args:
+            provider: From `Start Fake Provider`.
+            changes: Behaviour fields as named arguments: ``reply``, ``chunks``, ``chunk_delay_ms`` and
+                ``first_token_ms`` (milliseconds), ``fault`` (``none``, ``http500``, ``http429``, ``stall``),
+                ``stall_max_s`` (seconds), ``retry_after_s`` (seconds, the 429's ``Retry-After``).
+
+        Returns:
+            The ``ProviderBehaviour`` now in force (``reply``, ``chunks``, ``chunk_delay_ms``, ``first_token_ms``,
+            ``fault``, ``stall_max_s``, ``retry_after_s``).
+
         Example:
             | Set Provider Behaviour | ${provider} | fault=http500 |
         """
@@ -128,8 +141,18 @@ class ProviderKeywords(Component):
     def get_provider_requests(self, provider: FakeProvider, path_contains: str = "/chat/completions") -> list:
         """The chat-completion requests the provider received so far (``ProviderRequest`` objects).
 
+        Args:
+            provider: From `Start Fake Provider`.
+            path_contains: Keep only requests whose path contains this text; an empty string keeps all.
+
+        Returns:
+            A list of ``ProviderRequest`` in arrival order: ``index``, ``method``, ``path``, ``at_monotonic`` (s),
+            ``at_wall_ms``, ``stream``, ``model``, ``messages``, ``tools``, ``last_user_text``, ``fault``,
+            ``status``, ``done_monotonic``.
+
         Example:
             | ${requests}= | Get Provider Requests | ${provider} |
+            | Should Be True | ${requests}[0].stream |
         """
         return provider.requests(path_contains)
 
@@ -163,6 +186,13 @@ class ProviderKeywords(Component):
         Use them as ``mcp_servers`` (user settings: started) or ``workspace_mcp_servers`` (pending approval)
         of `Start Daemon`. Their processes match the pattern ``idle_mcp\\.py``.
 
+        Args:
+            count: Servers to define (1..50).
+            prefix: Server names are this prefix plus 1, 2, ... (``idle1``, ``idle2``).
+
+        Returns:
+            A dictionary server name -> ``{"command": <python>, "args": [<idle_mcp.py>, "--name", <name>]}``.
+
         Example:
             | ${servers}= | Idle MCP Servers | 2 |
             | Start Daemon | agent=real | mcp_servers=${servers} |
@@ -188,10 +218,20 @@ class ProviderKeywords(Component):
         """Prompt ``iterations`` times, one after another, and measure each turn from its POST.
 
         Each turn is followed without a race (stream opened at the prompt's ``lastEventId``). With a
-        provider, the arrival of the turn's chat-completion request is measured too.
+        provider, the arrival of the turn's chat-completion request is measured too. A turn that does not
+        complete is recorded in ``outcomes``, not raised.
+
+        Args:
+            session_id: The session to prompt.
+            iterations: Turns to measure (1..10000).
+            text: Prompt text; each prompt gets its number appended, e.g. ``(3)``, so the provider's requests
+                can be matched to turns.
+            provider: The fake provider the agent uses (`Start Fake Provider`), to measure request arrival.
+            timeout: Seconds to wait for each turn's end.
 
         Returns:
-            ``PromptLatency`` (``first_chunk``, ``total``, ``provider_arrival`` summaries; ``line()``).
+            ``PromptLatency``: ``iterations``, ``completed``, ``first_chunk``, ``total``, ``provider_arrival``
+            (``LatencySummary``, ms from the POST), the raw ``*_ms`` lists, ``outcomes`` and ``line()``.
 
         Example:
             | ${lat}= | Measure Prompt Latency | ${sid} | 20 | provider=${provider} |

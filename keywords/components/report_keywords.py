@@ -44,6 +44,10 @@ class ReportKeywords(Component):
     def summarize_latencies(self, values: list[float], name: str = "") -> metrics.LatencySummary:
         """Percentiles of millisecond values, computed the one way every suite uses (HdrHistogram).
 
+        Args:
+            values: Latencies in milliseconds (numbers or numeric strings).
+            name: Series name shown in reports and messages, e.g. ``cycle`` or ``time to first chunk``.
+
         Returns:
             ``LatencySummary`` with ``count``, ``p50``, ``p90``, ``p99``, ``p999``, ``mean``, ``min``, ``max``
             (ms) and ``line()`` for messages.
@@ -72,6 +76,12 @@ class ReportKeywords(Component):
     def figure_should_be_at_most(self, name: str, value: float | None, bound: float, unit: str = "ms") -> None:
         """Fail when a measured figure is over its bound; the message says by how much.
 
+        Args:
+            name: The figure's name in the failure message, e.g. ``cycle p99``.
+            value: The measured figure; ``${None}`` (not measured) fails too.
+            bound: The largest value allowed, in ``unit``.
+            unit: Unit shown in the message (``ms`` by default); the figure and bound must already use it.
+
         Example:
             | Figure Should Be At Most | cycle p99 | ${lat.p99} | ${P99_BOUND_MS} |
         """
@@ -88,6 +98,12 @@ class ReportKeywords(Component):
     @keyword(tags=("assertion", "report"))
     def figure_should_be_at_least(self, name: str, value: float | None, bound: float, unit: str = "") -> None:
         """Fail when a measured figure is under its lower bound; the message says by how much.
+
+        Args:
+            name: The figure's name in the failure message, e.g. ``events per second``.
+            value: The measured figure; ``${None}`` (not measured) fails too.
+            bound: The smallest value allowed, in ``unit``.
+            unit: Unit shown in the message (none by default); the figure and bound must already use it.
 
         Example:
             | Figure Should Be At Least | events per second | ${rate} | 20000 | ev/s |
@@ -110,6 +126,14 @@ class ReportKeywords(Component):
         The status (passed/failed) and error text are set from the test's real outcome when it ends.
         ``LatencySummary`` values are stored as percentile objects (ms). ``parameters`` (optional) are the
         scenario's inputs; `Compare With Baseline` refuses snapshots whose parameters differ.
+
+        Args:
+            name: The scenario's name; recording the same name again in one run replaces the earlier record.
+            kind: The snapshot the scenario goes to: ``results/<kind>.json`` (e.g. ``loadtest``,
+                ``perf-baseline``, ``limits``, ``daemon-vs-cli-benchmark``).
+            parameters: The scenario's inputs (rates, counts, bounds), as a dictionary.
+            metrics_: The figures as named arguments (``latency=${lat}``, ``cycles=${20}``...); units are ms
+                unless the name says otherwise.
 
         Example:
             | Record Scenario | rapid-lifecycle | cycles=${20} | latency=${lat} |

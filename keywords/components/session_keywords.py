@@ -40,6 +40,11 @@ class SessionKeywords(Component):
     def get_capabilities(self, daemon: str | None = None) -> dict:
         """``GET /capabilities``: version, features and limits of the daemon.
 
+        Returns:
+            The capabilities body as a dictionary: ``qwenCodeVersion``, ``protocolVersions``, ``features``
+            (list of feature names), ``limits`` (``maxSessionsPerWorkspace``, ``maxTotalSessions``...),
+            ``workspaces`` (``id``, ``cwd``...).
+
         Example:
             | ${caps}= | Get Capabilities |
             | Should Be Equal | ${caps}[qwenCodeVersion] | 0.24.4 |
@@ -48,16 +53,33 @@ class SessionKeywords(Component):
 
     @keyword(tags=("status",))
     def get_daemon_status(self, detail: str = "summary", daemon: str | None = None) -> dict:
-        """``GET /daemon/status`` (``detail`` = summary or full).
+        """``GET /daemon/status``: the daemon's own view of itself (startup, limits, runtime figures).
+
+        Args:
+            detail: ``summary`` or ``full`` (any other value is refused by the daemon with 400 ``invalid_detail``).
+
+        Returns:
+            The status body as a dictionary: ``status``, ``issues``, ``daemon`` (``pid``, ``uptimeMs``,
+            ``startup``...), ``limits``, ``capabilities``, ``runtime`` (``sessions``, ``perf``, ``metrics``,
+            ``memory``, ``process``...).
 
         Example:
             | ${status}= | Get Daemon Status |
+            | Should Be Equal | ${status}[status] | ok |
+            | ${full}= | Get Daemon Status | detail=full |
         """
         return self.ctx.get(daemon).client.daemon_status(detail)
 
     @keyword(tags=("status",))
     def get_workspace_mcp_status(self, daemon: str | None = None) -> dict:
         """``GET /workspace/mcp``: the agent's MCP servers as the daemon reports them.
+
+        Fails with the daemon's error when the route does not answer 200 (it answers 500 when the agent does
+        not implement the MCP status method).
+
+        Returns:
+            The body as a dictionary: the agent's answer plus the daemon's ``runtimeEpoch`` and ``source``
+            (``live``, or ``cache`` when the agent is gone).
 
         Example:
             | ${mcp}= | Get Workspace MCP Status |
@@ -99,6 +121,13 @@ class SessionKeywords(Component):
     ) -> SessionInfo:
         """Like `Open Session`, but return all the daemon said.
 
+        Args:
+            scope: ``thread`` (always a new session) or ``single`` (the workspace's shared session).
+            client_id: ``X-Qwen-Client-Id`` to send (the daemon reuses it only if it is already registered on
+                the attached session; otherwise it mints a new one).
+            session_id: Ask for this session id (a UUID; forces a new session).
+            cwd: Absolute workspace path to send (default: none sent, the daemon's own workspace).
+
         Returns:
             ``SessionInfo`` with ``session_id``, ``client_id``, ``attached``, ``workspace_cwd``, ``elapsed_ms``.
 
@@ -115,6 +144,11 @@ class SessionKeywords(Component):
         self, status: int, code: str | None = None, scope: str = "thread", daemon: str | None = None
     ) -> DaemonHttpError:
         """Try to create a session and fail unless the daemon refuses with ``status`` (and ``code``).
+
+        Args:
+            status: Expected HTTP status, e.g. ``503``.
+            code: Expected ``code`` of the error body, e.g. ``session_limit_exceeded``; not checked when empty.
+            scope: ``thread`` or ``single``, as for `Open Session`.
 
         Returns:
             The refusal (``status``, ``code``, ``body``, ``headers``).
@@ -134,16 +168,27 @@ class SessionKeywords(Component):
 
     @keyword(tags=("session",))
     def close_session(self, session_id: str, client_id: str | None = None, daemon: str | None = None) -> float:
-        """Close a session (``DELETE /session/:id``, 204) and return the time it took in ms.
+        """Close a session (``DELETE /session/:id``) and fail unless the daemon answers 204.
+
+        Args:
+            session_id: The session to close.
+            client_id: ``X-Qwen-Client-Id`` to send (one registered on the session); none by default.
+
+        Returns:
+            The request's round trip in milliseconds (monotonic clock).
 
         Example:
             | Close Session | ${sid} |
+            | ${close_ms}= | Close Session | ${sid} | client_id=${info.client_id} |
         """
         return self.ctx.get(daemon).client.close_session(session_id, client_id).elapsed_ms
 
     @keyword(tags=("session",))
     def session_should_be_gone(self, session_id: str, daemon: str | None = None) -> None:
-        """Fail unless ``GET /session/:id/status`` answers 404 ``session_not_found``.
+        """Fail unless ``GET /session/:id/status`` answers 404 (the session is unknown to the daemon).
+
+        Args:
+            session_id: The session that must be gone.
 
         Example:
             | Close Session | ${sid} |
@@ -155,7 +200,14 @@ class SessionKeywords(Component):
 
     @keyword(tags=("session",))
     def get_session_status(self, session_id: str, daemon: str | None = None) -> dict:
-        """``GET /session/:id/status``.
+        """``GET /session/:id/status``; fails with the daemon's error unless it answers 200.
+
+        Args:
+            session_id: The session to ask about.
+
+        Returns:
+            The status body as a dictionary: ``sessionId``, ``workspaceCwd``, ``clientCount``,
+            ``hasActivePrompt``, ``hasTurnError``, ``turnError``, ``pendingInteractions``...
 
         Example:
             | ${st}= | Get Session Status | ${sid} |
@@ -165,7 +217,11 @@ class SessionKeywords(Component):
 
     @keyword(tags=("session",))
     def cancel_prompt(self, session_id: str, client_id: str | None = None, daemon: str | None = None) -> None:
-        """Cancel the session's running prompt (``POST /session/:id/cancel``, 204).
+        """Cancel the session's running prompt (``POST /session/:id/cancel``); fail unless it answers 204.
+
+        Args:
+            session_id: The session whose prompt to cancel.
+            client_id: ``X-Qwen-Client-Id`` to send (one registered on the session); none by default.
 
         Example:
             | Cancel Prompt | ${sid} |
@@ -188,6 +244,15 @@ class SessionKeywords(Component):
         Mock settings given as named arguments (``mode=hang``, ``chunks=5``, ``chunk_size``,
         ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``) apply to this prompt only.
 
+        Args:
+            session_id: The session to prompt.
+            text: The prompt text (one text block).
+            client_id: ``X-Qwen-Client-Id`` to send (one registered on the session); none by default.
+            deadline_ms: ``deadlineMs`` of the request body, in milliseconds; the daemon only honours it when
+                it runs with ``--prompt-deadline-ms`` (the smaller value wins).
+            mock_settings: Mock agent settings for this prompt only (validated before sending), sent as a
+                ``[[mock ...]]`` directive in front of ``text``.
+
         Returns:
             ``PromptAccepted`` with ``prompt_id``, ``last_event_id``, ``event_epoch``, ``elapsed_ms``.
 
@@ -209,6 +274,16 @@ class SessionKeywords(Component):
     ) -> DaemonHttpError:
         """Send a prompt and fail unless the daemon refuses it with ``status`` (and ``code``).
 
+        Args:
+            session_id: The session to prompt.
+            status: Expected HTTP status, e.g. ``404``.
+            code: Expected ``code`` of the error body, e.g. ``session_not_found``; not checked when empty.
+            text: The prompt text.
+            client_id: ``X-Qwen-Client-Id`` to send; none by default.
+
+        Returns:
+            The refusal (``DaemonHttpError``: ``status``, ``code``, ``body``, ``headers``).
+
         Example:
             | Send Prompt Should Fail | ${sid} | 404 | session_not_found |
         """
@@ -224,6 +299,14 @@ class SessionKeywords(Component):
         self, session_id: str, accepted: PromptAccepted, timeout: float = 30.0, daemon: str | None = None
     ) -> TurnResult:
         """Follow an accepted prompt's events until its turn ends, without a race.
+
+        The session's stream is opened with ``Last-Event-ID`` = the 202's ``lastEventId``, so events the turn
+        sent before the stream opened are replayed.
+
+        Args:
+            session_id: The prompted session.
+            accepted: The prompt's 202 answer (`Send Prompt`).
+            timeout: Seconds to wait for the end of the turn; then the outcome is ``timeout``.
 
         Returns:
             ``TurnResult``: ``outcome`` (completed, error, session_died, session_closed, timeout, stream_cut,
@@ -271,6 +354,19 @@ class SessionKeywords(Component):
     ) -> TurnResult:
         """Send a prompt and follow it to the end of its turn (see `Send Prompt`, `Wait For Turn End`).
 
+        Args:
+            session_id: The session to prompt.
+            text: The prompt text.
+            timeout: Seconds to wait for the end of the turn.
+            client_id: ``X-Qwen-Client-Id`` to send; none by default.
+            deadline_ms: ``deadlineMs`` of the request body in milliseconds (see `Send Prompt`).
+            mock_settings: Mock agent settings for this prompt only (``mode``, ``chunks``, ``chunk_size``,
+                ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``).
+
+        Returns:
+            ``TurnResult`` as for `Wait For Turn End` (``outcome``, ``stop_reason``, ``error_code``,
+            ``chunks``, ``text``, ``turn_ms``...).
+
         Example:
             | ${turn}= | Prompt And Wait | ${sid} | hello | chunks=5 |
             | Turn Should Complete | ${turn} | chunks=5 |
@@ -302,6 +398,12 @@ class SessionKeywords(Component):
     @keyword(tags=("prompt", "assertion"))
     def turn_should_end_with(self, turn: TurnResult, outcome: str, code: str | None = None) -> None:
         """Fail unless the turn ended this way (error, session_died, session_closed...) with this code.
+
+        Args:
+            turn: The turn (`Wait For Turn End`, `Prompt And Wait`).
+            outcome: Expected ``outcome``: ``completed``, ``error``, ``session_died``, ``session_closed``,
+                ``timeout``, ``stream_cut`` or ``stream_refused``.
+            code: Expected ``error_code`` (e.g. ``prompt_deadline_exceeded``); not checked when empty.
 
         Example:
             | Turn Should End With | ${turn} | error | prompt_deadline_exceeded |
