@@ -113,6 +113,15 @@ def _proc_pids() -> list[int]:
         return []
 
 
+def _last_pid() -> int | None:
+    """The pid the kernel allocated last in this pid namespace (``/proc/loadavg``, last field)."""
+    text = _read("/proc/loadavg")
+    try:
+        return int(text.rsplit(None, 1)[-1]) if text else None
+    except ValueError:
+        return None
+
+
 def _scan() -> dict[int, _Stat]:
     """One pass over ``/proc``: every process's ``stat``."""
     stats = {}
@@ -160,9 +169,14 @@ def _markers_of(pid: int) -> tuple[bytes, bytes] | None:
     return run, tag or TAG_MARKER.encode() + b"="
 
 
+_BOOT_TIME: list[float] = []
+
+
 def _create_time(st: _Stat) -> float:
     """The process's start as psutil's ``create_time()`` gives it (so keys agree with psutil's)."""
-    return psutil.boot_time() + st.start / _TCK
+    if not _BOOT_TIME:
+        _BOOT_TIME.append(psutil.boot_time())
+    return _BOOT_TIME[0] + st.start / _TCK
 
 
 @dataclass(frozen=True)
@@ -532,12 +546,38 @@ class RssSamples:
 class RssSampler:
     """Samples a daemon's tree in a background thread every ``interval_ms`` until :meth:`stop`.
 
+    Each tick does the minimum. The tree's membership is kept between ticks:
+
+    * **Full discovery** on the first tick and then every ``rediscover_s``: one pass over ``/proc`` for the
+      parent map, plus ``marked()``; the tree is the daemon, the marked processes, the members still alive
+      and all their descendants.
+    * **Every other tick** lists the names in ``/proc`` (no reads; skipped when the kernel's last allocated
+      pid in ``/proc/loadavg`` has not moved, i.e. no process or thread was created since) and examines
+      only the pids that were not in the previous listing: a new pid joins when its parent is a member or
+      when its environment carries the daemon's own run and tag markers (``QWEN_HARNESS_RUN``,
+      ``QWEN_HARNESS_TAG``, read from the daemon at start); agent children run in their own session and may
+      be re-parented to init, so the marker finds them. Then it reads ``/proc/<pid>/stat`` of the members
+      only (parent, RSS, CPU, faults); a member that is gone (or whose pid now belongs to a newer process)
+      leaves the tree.
+    * Peak RSS (``VmHWM``) and per-thread context switches for the profile are read when a process is first
+      seen and then at most every ``profile_every_s`` per process (and once more at :meth:`stop` for
+      processes still alive); CPU times and page faults come with every tick's ``stat`` read.
+
+    Discovery bound: a new process of the tree (a child of a member, or a process with the daemon's
+    markers) is in the first sample taken after it appears in ``/proc``, i.e. within one interval (plus
+    the tick's own lateness). A process that only ``marked()`` can find (no markers, parent outside the
+    tree) is found within ``rediscover_s``. A process that lives less than one interval may be missed, as
+    with any sampler.
+
     Args:
         daemon_pid: The daemon.
-        marked: Callable returning further processes of the daemon (by marker); called on every tick.
+        marked: Callable returning further processes of the daemon (by marker); called on full discovery
+            only (first tick, then every ``rediscover_s``).
         interval_ms: Sampling interval (10..60000).
         max_duration_s: Hard bound; the thread ends by itself after this long.
         max_samples: Bound on kept samples (older ones are thinned out by half when reached).
+        rediscover_s: Time between full discoveries (0.1..3600).
+        profile_every_s: Time between two readings of a process's peak RSS and context switches (0.1..3600).
     """
 
     def __init__(
@@ -547,19 +587,34 @@ class RssSampler:
         interval_ms: float = 100.0,
         max_duration_s: float = 3600.0,
         max_samples: int = 20000,
+        rediscover_s: float = 5.0,
+        profile_every_s: float = 1.0,
     ) -> None:
         if not 10 <= interval_ms <= 60000:
             raise ValueError(f"interval must be from 10 to 60000 ms, got {interval_ms}")
+        if not (0.1 <= rediscover_s <= 3600 and 0.1 <= profile_every_s <= 3600):
+            raise ValueError("rediscover_s and profile_every_s must be from 0.1 to 3600 s")
         self.daemon_pid = daemon_pid
         self._marked = marked or (lambda: ())
         self.interval_s = interval_ms / 1000
         self.max_duration_s = max_duration_s
         self.max_samples = max_samples
+        self.rediscover_s = rediscover_s
+        self.profile_every_s = profile_every_s
         self.result = RssSamples(interval_ms=interval_ms)
         self.profiler = TreeProfiler()
+        self.full_discoveries = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = 0.0
+        self._next_full = 0.0
+        self._daemon_start: int | None = None
+        self._marker = _markers_of(daemon_pid)
+        self._members: dict[int, _Stat] = {}
+        self._listed: set[int] = set()
+        self._last_pid: int | None = None
+        self._keys: dict[int, tuple[int, tuple[int, float]]] = {}  # pid -> (start ticks, profiler key)
+        self._slow_at: dict[tuple[int, float], float] = {}
         self.error: str | None = None
 
     def start(self) -> RssSampler:
@@ -588,35 +643,133 @@ class RssSampler:
         except Exception as exc:  # never let the thread die silently
             self.error = f"{type(exc).__name__}: {exc}"
 
-    def _tick(self) -> None:
-        res = self.result
+    # -- membership ----------------------------------------------------------------------------------
+    def _discover_all(self) -> dict[int, _Stat]:
+        """Full discovery: one ``/proc`` pass, the marked processes, the members still alive, descendants."""
+        self.full_discoveries += 1
         try:
-            marked = list(self._marked())
+            marked = [proc.pid for proc in self._marked()]
         except Exception:
             marked = []
-        snap = snapshot_tree(self.daemon_pid, marked)
-        if snap.daemon_rss_mb == 0:
+        stats = _scan()
+        kept = [pid for pid, old in self._members.items() if pid in stats and stats[pid].start == old.start]
+        members = _closure([self.daemon_pid, *marked, *kept], stats)
+        return {pid: stats[pid] for pid in members}
+
+    def _refresh(self, listed: set[int]) -> dict[int, _Stat]:
+        """Cheap tick: re-read the members, admit the pids that are new since the last listing."""
+        stats: dict[int, _Stat] = {}
+        new = listed - self._listed
+        for pid, old in self._members.items():
+            st = _read_stat(pid)
+            if st is None:
+                continue
+            if st.start != old.start:  # the pid was reused by a newer process
+                new.add(pid)
+                continue
+            stats[pid] = st
+        if new:
+            self._admit(new, stats)
+        return stats
+
+    def _admit(self, new: set[int], stats: dict[int, _Stat]) -> None:
+        """Add to ``stats`` the new pids whose parent is a member or that carry the daemon's markers."""
+        pending = {}
+        for pid in new:
+            st = _read_stat(pid)
+            if st is not None:
+                pending[pid] = st
+        markers_checked = False
+        for _ in range(len(pending) + 1):  # each round admits at least one pid, or ends
+            joined = [pid for pid, st in pending.items() if st.ppid in stats]
+            if not joined and not markers_checked and self._marker is not None:
+                markers_checked = True
+                joined = [pid for pid in pending if _markers_of(pid) == self._marker]
+            if not joined:
+                return
+            for pid in joined:
+                stats[pid] = pending.pop(pid)
+
+    # -- ticks ---------------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        res = self.result
+        now = time.monotonic()
+        last_pid = _last_pid()
+        # no pid allocated since the last listing: nothing new to examine
+        unchanged = last_pid is not None and last_pid == self._last_pid
+        listed = self._listed if unchanged else set(_proc_pids())
+        self._last_pid = last_pid
+        if now >= self._next_full:
+            self._next_full = now + self.rediscover_s
+            stats = self._discover_all()
+            self._prune(stats)
+        else:
+            stats = self._refresh(listed)
+        self._listed = listed
+        self._members = stats
+        daemon = stats.get(self.daemon_pid)
+        if daemon is not None and self._daemon_start is None:
+            self._daemon_start = daemon.start
+        if daemon is None or daemon.zombie or daemon.start != self._daemon_start:
             res.dropped += 1
             return
-        pids = {p.pid for p in snap.processes}
-        with contextlib.suppress(Exception):
-            self.profiler.update(psutil.Process(pid) for pid in pids if psutil.pid_exists(pid))
+        snap = _build_snapshot(self.daemon_pid, stats, cmdlines=False)
+        self._profile(stats, now)
         res.sample_count += 1
         res.peak_daemon_mb = max(res.peak_daemon_mb, snap.daemon_rss_mb)
         res.peak_tree_mb = max(res.peak_tree_mb, snap.total_rss_mb)
         res.peak_agents = max(res.peak_agents, snap.agent_count)
-        res.times_s.append(round(time.monotonic() - self._started, 3))
+        res.times_s.append(round(now - self._started, 3))
         res.daemon_mb.append(snap.daemon_rss_mb)
         res.tree_mb.append(snap.total_rss_mb)
         if len(res.times_s) > self.max_samples:
             for name in ("times_s", "daemon_mb", "tree_mb"):
                 setattr(res, name, getattr(res, name)[::2])
 
+    def _key(self, pid: int, st: _Stat) -> tuple[int, float]:
+        cached = self._keys.get(pid)
+        if cached is None or cached[0] != st.start:
+            cached = (st.start, (pid, _create_time(st)))
+            self._keys[pid] = cached
+        return cached[1]
+
+    def _profile(self, stats: dict[int, _Stat], now: float, force: bool = False) -> None:
+        """Feed the profiler: every tick's ``stat``; peak RSS and per-thread switches when due."""
+        for pid, st in stats.items():
+            if st.zombie:
+                continue
+            key = self._key(pid, st)
+            if force or now - self._slow_at.get(key, -1e9) >= self.profile_every_s:
+                slow = _slow_counters(pid)
+                if slow is not None:
+                    self._slow_at[key] = now
+                    hwm, threads = slow
+                    self.profiler.record(key, _reading(st, hwm, threads), threads)
+                    continue
+            self.profiler.record(key, _reading(st))
+
+    def _prune(self, stats: dict[int, _Stat]) -> None:
+        """Forget bookkeeping of processes that left the tree (their profile readings stay)."""
+        for pid in [pid for pid in self._keys if pid not in stats]:
+            key = self._keys.pop(pid)[1]
+            self._slow_at.pop(key, None)
+
     def stop(self, timeout_s: float = 5.0) -> RssSamples:
-        """Stop the thread and return the samples (with the tree's resource profile)."""
+        """Stop the thread and return the samples (with the tree's resource profile).
+
+        The processes of the tree still alive are read once more, so the profile is current for them.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        if not self.running:
+            alive = {}
+            for pid, old in self._members.items():
+                st = _read_stat(pid)
+                if st is not None and st.start == old.start:
+                    alive[pid] = st
+            with contextlib.suppress(Exception):
+                self._profile(alive, time.monotonic(), force=True)
         res = self.result
         res.duration_s = round(time.monotonic() - self._started, 3)
         res.peak_daemon_mb = round(res.peak_daemon_mb, 2)
@@ -628,3 +781,8 @@ class RssSampler:
     def running(self) -> bool:
         """Whether the sampling thread is alive."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def pids(self) -> list[int]:
+        """The tree's members as of the last tick."""
+        return sorted(self._members)

@@ -265,3 +265,86 @@ def test_profile_keeps_switches_of_threads_that_ended(threaded):
     assert _independent_ctx_sum(pid)[0] < with_workers  # the ended threads' switches are gone from /proc
     profiler.update([psutil.Process(pid)])
     assert profiler.profile().voluntary_ctx_switches >= with_workers
+
+
+# A stand-in daemon: on each stdin line it starts a sleeping child and prints the child's pid.
+SPAWNER = r"""
+import subprocess, sys, time
+kids = []
+for line in sys.stdin:
+    kids.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+    print(kids[-1].pid, flush=True)
+for k in kids:
+    k.kill()
+"""
+
+
+@pytest.fixture
+def marked_daemon():
+    """A stand-in daemon carrying run and tag markers of its own; yields (process, its environment)."""
+    env = dict(os.environ, QWEN_HARNESS_RUN=f"pytest-{os.getpid()}-{time.time_ns()}", QWEN_HARNESS_TAG="d1")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SPAWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+    others: list[subprocess.Popen] = []
+    try:
+        yield proc, env, others
+    finally:
+        for p in [*others, proc]:
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(p.pid).children(recursive=True):
+                    child.kill()
+            p.kill()
+            p.wait(5)
+
+
+def _seconds_until_member(sampler: RssSampler, pid: int, limit_s: float = 5.0) -> float:
+    started = time.monotonic()
+    while pid not in sampler.pids and time.monotonic() - started < limit_s:
+        time.sleep(0.005)
+    return time.monotonic() - started
+
+
+def test_sampler_finds_new_child_and_marked_orphan_within_one_interval(marked_daemon):
+    """No full rediscovery during the test (60 s): new processes are found by the cheap per-tick pass."""
+    daemon, env, others = marked_daemon
+    interval_s = 0.1
+    sampler = RssSampler(daemon.pid, interval_ms=interval_s * 1000, rediscover_s=60).start()
+    try:
+        assert sampler.pids == [daemon.pid]
+        # a child of the daemon: found by parentage
+        daemon.stdin.write("spawn\n")
+        daemon.stdin.flush()
+        child = int(daemon.stdout.readline())
+        assert _seconds_until_member(sampler, child) <= 2 * interval_s + 0.1
+        # an agent in its own session whose parent is outside the tree (as after re-parenting to init),
+        # carrying the daemon's markers, with a child of its own: found by marker, its child by parentage
+        agent_code = (
+            "import subprocess, sys, time\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+            "time.sleep(30)\n"
+        )
+        agent = subprocess.Popen([sys.executable, "-c", agent_code], env=env, start_new_session=True)
+        others.append(agent)
+        assert _seconds_until_member(sampler, agent.pid) <= 2 * interval_s + 0.1
+        deadline = time.monotonic() + 5
+        while not psutil.Process(agent.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (grandchild,) = psutil.Process(agent.pid).children()
+        assert _seconds_until_member(sampler, grandchild.pid) <= 2 * interval_s + 0.1
+        # an unrelated process (no markers, parent outside the tree) never joins
+        stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        others.append(stranger)
+        time.sleep(4 * interval_s)
+        assert stranger.pid not in sampler.pids
+        # a member that ends leaves the tree
+        agent.kill()
+        agent.wait(5)
+        time.sleep(3 * interval_s)
+        assert agent.pid not in sampler.pids
+        assert grandchild.pid in sampler.pids  # re-parented, still the daemon's
+    finally:
+        res = sampler.stop()
+    assert sampler.full_discoveries == 1
+    assert res.peak_agents == 2  # the child and the agent, then the child and the orphaned grandchild
+    assert res.profile is not None and res.profile.processes == 4  # daemon, child, agent, grandchild
