@@ -239,9 +239,7 @@ class Agent:
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
         requested = meta.get(SESSION_ID_META)
         session_id = requested if isinstance(requested, str) and requested else _fresh_session_id()
-        self._later(
-            self.config.new_session_delay_ms, lambda: self.out.result(msg_id, {"sessionId": session_id})
-        )
+        self._later(self.config.new_session_delay_ms, lambda: self.out.result(msg_id, {"sessionId": session_id}))
 
     def _later(self, delay_ms: int, action: Any) -> None:
         if delay_ms <= 0:

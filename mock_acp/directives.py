@@ -54,9 +54,7 @@ class MockSettingsError(ValueError):
 def _check_int(name: str, value: object) -> None:
     low, high = _INT_RANGES[name]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise MockSettingsError(
-            f"mock setting {name!r} must be an integer from {low} to {high}, got {value!r}"
-        )
+        raise MockSettingsError(f"mock setting {name!r} must be an integer from {low} to {high}, got {value!r}")
 
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -124,9 +122,7 @@ def _check_keys(overrides: Mapping[str, Any]) -> None:
         raise MockSettingsError(f"mock settings must be a JSON object, got {overrides!r}")
     unknown = sorted(set(overrides) - set(PROMPT_SETTING_NAMES))
     if unknown:
-        raise MockSettingsError(
-            f"unknown mock setting {unknown[0]!r}; allowed: {', '.join(PROMPT_SETTING_NAMES)}"
-        )
+        raise MockSettingsError(f"unknown mock setting {unknown[0]!r}; allowed: {', '.join(PROMPT_SETTING_NAMES)}")
 
 
 def validate_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,9 +169,7 @@ def _coerce(name: str, raw: str) -> object:
         return int(raw, 10)
     except ValueError:
         low, high = _INT_RANGES[name]
-        raise MockSettingsError(
-            f"mock setting {name!r} must be an integer from {low} to {high}, got {raw!r}"
-        ) from None
+        raise MockSettingsError(f"mock setting {name!r} must be an integer from {low} to {high}, got {raw!r}") from None
 
 
 def format_directive(**overrides: Any) -> str:

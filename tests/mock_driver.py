@@ -26,9 +26,7 @@ class MockAgentProcess:
         methods: Request id to method, for the requests this driver sent.
     """
 
-    def __init__(
-        self, env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None
-    ) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, cwd: str | os.PathLike[str] | None = None) -> None:
         """Start the launcher.
 
         Args:
@@ -165,9 +163,7 @@ class MockAgentProcess:
 
     def prompt(self, session_id: str, text: str = "hello") -> int:
         """Send a text prompt; return the request id."""
-        return self.request(
-            "session/prompt", {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]}
-        )
+        return self.request("session/prompt", {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]})
 
     # --- process ---------------------------------------------------------------------------------
 

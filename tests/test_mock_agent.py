@@ -136,9 +136,7 @@ def test_directive_round_trip_and_key_order() -> None:
     assert parse_directive("[[mock]]rest") == ({}, "rest")
 
 
-@pytest.mark.parametrize(
-    "text", ["plain prompt", "", "[[mocking]] x", " [[mock mode=hang]]", "[mock chunks=1]"]
-)
+@pytest.mark.parametrize("text", ["plain prompt", "", "[[mocking]] x", " [[mock mode=hang]]", "[mock chunks=1]"])
 def test_text_without_directive_is_untouched(text: str) -> None:
     assert parse_directive(text) == ({}, text)
 
@@ -169,9 +167,7 @@ def test_precedence_of_layers() -> None:
     assert control.settings_for(config, "other") == PromptSettings(
         mode="reject", chunks=2, chunk_size=4, end_delay_ms=9
     )
-    assert resolve_settings(config, None, {"chunks": 0}, {}) == PromptSettings(
-        mode="reject", chunks=0, chunk_size=4
-    )
+    assert resolve_settings(config, None, {"chunks": 0}, {}) == PromptSettings(mode="reject", chunks=0, chunk_size=4)
 
 
 def test_agent_config_json_round_trip(tmp_path: Path) -> None:
@@ -291,9 +287,7 @@ def test_validator_rejects_malformed_messages(
 def test_validator_accepts_wellformed_messages(acp_validator: AcpValidator) -> None:
     acp_validator.check(GOOD_CHUNK)
     acp_validator.check({"jsonrpc": "2.0", "id": 3, "result": {"stopReason": "cancelled"}}, "session/prompt")
-    acp_validator.check(
-        {"jsonrpc": "2.0", "id": 3, "error": {"code": -32602, "message": "m"}}, "session/prompt"
-    )
+    acp_validator.check({"jsonrpc": "2.0", "id": 3, "error": {"code": -32602, "message": "m"}}, "session/prompt")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"_meta": {}}, GUARD_META_SCHEMA)
 
@@ -437,9 +431,7 @@ def test_hang_released_by_session_cancel(spawn: SpawnFn) -> None:
     sid = agent.start()
     msg_id = agent.prompt(sid)
     agent.wait_for(
-        lambda m: (
-            m.get("method") == "session/update" and m["params"]["update"]["content"]["text"] == "chunk-2"
-        )
+        lambda m: m.get("method") == "session/update" and m["params"]["update"]["content"]["text"] == "chunk-2"
     )
     assert_unanswered(agent, msg_id)
     agent.notify("session/cancel", {"sessionId": sid})
@@ -449,14 +441,10 @@ def test_hang_released_by_session_cancel(spawn: SpawnFn) -> None:
 def test_hang_released_by_cancel_pending_prompt(spawn: SpawnFn) -> None:
     agent = spawn()
     sid = agent.start()
-    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {
-        "cancelled": False
-    }
+    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {"cancelled": False}
     msg_id = agent.prompt(sid, "[[mock mode=hang]]")
     assert_unanswered(agent, msg_id)
-    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {
-        "cancelled": True
-    }
+    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {"cancelled": True}
     assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
 
 
@@ -475,13 +463,9 @@ def test_hang_ignore_cancel_never_answers(spawn: SpawnFn) -> None:
     sid = agent.start()
     msg_id = agent.prompt(sid)
     agent.notify("session/cancel", {"sessionId": sid})
-    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {
-        "cancelled": False
-    }
+    assert result_of(agent, agent.request("craft/cancelPendingPrompt", {"sessionId": sid})) == {"cancelled": False}
     assert_unanswered(agent, msg_id)
-    closed = result_of(
-        agent, agent.request("qwen/control/session/close", {"sessionId": sid, "drainTimeoutMs": 8000})
-    )
+    closed = result_of(agent, agent.request("qwen/control/session/close", {"sessionId": sid, "drainTimeoutMs": 8000}))
     assert closed == {"sessionId": sid, "closed": True}
     assert_unanswered(agent, msg_id)
 
@@ -560,9 +544,7 @@ def test_control_file_per_session_entry_and_directive_precedence(spawn: SpawnFn,
     assert "error" in agent.response(agent.prompt(special))
     assert result_of(agent, agent.prompt(plain)) == {"stopReason": "end_turn"}
     assert len(agent.chunks(special)) == 4 and len(agent.chunks(plain)) == 2
-    assert result_of(agent, agent.prompt(special, format_directive(mode="echo"))) == {
-        "stopReason": "end_turn"
-    }
+    assert result_of(agent, agent.prompt(special, format_directive(mode="echo"))) == {"stopReason": "end_turn"}
 
 
 def test_invalid_control_file_keeps_previous_settings(spawn: SpawnFn, tmp_path: Path) -> None:
@@ -578,9 +560,7 @@ def test_invalid_control_file_keeps_previous_settings(spawn: SpawnFn, tmp_path: 
 
 
 def test_legacy_env_fallback(spawn: SpawnFn) -> None:
-    agent = spawn(
-        env={"MOCK_ACP_MODE": "reject", "MOCK_ACP_EMIT_CHUNKS": "1", "MOCK_ACP_PROMPT_DELAY_MS": "0"}
-    )
+    agent = spawn(env={"MOCK_ACP_MODE": "reject", "MOCK_ACP_EMIT_CHUNKS": "1", "MOCK_ACP_PROMPT_DELAY_MS": "0"})
     sid = agent.start()
     assert agent.response(agent.prompt(sid))["error"]["code"] == -32603
     assert agent.chunks(sid) == ["chunk-0"]

@@ -35,7 +35,7 @@ C1 CLI Cold Start
     ...    warm-up, and the startup profiler's phases (``QWEN_CODE_PROFILE_STARTUP=1``) when it writes them.
     ${cli}    Run One Shot CLI    ${PROVIDER.base_url}    prompt=${CLI_PROMPT}    iterations=${ITERATIONS}
     ...    warmup=${CLI_WARMUP_RUNS}    profile_startup=${True}
-    VAR    ${CLI_COLD}    ${cli}    scope=SUITE
+    VAR    ${CLI_COLD}    ${cli}    scope=SUITE    # robocop: off=VAR05
     ${config}    Benchmark Config
     # Upstream's sample: the profiler's full start-up when written, else wall time.
     ${cold}    Set Variable If    $cli.full_startup    ${cli.full_startup}    ${cli.wall}
@@ -58,7 +58,7 @@ C2 Daemon Boot To First Session
     ...    start is inside the figure; a fresh HOME and workspace each iteration.
     ${boot}    Measure Daemon Boot To First Session    ${PROVIDER.base_url}    iterations=${ITERATIONS}
     ...    boot_timeout=${BOOT_TIMEOUT_S}
-    VAR    ${DAEMON_BOOT}    ${boot}    scope=SUITE
+    VAR    ${DAEMON_BOOT}    ${boot}    scope=SUITE    # robocop: off=VAR05
     ${config}    Benchmark Config
     Record Scenario    C2 daemon boot to first session    kind=${KIND}    config=${config}
     ...    daemon=${boot.to_dict()}
@@ -124,8 +124,8 @@ C5 Single Prompt Latency, CLI Versus Daemon
     ${sid}    Open Session    scope=single
     ${daemon}    Time Prompts    ${sid}    ${PROMPT_TEXT}    iterations=${ITERATIONS}    warmup=1
     Should Be Equal As Integers    ${daemon.failures}    0    ${daemon.outcomes}
-    VAR    ${PROMPT_CLI}    ${cli}    scope=SUITE
-    VAR    ${PROMPT_DAEMON}    ${daemon}    scope=SUITE
+    VAR    ${PROMPT_CLI}    ${cli}    scope=SUITE    # robocop: off=VAR05
+    VAR    ${PROMPT_DAEMON}    ${daemon}    scope=SUITE    # robocop: off=VAR05
     ${ratio}    Ratio    ${cli.wall.p50}    ${daemon.latency.p50}
     ${config}    Benchmark Config
     Record Scenario    C5 single prompt latency    kind=${KIND}    config=${config}    cli=${cli.wall}
