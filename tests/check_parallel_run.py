@@ -19,7 +19,9 @@ class _Tests(ResultVisitor):
         self.names: set[str] = set()
 
     def visit_test(self, test) -> None:
-        self.names.add(test.longname)
+        # Suite names differ between a process's output and the merged one (the top suite is renamed),
+        # so a test is identified by its file and name.
+        self.names.add(f"{Path(str(test.source)).parent.name}/{Path(str(test.source)).name}::{test.name}")
 
 
 def test_names(output: Path) -> set[str]:
@@ -34,8 +36,8 @@ def main(out: Path) -> int:
     if not parts:
         print(f"no pabot process outputs under {out}/pabot_results")
         return 1
-    expected = {name.split(".", 1)[-1] for part in parts for name in test_names(part)}
-    merged = {name.split(".", 1)[-1] for name in test_names(out / "output.xml")}
+    expected = {name for part in parts for name in test_names(part)}
+    merged = test_names(out / "output.xml")
     missing = sorted(expected - merged)
     print(f"{len(parts)} process outputs, {len(expected)} tests; merged report has {len(merged)}")
     written = snapshot.merge_folders(out, [out / "pabot_results"])
