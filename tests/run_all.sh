@@ -28,6 +28,9 @@ step "robot: smoke, limits, sustained load, security, errors, scenarios, benchma
 "$BIN/robot" --outputdir "$OUT/serial" --exclude manual --exclude baseline \
     --exclude loadtestNOTlimitsNOTsustained suites/ || status=$?
 
+step "the plots in that run's log.html decode in headless Chromium"
+QS_CHECK_LOG="$OUT/serial/log.html" "$BIN/pytest" -q tests/test_log_plots_browser.py -k given_log || status=$?
+
 step "pabot: loadtest and baseline in 2 processes, merged with rebot"
 PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --no-rebot --processes 2 --outputdir "$OUT/parallel" \
     --exclude manual --exclude sustained suites/loadtest suites/baseline || status=$?
