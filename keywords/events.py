@@ -23,6 +23,7 @@ from sseclient import SSEClient
 
 from keywords.errors import HarnessConfigError, StreamError
 
+_decode = json.JSONDecoder().decode
 TERMINAL_TYPES = ("session_closed", "session_died", "client_evicted")
 TURN_END_TYPES = ("turn_complete", "turn_error")
 
@@ -326,25 +327,28 @@ class Subscription:
             res.evicted = True
 
     def _read(self, response: httpx.Response, started: float, deadline: float) -> None:
+        # The per-frame path is hot (tens of thousands of frames per second): names are bound locally.
         opts = self.options
         res = self.result
         counts: Counter[str] = Counter()
+        take, stop_reason, stop_set, monotonic = self._take, self._stop_reason, self._stop.is_set, time.monotonic
+        delay = opts.delay_per_event_s
         try:
             for frame in SSEClient(_Chunks(response.iter_raw())).events():
-                now = time.monotonic()
-                self._take(frame.data, (now - started) * 1000, counts)
-                stop = self._stop_reason(res)
+                now = monotonic()
+                take(frame.data, (now - started) * 1000, counts)
+                stop = stop_reason(res)
                 if stop:
                     res.end = stop
                     return
-                if self._stop.is_set():
+                if stop_set():
                     res.end = "stopped"
                     return
                 if now >= deadline:
                     res.end = "timeout"
                     return
-                if opts.delay_per_event_s:
-                    self._stop.wait(opts.delay_per_event_s)
+                if delay:
+                    self._stop.wait(delay)
             res.end = "eof"
         finally:
             res.counts = dict(counts)
@@ -352,7 +356,7 @@ class Subscription:
     def _take(self, data: str, recv_ms: float, counts: Counter) -> None:
         res = self.result
         try:
-            env = json.loads(data)
+            env = _decode(data)
             if not isinstance(env, dict) or not isinstance(env.get("type"), str):
                 raise ValueError("not an event envelope")
         except ValueError:
@@ -387,7 +391,7 @@ class Subscription:
             if etype == "client_evicted":
                 res.evicted = True
                 res.eviction_reason = payload.get("reason")
-        env["_recv_ms"] = round(recv_ms, 3)
+        env["_recv_ms"] = recv_ms
         self._last = env
         if self.options.keep_events:
             res.events.append(env)
@@ -397,12 +401,14 @@ class Subscription:
         if res.terminal is not None:
             return "terminal"
         last = self._last
-        if last is not None and opts.until_turn_end and last.get("type") in TURN_END_TYPES:
-            pid = last.get("promptId") or (last.get("data") or {}).get("promptId")
-            if pid == opts.until_turn_end:
-                return "turn_end"
-        if last is not None and opts.until_types and last.get("type") in opts.until_types:
-            return "until_type"
+        if last is not None:
+            etype = last["type"]
+            if opts.until_turn_end and etype in TURN_END_TYPES:
+                pid = last.get("promptId") or (last.get("data") or {}).get("promptId")
+                if pid == opts.until_turn_end:
+                    return "turn_end"
+            if opts.until_types and etype in opts.until_types:
+                return "until_type"
         if opts.max_events is not None and res.received >= opts.max_events:
             return "max_events"
         return None
