@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
+from robotlibcore import DynamicCore, keyword
 
 from keywords.components.benchmark_keywords import BenchmarkKeywords
 from keywords.components.compare_keywords import CompareKeywords
@@ -62,9 +62,11 @@ class QwenServe(DynamicCore):
         self.ROBOT_LIBRARY_LISTENER = self
         self._report = ReportKeywords(self.ctx)
         self._run_meta = RunMetadata(self.ctx)
+        self._daemons = DaemonKeywords(self.ctx)
+        self._providers = ProviderKeywords(self.ctx)
         components = [
             self._report,
-            DaemonKeywords(self.ctx),
+            self._daemons,
             SessionKeywords(self.ctx),
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
@@ -75,14 +77,31 @@ class QwenServe(DynamicCore):
             PlotKeywords(self.ctx),
             CompareKeywords(self.ctx),
             ProcessKeywords(self.ctx),
-            ProviderKeywords(self.ctx),
+            self._providers,
         ]
         super().__init__(components)
+
+    @keyword(tags=("daemon",))
+    def stop_everything(self) -> None:
+        """Stop every daemon (with its streams) and every fake provider the library started; never fails.
+
+        The library also does this by itself when the top-level suite ends, and at interpreter exit.
+
+        Example:
+            | Suite Teardown | Stop Everything |
+        """
+        self._providers.stop_all_fake_providers()
+        self._daemons.stop_all_daemons()
 
     # -- listener (v3): run-wide metadata; scenario records get the test's real outcome ------------
     def start_suite(self, data, result) -> None:
         """Listener: the first suite seen sets the run's facts as metadata of the top-level suite."""
         self._run_meta.start_suite(result)
+
+    def end_suite(self, data, result) -> None:
+        """Listener: when the top-level suite ends, stop anything a suite left running."""
+        if result.parent is None and (self.ctx.daemons or self._providers.providers):
+            self.stop_everything()
 
     def end_keyword(self, data, result) -> None:
         """Listener: after `Start Daemon`, note its agent (mock or real child) in the run's metadata."""
