@@ -33,3 +33,4 @@ Prompt Latency Over 20 Prompts With The Real Agent Child
     Should Be Equal As Integers    ${lat.first_chunk.count}    ${PROMPT_ITERATIONS}
     ...    Every turn must stream at least one agent_message_chunk.
     Figure Should Be At Most    turn p99    ${lat.total.p99}    ${PROMPT_P99_MAX_MS}
+    Plot Prompt Latencies    ${lat}

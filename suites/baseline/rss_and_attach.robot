@@ -57,13 +57,13 @@ The 2nd And 5th Same-Workspace Attach Answer Within A Second
 
 
 *** Keywords ***
-Peak RSS At 1, 5 And 10 Sessions Should Stay Within Bounds
+Peak RSS At 1, 5 And 10 Sessions Should Stay Within Bounds    # robocop: off=too-many-calls-in-keyword
     [Documentation]    One daemon with the real agent; sessions of ``${scope}`` are opened up to 1, 5 and
     ...    10 and the tree is sampled at each count.
     [Arguments]    ${scope}
     Begin Baseline Scenario    rss-scaling-${scope}
     Start Real Agent Daemon
-    ${rss}    Sample At 1, 5 And 10 Sessions    ${scope}
+    ${rss}    ${windows}    Sample At 1, 5 And 10 Sessions    ${scope}
     ${tree}    Get Process Tree
     ${profile}    Get Resource Profile
     VAR    ${line}
@@ -78,20 +78,23 @@ Peak RSS At 1, 5 And 10 Sessions Should Stay Within Bounds
     Figure Should Be At Most    peak RSS at 10 sessions    ${rss}[session10MB]    ${RSS_10_SESSIONS_MAX_MB}
     ...    unit=MB
     Should Be Equal As Integers    ${tree.agent_count}    1    One agent child serves every session.
+    Plot RSS At Session Counts    ${windows}    ${scope} scope: RSS while 1, 5 and 10 sessions are open
 
 Sample At 1, 5 And 10 Sessions
     [Documentation]    Open ``${scope}`` sessions up to 1, 5 and 10 and sample the tree at each count.
     ...    Returns upstream's ``rssScaling`` figures (``session1MB``... ``growthPerSessionMB``,
-    ...    ``sampleCount``, ``droppedSampleCount``) plus the whole tree's peaks.
+    ...    ``sampleCount``, ``droppedSampleCount``) plus the whole tree's peaks, and the sampling windows
+    ...    for `Plot RSS At Session Counts` (``[start s, session count, samples]`` each).
     [Arguments]    ${scope}
-    VAR    @{all}    @{EMPTY}
+    VAR    @{windows}    @{EMPTY}
     VAR    ${opened}    ${0}
     FOR    ${count}    IN    1    5    10
         Open Sessions Until    ${opened}    ${count}    scope=${scope}
         VAR    ${opened}    ${{int($count)}}
-        ${samples}    Sample Peak RSS    ${RSS_SAMPLE_S}    ${RSS_INTERVAL_MS}    ${RSS_MAX_DROPPED}
-        Append To List    ${all}    ${samples}
+        ${window}    Sample RSS Window    ${opened}    ${RSS_SAMPLE_S}    ${RSS_INTERVAL_MS}    ${RSS_MAX_DROPPED}
+        Append To List    ${windows}    ${window}
     END
+    VAR    ${all}    ${{[samples for _, _, samples in $windows]}}
     VAR    ${expression}    {
     ...    'session1MB': round($all[0].peak_daemon_mb, 1), 'session5MB': round($all[1].peak_daemon_mb, 1),
     ...    'session10MB': round($all[2].peak_daemon_mb, 1),
@@ -101,4 +104,4 @@ Sample At 1, 5 And 10 Sessions
     ...    'treeSession10MB': round($all[2].peak_tree_mb, 1)}
     ...    separator=${SPACE}
     ${figures}    Evaluate    ${expression}
-    RETURN    ${figures}
+    RETURN    ${figures}    ${windows}
