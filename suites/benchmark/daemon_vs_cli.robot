@@ -271,3 +271,4 @@ Daemon And CLI Side By Side
     ${config}    Benchmark Config
     Record Scenario    Daemon and CLI side by side    kind=${KIND}    config=${config}    &{side}
     Report Figures    start to first usable ${side}[startToFirstUsableP50] · prompt p50 ${side}[promptLatencyP50]
+    Plot Daemon Versus CLI    ${side}
