@@ -43,3 +43,4 @@ Concurrent Flows Should All Be Correct
     ...    turnLatency=${batch.turn_latency}    createLatency=${batch.create_latency}
     Flows Should All Be Correct    ${batch}
     Figure Should Be At Most    burst ${flows} flow p99    ${batch.latency.p99}    ${p99_bound_ms}
+    Plot Flow Latencies    ${batch}    burst of ${flows}: flow time of each concurrent flow (ms)

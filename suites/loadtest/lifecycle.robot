@@ -31,3 +31,4 @@ Rapid Lifecycle Of Sequential Create Prompt Close Cycles
     ...    latency=${batch.latency}    turnLatency=${batch.turn_latency}    createLatency=${batch.create_latency}
     Flows Should All Be Correct    ${batch}
     Figure Should Be At Most    cycle p99    ${batch.latency.p99}    ${CYCLE_P99_BOUND_MS}
+    Plot Flow Latencies    ${batch}    rapid lifecycle: cycle time of ${batch.count} sequential cycles (ms)

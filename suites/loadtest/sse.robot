@@ -83,6 +83,7 @@ A Stalled Slow Consumer Is Evicted While A Healthy Subscriber Gets Everything
     ...    replay=${False}
     Stream Should Have Ended With    ${all}    until_type
     Figure Should Be At Most    eviction time    ${eviction_ms}    ${EVICTION_BOUND_MS}
+    Plot Stream Event Rate    ${all}    healthy subscriber: events per second of the ${FLOOD_CHUNKS}-chunk flood
 
 Reconnect With Last-Event-ID Under Concurrent Load Continues Exactly After The Cursor
     [Documentation]    Seed a session with one turn, read its first ${READ_FIRST} events, then start
@@ -128,3 +129,4 @@ Reconnect With Last-Event-ID Under Concurrent Load Continues Exactly After The C
     Stream Should Continue Exactly After    ${again}    ${part.last_id}    ${expected_last}
     Stream Should Have Ended With    ${again}    turn_end
     Should Be Empty    ${done.failures}    Background load failed: ${done.failures}
+    Plot Stream Event Rate    ${again}    reconnected stream: events per second (replay, then live)

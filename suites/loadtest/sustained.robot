@@ -11,7 +11,7 @@ Documentation    Sustained open-model load: prompts (and, separately, session cr
 ...              bottleneck. These tests sit outside the loadtest wall-time target (20 s of schedule each by
 ...              default); run them alone with ``robot --include sustained suites/loadtest``.
 
-Resource         ../../resources/qwen_serve.resource
+Resource         ../../resources/loadtest.resource
 
 Test Teardown    Stop All Daemons
 
@@ -50,6 +50,8 @@ Prompts At A Steady Arrival Rate Over Several Sessions
     Should Be True    ${load.events} >= ${load.completed} * (${MOCK_CHUNKS} + 2)
     ...    each prompt gives its echo, ${MOCK_CHUNKS} chunks and turn_complete
     Figure Should Be At Most    response p99    ${load.response.p99}    ${RESPONSE_P99_BOUND_MS}
+    Plot Load Percentiles    ${load}
+    ...    ${RATE} prompts/s, ${load.completed} turns: response and service time by percentile (to turn end)
 
 Session Create And Close At A Steady Arrival Rate
     [Documentation]    ${LIFECYCLE_RATE} create + close pairs per second for ${LIFECYCLE_DURATION} s: each
@@ -64,3 +66,5 @@ Session Create And Close At A Steady Arrival Rate
     Warn If Harness Saturated    ${load}
     Load Should Have Completed    ${load}
     Figure Should Be At Most    response p99    ${load.response.p99}    ${RESPONSE_P99_BOUND_MS}
+    Plot Load Percentiles    ${load}
+    ...    ${LIFECYCLE_RATE} creates+closes/s, ${load.completed} pairs: response and service time by percentile
