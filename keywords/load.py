@@ -287,6 +287,7 @@ class WorkerRecorders:
     dropped_lag: int = 0
     completed: int = 0
     errors: Counter = field(default_factory=Counter)
+    done_ticks: Counter = field(default_factory=Counter)  # completions per TICK_S of the monotonic clock
 
 
 @dataclass
@@ -303,6 +304,7 @@ class EngineOutcome:
         errors: Error code -> count.
         schedule_s: First intended start to the last hand-off.
         wall_s: Schedule start to the last worker's end.
+        started_at: Monotonic time of the schedule's start (the timeline's zero).
         recorders: The merged recorders.
     """
 
@@ -315,10 +317,22 @@ class EngineOutcome:
     errors: dict[str, int] = field(default_factory=dict)
     schedule_s: float = 0.0
     wall_s: float = 0.0
+    started_at: float = 0.0
     recorders: WorkerRecorders = field(default_factory=WorkerRecorders)
 
 
 _STOP = object()
+TICK_S = 0.01  # resolution of the per-second timeline's counters (a count lands at most 10 ms early)
+
+
+def per_second(ticks: Counter, origin: float, seconds: int) -> list[int]:
+    """Counts per whole second since ``origin`` from counters keyed by ``TICK_S`` ticks of the monotonic clock."""
+    counts = [0] * max(seconds, 0)
+    for tick, n in ticks.items():
+        second = int(tick * TICK_S - origin)
+        if 0 <= second < len(counts):
+            counts[second] += n
+    return counts
 
 
 def run_open_model(
@@ -374,6 +388,7 @@ def run_open_model(
                 rec.late += 1
             if done is not None:
                 rec.completed += 1
+                rec.done_ticks[int(done / TICK_S)] += 1
                 rec.response.record_ms((done - arrival.intended) * 1000)
                 rec.service.record_ms((done - arrival.started) * 1000)
 
@@ -385,6 +400,7 @@ def run_open_model(
         thread.start()
     outcome = EngineOutcome(planned=plan.arrivals)
     t0 = clock() + 0.005
+    outcome.started_at = t0
     last_handoff = t0
     for index in range(plan.arrivals):
         intended = t0 + plan.intended_offset_s(index)
@@ -418,6 +434,7 @@ def run_open_model(
         merged.late += rec.late
         merged.dropped_lag += rec.dropped_lag
         merged.completed += rec.completed
+        merged.done_ticks.update(rec.done_ticks)
         errors.update(rec.errors)
     outcome.recorders = merged
     outcome.sent = merged.sent
@@ -462,6 +479,8 @@ class SessionTracker:
         self.completed = 0
         self.errors: Counter = Counter()
         self.events = 0
+        self.event_ticks: Counter = Counter()
+        self.turn_ticks: Counter = Counter()
         self.first_event_at: float | None = None
         self.last_event_at: float | None = None
         self.session_end: str | None = None
@@ -500,6 +519,7 @@ class SessionTracker:
     def frame(self, env: dict, now: float) -> None:
         """One frame of the session's stream."""
         self.events += 1
+        self.event_ticks[int(now / TICK_S)] += 1
         if self.first_event_at is None:
             self.first_event_at = now
         self.last_event_at = now
@@ -548,6 +568,7 @@ class SessionTracker:
         # under self.lock
         if trace.outcome == "completed":
             self.completed += 1
+            self.turn_ticks[int(trace.end / TICK_S)] += 1
             self.response.record_ms((trace.end - trace.intended) * 1000)
             self.service.record_ms((trace.end - trace.sent) * 1000)
             if trace.first_chunk is not None:
@@ -607,6 +628,9 @@ class LoadResult:
         delivery: ``serverTimestamp`` → receipt, wall clock (ms).
         events: SSE frames received over all sessions.
         events_per_s: Frames per second over the run.
+        timeline: ``[second, completed, events]`` per whole second since the schedule started (monotonic
+            clock, counted in 10 ms ticks): arrivals completed (turns ended with turn_complete; create+close
+            pairs) and SSE frames received (0 for lifecycle loads).
         response_spectrum: ``[percentile, ms]`` pairs of the response time.
         service_spectrum: ``[percentile, ms]`` pairs of the service time.
         histograms: Encoded HdrHistograms by series name (merge with ``LatencyRecorder.decode``).
@@ -638,6 +662,7 @@ class LoadResult:
     delivery: LatencySummary | None = None
     events: int = 0
     events_per_s: float = 0.0
+    timeline: list[list[int]] = field(default_factory=list)
     response_spectrum: list[list[float]] = field(default_factory=list)
     service_spectrum: list[list[float]] = field(default_factory=list)
     histograms: dict[str, str] = field(default_factory=dict)
@@ -798,7 +823,21 @@ def _prompt_result(
     result.unfinished = unfinished
     result.events = events
     result.events_per_s = round(events / span, 1) if span > 0 else 0.0
+    turn_ticks: Counter = Counter()
+    event_ticks: Counter = Counter()
+    for t in trackers:
+        turn_ticks.update(t.turn_ticks)
+        event_ticks.update(t.event_ticks)
+    result.timeline = _timeline(outcome, turn_ticks, event_ticks)
     return result
+
+
+def _timeline(outcome: EngineOutcome, done_ticks: Counter, event_ticks: Counter) -> list[list[int]]:
+    last_tick = max([*done_ticks, *event_ticks], default=0)
+    seconds = max(int(outcome.wall_s), int(last_tick * TICK_S - outcome.started_at)) + 1
+    done = per_second(done_ticks, outcome.started_at, seconds)
+    events = per_second(event_ticks, outcome.started_at, seconds)
+    return [[i, d, e] for i, (d, e) in enumerate(zip(done, events, strict=True))]
 
 
 _SERIES = ("response", "service", "accept", "start_lag", "first_chunk", "gaps", "delivery")
@@ -866,4 +905,6 @@ def run_lifecycle_load(client: DaemonClient, plan: LoadPlan, *, stop: threading.
     merged = {name: LatencyRecorder(name, keep_values=False) for name in ("response", "service", "accept", "start_lag")}
     for name in merged:
         merged[name].merge(getattr(outcome.recorders, name))
-    return _base_result(plan, outcome, merged, cpu)
+    result = _base_result(plan, outcome, merged, cpu)
+    result.timeline = _timeline(outcome, outcome.recorders.done_ticks, Counter())
+    return result

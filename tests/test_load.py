@@ -311,6 +311,9 @@ def test_prompt_load_matches_frames_to_prompts(fake):
     assert result.planned == result.sent == result.completed == 30
     assert result.errors == {} and result.unfinished == 0 and result.dropped == 0
     assert result.events == 30 * 5
+    assert sum(done for _, done, _ in result.timeline) == 30
+    assert sum(events for _, _, events in result.timeline) == 150
+    assert [second for second, _, _ in result.timeline] == list(range(len(result.timeline)))
     assert result.response.count == result.service.count == result.first_chunk.count == 30
     assert result.gaps.count == 30 * 4
     assert result.delivery.count == 150
@@ -341,3 +344,13 @@ def test_refused_prompts_are_counted_by_code():
     assert result.planned == 30
     assert result.errors == {"prompt_queue_full": 10}
     assert result.completed == 20
+
+
+def test_per_second_counts_ticks_from_the_schedule_origin():
+    from collections import Counter
+
+    from keywords.load import TICK_S, per_second
+
+    origin = 1000.0
+    ticks = Counter({int((origin + 0.05) / TICK_S): 2, int((origin + 1.5) / TICK_S): 3, int((origin - 1) / TICK_S): 9})
+    assert per_second(ticks, origin, 3) == [2, 3, 0]

@@ -52,6 +52,8 @@ Prompts At A Steady Arrival Rate Over Several Sessions
     Figure Should Be At Most    response p99    ${load.response.p99}    ${RESPONSE_P99_BOUND_MS}
     Plot Load Percentiles    ${load}
     ...    ${RATE} prompts/s, ${load.completed} turns: response and service time by percentile (to turn end)
+    Plot Load Per Second    ${load}    ${RATE} prompts/s: turns ended and SSE frames per second
+    ...    turns ended (turn_complete)
 
 Session Create And Close At A Steady Arrival Rate
     [Documentation]    ${LIFECYCLE_RATE} create + close pairs per second for ${LIFECYCLE_DURATION} s: each
@@ -68,3 +70,5 @@ Session Create And Close At A Steady Arrival Rate
     Figure Should Be At Most    response p99    ${load.response.p99}    ${RESPONSE_P99_BOUND_MS}
     Plot Load Percentiles    ${load}
     ...    ${LIFECYCLE_RATE} creates+closes/s, ${load.completed} pairs: response and service time by percentile
+    Plot Load Per Second    ${load}    ${LIFECYCLE_RATE} creates+closes/s: pairs completed per second
+    ...    create+close pairs done
