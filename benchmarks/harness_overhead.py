@@ -34,7 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import psutil
+from sseclient import SSEClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -109,6 +111,35 @@ class RawHttp:
         if not data:
             raise ConnectionError("closed")
         self.buf += data
+
+
+def layer_read(base_url: str, session_id: str, last_event_id: int, until_type: str, parse_sse: bool) -> int:
+    """Read a session's stream with the transport layers only (for measuring what they cost).
+
+    Reads with httpx's ``iter_raw()`` and, with ``parse_sse``, sseclient-py's parser, but no JSON decoding and
+    no bookkeeping, until a frame of ``until_type`` (its ``event:`` line) has arrived.
+
+    Returns:
+        Frames read (counted by their blank-line terminator without ``parse_sse``).
+    """
+    marker = f"event: {until_type}".encode()
+    headers = {"Last-Event-ID": str(last_event_id)}
+    with (
+        httpx.Client(base_url=base_url, trust_env=False) as http,
+        http.stream("GET", f"/session/{session_id}/events", headers=headers) as response,
+    ):
+        count = 0
+        if parse_sse:
+            for frame in SSEClient(response.iter_raw()).events():
+                count += 1
+                if frame.event == until_type:
+                    break
+        else:
+            for chunk in response.iter_raw():
+                count += chunk.count(b"\n\n")
+                if marker in chunk:
+                    break
+        return count
 
 
 def raw_sse(port: int, session_id: str, last_event_id: int, stop_token: bytes, parse_json: bool) -> tuple[int, int]:
@@ -255,11 +286,11 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
     turn = follow_turn(client, sid, accepted, timeout_s=120)
     if turn.outcome != "completed":
         raise RuntimeError(f"ring fill: {turn.summary()}")
-    lib_rates, raw_rates, floor_rates = [], [], []
-    cpu_us: dict[str, list[float]] = {"lib": [], "raw": [], "floor": []}  # reader CPU per event
+    lib_rates, raw_rates, floor_rates, httpx_rates, sse_rates = [], [], [], [], []
+    cpu_us: dict[str, list[float]] = {"lib": [], "raw": [], "floor": [], "httpx": [], "sse": []}
     frames_seen = body_bytes = 0
     for i in range(reps):
-        runs = ("lib", "raw", "floor") if i % 2 == 0 else ("floor", "raw", "lib")
+        runs = ("lib", "raw", "floor", "httpx", "sse") if i % 2 == 0 else ("sse", "httpx", "floor", "raw", "lib")
         for name in runs:
             started = time.perf_counter()
             cpu0 = time.thread_time()
@@ -271,14 +302,19 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
                 count = res.received
                 if res.end != "until_type":
                     raise RuntimeError(f"library replay ended with {res.end}: {res.summary()}")
+            elif name in ("httpx", "sse"):
+                count = layer_read(client.base_url, sid, 0, "replay_complete", parse_sse=name == "sse")
             else:
                 count, body_bytes = raw_sse(port, sid, 0, b"event: replay_complete", parse_json=name == "raw")
             secs = time.perf_counter() - started
             cpu_us[name].append((time.thread_time() - cpu0) * 1e6 / max(count, 1))
             frames_seen = count
-            {"lib": lib_rates, "raw": raw_rates, "floor": floor_rates}[name].append(count / secs)
+            rates = {"lib": lib_rates, "raw": raw_rates, "floor": floor_rates, "httpx": httpx_rates, "sse": sse_rates}
+            rates[name].append(count / secs)
     client.close_session(sid)
-    lib_rate, raw_rate, floor_rate = (statistics.median(r) for r in (lib_rates, raw_rates, floor_rates))
+    lib_rate, raw_rate, floor_rate, httpx_rate, sse_rate = (
+        statistics.median(r) for r in (lib_rates, raw_rates, floor_rates, httpx_rates, sse_rates)
+    )
     return {
         "ring_events": events,
         "frames_read": frames_seen,
@@ -289,6 +325,11 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
         "raw_json_events_per_s": round(raw_rate),
         "raw_split_only_events_per_s": round(floor_rate),
         "raw_over_library": round(raw_rate / lib_rate, 2),
+        "transport_layers_events_per_s": {
+            "httpx iter_raw only (no SSE parsing)": round(httpx_rate),
+            "httpx + sseclient-py (no JSON)": round(sse_rate),
+            "library (sseclient + JSON + ids, gaps, delivery)": round(lib_rate),
+        },
         "cpu_us_per_event": {k: round(statistics.median(v), 2) for k, v in cpu_us.items()},
         "library_cpu_bound_events_per_s": round(1e6 / statistics.median(cpu_us["lib"])),
         "library_runs": [round(r) for r in lib_rates],
@@ -435,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
             f"raw/library {ing['raw_over_library']:.2f}x [target ≥ 20,000 and ≤ 2x: "
             f"{'met' if ing['met'] else 'MISSED'}]; reader CPU per event: library "
             f"{ing['cpu_us_per_event']['lib']:.1f} µs (CPU-bound capacity "
-            f"{ing['library_cpu_bound_events_per_s']:,} ev/s), raw {ing['cpu_us_per_event']['raw']:.1f} µs",
+            f"{ing['library_cpu_bound_events_per_s']:,} ev/s), raw {ing['cpu_us_per_event']['raw']:.1f} µs; "
+            "by layer: " + ", ".join(f"{k} {v:,} ev/s" for k, v in ing["transport_layers_events_per_s"].items()),
             flush=True,
         )
 
