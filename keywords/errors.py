@@ -43,7 +43,3 @@ class DaemonHttpError(HarnessError):
         error = body.get("error") if isinstance(body, dict) else str(body)[:300]
         code = f" {self.code}" if self.code is not None else ""
         super().__init__(f"{method} {route} -> {status}{code}: {error}")
-
-
-class StreamError(HarnessError):
-    """An SSE subscription could not be opened or read as asked."""

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from sseclient import SSEClient
 
-from keywords.errors import HarnessConfigError, StreamError
+from keywords.errors import HarnessConfigError
 
 _decode = json.JSONDecoder().decode
 TERMINAL_TYPES = ("session_closed", "session_died", "client_evicted")
@@ -433,10 +433,3 @@ def _json_or_text(content: bytes) -> Any:
         return json.loads(content)
     except ValueError:
         return content.decode(errors="replace")[:500]
-
-
-def require_ok(result: StreamResult) -> StreamResult:
-    """Raise :class:`StreamError` when the subscription was refused."""
-    if result.status != 200:
-        raise StreamError(result.error or f"subscription failed with status {result.status}")
-    return result

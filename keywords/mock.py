@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +97,3 @@ def write_control(
         doc["defaults"].update(given)
     directives.write_json_atomic(control, doc)
     return doc
-
-
-def describe(settings: directives.PromptSettings | None = None) -> dict[str, Any]:
-    """Plain dict of settings (for reports)."""
-    return asdict(settings or directives.PromptSettings())

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -245,14 +244,3 @@ def registry() -> Registry:
     if _REGISTRY is None:
         _REGISTRY = Registry()
     return _REGISTRY
-
-
-def wait_until(predicate, timeout_s: float, interval_s: float = 0.02) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout_s`` passes. Returns the last result."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval_s)

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
-from pathlib import Path
 
-from keywords.snapshot import git_head, platform_info
+from keywords.snapshot import git, git_head, platform_info
 
 
 def git_state(cwd: str | os.PathLike | None = None) -> str:
@@ -18,18 +16,10 @@ def git_state(cwd: str | os.PathLike | None = None) -> str:
     sha = git_head(cwd)
     if not sha:
         return "unknown"
-    try:
-        out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=cwd or Path(__file__).parent,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
+    status = git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+    if status is None:
         return sha
-    return f"{sha} (uncommitted changes)" if out.stdout.strip() else sha
+    return f"{sha} (uncommitted changes)" if status else sha
 
 
 def robot_version() -> str:

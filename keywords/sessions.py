@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from keywords.client import DaemonClient, PromptAccepted
 from keywords.events import StreamOptions, StreamResult, Subscription
 
-OUTCOMES = ("completed", "error", "session_died", "session_closed", "timeout", "stream_cut", "stream_refused")
-
 
 @dataclass
 class TurnResult:

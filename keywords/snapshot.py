@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 FORMAT_VERSION = 2
-PERCENTILE_KEYS = ("count", "p50", "p90", "p99", "p999", "mean", "min", "max")
 TITLES = {
     "loadtest-report": "qwen serve daemon — connection stress test report",
     "loadtest": "qwen serve daemon — connection stress test report",
@@ -63,20 +62,20 @@ class Scenario:
         return out
 
 
-def git_head(cwd: str | os.PathLike | None = None) -> str | None:
-    """``git rev-parse HEAD`` of the harness checkout, or ``None``."""
+def git(*args: str, cwd: str | os.PathLike | None = None) -> str | None:
+    """Stdout of ``git <args>`` in the harness checkout (stripped), or ``None`` when git fails."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=cwd or Path(__file__).parent,
-            check=True,
+            ["git", *args], capture_output=True, text=True, timeout=5, cwd=cwd or Path(__file__).parent, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
+
+
+def git_head(cwd: str | os.PathLike | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the harness checkout, or ``None``."""
+    return git("rev-parse", "HEAD", cwd=cwd) or None
 
 
 def platform_info(node_version: str | None = None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from robotlibcore import keyword
 
 from keywords import mock
-from keywords.client import PromptAccepted, Reply, SessionInfo
+from keywords.client import PromptAccepted, SessionInfo
 from keywords.components.base import Component, typed_settings
 from keywords.errors import DaemonHttpError, HarnessConfigError
 from keywords.events import StreamResult
@@ -419,8 +419,3 @@ def _check_refusal(err: DaemonHttpError, status: int, code: str | None) -> None:
     if err.status != int(status) or (code is not None and err.code != code):
         want = f"{status} {code or ''}".strip()
         raise AssertionError(f"Expected {want}, got: {err}") from err
-
-
-def reply_summary(reply: Reply) -> str:
-    """``status code`` of a reply for messages."""
-    return f"{reply.status} {reply.code or ''}".strip()
