@@ -10,7 +10,7 @@ One run, one daemon (the pinned release, mock agent replying at once with 3 chun
    ``replay_complete`` frame): the library's ``Subscription`` versus a raw-socket reader doing the same work
    (chunked decoding, frame split, ``json.loads`` of each data line), and a raw reader that only splits
    frames (no JSON) as the floor. Target: library ≥ 20,000 events/s and within 2x of raw.
-3. **Process-tree sampler CPU** at 10 Hz (``keywords.process_tree.RssSampler`` on the daemon's tree): the
+3. **Process-tree sampler CPU** at 10 Hz (``keywords.measure.process_tree.RssSampler`` on the daemon's tree): the
    sampler thread's own CPU time over wall time. Target: < 1% of a core.
 4. **Loadtest suite wall time**: ``robot --include loadtest --exclude sustained suites/`` in a subprocess
    (``--no-suite`` skips it).
@@ -41,13 +41,13 @@ from sseclient import SSEClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from keywords import mock  # noqa: E402
-from keywords.client import DaemonClient  # noqa: E402
 from keywords.components.daemon_keywords import DaemonKeywords  # noqa: E402
 from keywords.context import HarnessContext  # noqa: E402
-from keywords.events import StreamOptions, Subscription  # noqa: E402
-from keywords.metrics import LatencyRecorder  # noqa: E402
-from keywords.sessions import follow_turn  # noqa: E402
+from keywords.fakes import mock_control  # noqa: E402
+from keywords.measure.metrics import LatencyRecorder  # noqa: E402
+from keywords.traffic.client import DaemonClient  # noqa: E402
+from keywords.traffic.sse import StreamOptions, Subscription  # noqa: E402
+from keywords.traffic.turns import follow_turn  # noqa: E402
 
 REPLAY_BUDGET = 8 * 1024 * 1024
 
@@ -281,7 +281,7 @@ def bench_cycles(client: DaemonClient, port: int, cycles: int, warmup: int) -> d
 
 def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> dict:
     sid = client.create_session("thread").session_id
-    prefix = mock.directive(chunks=events - 2)  # + user echo + turn_complete = ``events`` frames in the ring
+    prefix = mock_control.directive(chunks=events - 2)  # + user echo + turn_complete = ``events`` frames in the ring
     accepted = client.prompt(sid, f"{prefix} fill")
     turn = follow_turn(client, sid, accepted, timeout_s=120)
     if turn.outcome != "completed":
@@ -344,9 +344,9 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
 
 def bench_sampler(daemon, seconds: float) -> dict:
     try:
-        from keywords.process_tree import RssSampler, snapshot_tree
+        from keywords.measure.process_tree import RssSampler, snapshot_tree
     except ImportError:
-        return {"skipped": "keywords/process_tree.py is not available"}
+        return {"skipped": "keywords/measure/process_tree.py is not available"}
     me = psutil.Process()
 
     def run(marked) -> dict:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keywords.client import DaemonClient
-from keywords.daemon import Daemon
+from keywords.daemon.process import Daemon
+from keywords.daemon.provision import DaemonSource, NodeInfo, check_node, resolve_daemon
+from keywords.daemon.registry import Registry, registry
 from keywords.errors import HarnessConfigError
-from keywords.events import Subscription
-from keywords.provision import DaemonSource, NodeInfo, check_node, resolve_daemon
-from keywords.registry import Registry, registry
+from keywords.traffic.client import DaemonClient
+from keywords.traffic.sse import Subscription
 
 
 @dataclass

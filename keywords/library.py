@@ -18,7 +18,7 @@ from keywords.components.provider_keywords import ProviderKeywords
 from keywords.components.report_keywords import ReportKeywords
 from keywords.components.session_keywords import SessionKeywords
 from keywords.context import HarnessContext
-from keywords.runinfo import RunMetadata
+from keywords.daemon.run_metadata import RunMetadata
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,8 @@
 """Keywords of the daemon-versus-CLI benchmark (upstream's C1-C12) and of the A/B comparison of two builds.
 
 Thin wrappers: each keyword checks its arguments, reaches the daemon through the shared context and calls
-the measurement in :mod:`keywords.benchmark` (the A/B ratios come from :mod:`keywords.bench`); the result
-dataclasses are defined there and re-exported here.
+the measurement in :mod:`keywords.measure.daemon_vs_cli` (the A/B ratios come from :mod:`keywords.measure.ab`);
+the result dataclasses are defined there and re-exported here.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from typing import Any
 
 from robotlibcore import keyword
 
-from keywords import bench, benchmark
-from keywords.benchmark import (
+from keywords.components.base import Component
+from keywords.components.daemon_keywords import DaemonKeywords
+from keywords.fakes.oneshot_cli import CliSpec, OneShotCli
+from keywords.measure import ab, daemon_vs_cli
+from keywords.measure.daemon_vs_cli import (
     BootSeries,
     ChurnResult,
     CliSeries,
@@ -23,9 +26,6 @@ from keywords.benchmark import (
     ThroughputWindow,
     TreeRss,
 )
-from keywords.cli import CliSpec, OneShotCli
-from keywords.components.base import Component
-from keywords.components.daemon_keywords import DaemonKeywords
 
 __all__ = [
     "BenchmarkKeywords",
@@ -48,7 +48,7 @@ class BenchmarkKeywords(Component):
         self._daemons = DaemonKeywords(ctx)
         self._cli_count = 0
 
-    def _target(self, daemon: str | None) -> benchmark.Target:
+    def _target(self, daemon: str | None) -> daemon_vs_cli.Target:
         """The named (or current) daemon, looked up, and checked alive, at every use."""
         return functools.partial(self.ctx.get, daemon)
 
@@ -88,8 +88,8 @@ class BenchmarkKeywords(Component):
             | ${cli}= | Run One Shot CLI | ${provider.base_url} | iterations=5 | profile_startup=${True} |
             | Should Be True | ${cli.wall.p50} > 0 |
         """
-        iterations, warmup = benchmark.check_cli_counts(iterations, warmup)
-        from keywords import provider as real_agent  # the fake provider's module owns the model settings
+        iterations, warmup = daemon_vs_cli.check_cli_counts(iterations, warmup)
+        from keywords.fakes import provider as real_agent  # the fake provider's module owns the model settings
 
         env, files = real_agent.settings(provider_url, model, None)
         self._cli_count += 1
@@ -98,7 +98,7 @@ class BenchmarkKeywords(Component):
             self.ctx.registry,
             name=f"cli-{self._cli_count}",
         )
-        return benchmark.run_cli_series(cli, prompt, iterations, warmup, bool(profile_startup), log=self.info)
+        return daemon_vs_cli.run_cli_series(cli, prompt, iterations, warmup, bool(profile_startup), log=self.info)
 
     # -- C2: boot to the first session ---------------------------------------------------------------
     @keyword(tags=("benchmark", "daemon"))
@@ -137,7 +137,7 @@ class BenchmarkKeywords(Component):
                 boot_timeout=boot_timeout,
             )
 
-        return benchmark.measure_boot_to_first_session(
+        return daemon_vs_cli.measure_boot_to_first_session(
             start, self._daemons.stop_daemon, self._target(None), iterations, log=self.info
         )
 
@@ -164,7 +164,7 @@ class BenchmarkKeywords(Component):
             | ${warm}= | Time Session Creations | 5 |
             | ${burst}= | Time Session Creations | 5 | concurrent=${True} |
         """
-        return benchmark.time_session_creations(self._target(daemon), count, concurrent, scope)
+        return daemon_vs_cli.time_session_creations(self._target(daemon), count, concurrent, scope)
 
     # -- C4 / C10: tree RSS ------------------------------------------------------------------------
     @keyword(tags=("benchmark", "process"))
@@ -183,7 +183,7 @@ class BenchmarkKeywords(Component):
             | ${rss}= | Measure Tree RSS | sessions=5 |
             | Log | ${rss.line()} |
         """
-        return benchmark.measure_tree_rss(self._target(daemon), sessions, settle)
+        return daemon_vs_cli.measure_tree_rss(self._target(daemon), sessions, settle)
 
     # -- C5 / C6: prompts --------------------------------------------------------------------------
     @keyword(tags=("benchmark", "prompt"))
@@ -214,7 +214,7 @@ class BenchmarkKeywords(Component):
         Example:
             | ${daemon_prompt}= | Time Prompts | ${sid} | say ok | iterations=5 |
         """
-        return benchmark.time_prompts(self._target(daemon), session_id, text, iterations, warmup, timeout)
+        return daemon_vs_cli.time_prompts(self._target(daemon), session_id, text, iterations, warmup, timeout)
 
     @keyword(tags=("benchmark", "prompt"))
     def time_concurrent_prompts(
@@ -239,7 +239,7 @@ class BenchmarkKeywords(Component):
         Example:
             | ${conc}= | Time Concurrent Prompts | ${sids} | provider=${provider} |
         """
-        return benchmark.time_concurrent_prompts(self._target(daemon), session_ids, provider, timeout)
+        return daemon_vs_cli.time_concurrent_prompts(self._target(daemon), session_ids, provider, timeout)
 
     # -- C9: throughput ----------------------------------------------------------------------------
     @keyword(tags=("benchmark", "session"))
@@ -265,7 +265,7 @@ class BenchmarkKeywords(Component):
             | ${anchored}= | Measure Create Close Throughput | 10 | anchors=3 |
             | ${cold}= | Measure Create Close Throughput | 10 |
         """
-        return benchmark.measure_create_close_throughput(self._target(daemon), window, anchors)
+        return daemon_vs_cli.measure_create_close_throughput(self._target(daemon), window, anchors)
 
     # -- C10: churn ----------------------------------------------------------------------------------
     @keyword(tags=("benchmark", "session"))
@@ -286,7 +286,7 @@ class BenchmarkKeywords(Component):
             | ${churn}= | Measure Session Churn | 20 |
             | Figure Should Be At Most | churn drift | ${churn.drift_mb.__abs__()} | 100 | MB |
         """
-        return benchmark.measure_session_churn(self._target(daemon), rounds, anchors)
+        return daemon_vs_cli.measure_session_churn(self._target(daemon), rounds, anchors)
 
     # -- C12: SSE flood -------------------------------------------------------------------------------
     @keyword(tags=("benchmark", "sse"))
@@ -312,7 +312,7 @@ class BenchmarkKeywords(Component):
             | ${flood}= | Open SSE Flood | ${sid} | count=10 |
             | Should Be True | ${flood.all_connected} |
         """
-        return benchmark.open_sse_flood(self._target(daemon), session_id, count, timeout)
+        return daemon_vs_cli.open_sse_flood(self._target(daemon), session_id, count, timeout)
 
     # -- side by side ---------------------------------------------------------------------------------
     @keyword(tags=("benchmark", "report"))
@@ -341,7 +341,7 @@ class BenchmarkKeywords(Component):
         Example:
             | ${side}= | Daemon Versus CLI Figures | ${CLI_COLD} | ${DAEMON_BOOT} | ${PROMPT_CLI} | ${PROMPT_DAEMON} |
         """
-        return benchmark.side_by_side(cli_cold, daemon_boot, prompt_cli, prompt_daemon)
+        return daemon_vs_cli.side_by_side(cli_cold, daemon_boot, prompt_cli, prompt_daemon)
 
     # -- A/B comparison of two builds ------------------------------------------------------------------
     @keyword(tags=("benchmark", "compare"))
@@ -355,7 +355,7 @@ class BenchmarkKeywords(Component):
         prompts: int = 3,
         boot_timeout: float = 60.0,
         warmup: int = 1,
-    ) -> bench.Comparison:
+    ) -> ab.Comparison:
         """Run the same measurements against two daemon builds, interleaved A B B A, and compare them.
 
         Each run starts the build (real agent, fake provider, not preheated) and measures boot to the first
@@ -379,14 +379,14 @@ class BenchmarkKeywords(Component):
             | ${cmp}= | Compare Daemon Builds | ${provider.base_url} | b_entry=${LOCAL_BUILD} |
         """
         a_src, b_src = self.ctx.source(a_entry or None), self.ctx.source(b_entry or None)
-        cmp = bench.Comparison(a_src.label, b_src.label, int(rounds))
+        cmp = ab.Comparison(a_src.label, b_src.label, int(rounds))
 
         def start(entry: str | None, preheat: bool):
             return self._daemons.start_daemon(
                 agent="real", provider_url=provider_url, preheat=preheat, daemon_entry=entry, boot_timeout=boot_timeout
             )
 
-        return benchmark.compare_builds(
+        return daemon_vs_cli.compare_builds(
             cmp,
             start,
             self._daemons.stop_daemon,

@@ -8,9 +8,9 @@ from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn
 from robotlibcore import keyword
 
-from keywords import compare
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
+from keywords.reporting import baseline_diff
 
 
 class CompareKeywords(Component):
@@ -24,7 +24,7 @@ class CompareKeywords(Component):
         tolerances: str | None = None,
         fail_on_regression: bool = False,
         force: bool = False,
-    ) -> compare.Comparison:
+    ) -> baseline_diff.Comparison:
         """Compare a snapshot with a saved baseline snapshot and show the result in the log and test message.
 
         Environment differences (daemon version or source, Node version, OS, CPU count) are shown prominently
@@ -50,8 +50,8 @@ class CompareKeywords(Component):
         if current_path.suffix != ".json":
             current_path = self.ctx.results_dir / f"{current}.json"
         try:
-            result = compare.compare_files(baseline, current_path, tolerances, force)
-        except compare.CompareError as exc:
+            result = baseline_diff.compare_files(baseline, current_path, tolerances, force)
+        except baseline_diff.CompareError as exc:
             raise AssertionError(str(exc)) from exc
         self.info(result.html(), html=True)
         for warning in result.warnings:
@@ -64,7 +64,7 @@ class CompareKeywords(Component):
         return result
 
     @keyword(tags=("report", "compare"))
-    def comparison_should_have_no_regressions(self, comparison: compare.Comparison) -> None:
+    def comparison_should_have_no_regressions(self, comparison: baseline_diff.Comparison) -> None:
         """Fail when a comparison found regressions; the message lists them with their change and tolerance.
 
         Args:
@@ -74,7 +74,7 @@ class CompareKeywords(Component):
             | ${cmp}= | Compare With Baseline | baselines/scenarios.json | scenarios |
             | Comparison Should Have No Regressions | ${cmp} |
         """
-        if not isinstance(comparison, compare.Comparison):
+        if not isinstance(comparison, baseline_diff.Comparison):
             raise HarnessConfigError(f"Expected the result of Compare With Baseline, got {comparison!r:.100}.")
         if comparison.regressions:
             lines = "; ".join(d.line() for d in comparison.regressions)

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from robotlibcore import keyword
 
-from keywords import mock
-from keywords import provider as real_agent
-from keywords.client import DaemonClient
 from keywords.components.base import Component
 from keywords.context import RunningDaemon
-from keywords.daemon import Daemon, DaemonSpec
+from keywords.daemon.process import Daemon, DaemonSpec
 from keywords.errors import HarnessConfigError
+from keywords.fakes import mock_control
+from keywords.fakes import provider as real_agent
+from keywords.traffic.client import DaemonClient
 
 SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT, "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
 
@@ -147,10 +147,10 @@ class DaemonKeywords(Component):
         }
         prepare = None
         if agent == "mock":
-            mock.prompt_settings(**defaults)  # validate before anything starts
+            mock_control.prompt_settings(**defaults)  # validate before anything starts
 
             def prepare(home):
-                env, files, _control = mock.agent_env(
+                env, files, _control = mock_control.agent_env(
                     home,
                     init_mode=mock_init,
                     init_delay_ms=mock_init_delay_ms,

@@ -6,7 +6,7 @@ from robotlibcore import keyword
 
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
-from keywords.events import StreamOptions, StreamResult, Subscription
+from keywords.traffic.sse import StreamOptions, StreamResult, Subscription
 
 
 class EventKeywords(Component):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from robotlibcore import keyword
 
-from keywords import flows, mock
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
-from keywords.sessions import follow_turn
+from keywords.fakes import mock_control
+from keywords.traffic import flows
+from keywords.traffic.turns import follow_turn
 
 
 class FlowKeywords(Component):
@@ -58,7 +59,11 @@ class FlowKeywords(Component):
         """
         client = self.ctx.get(daemon).client
         batch = flows.run_sequential(
-            client, int(cycles), chunks=int(chunks), prefix=mock.directive(chunks=int(chunks)), timeout_s=timeout
+            client,
+            int(cycles),
+            chunks=int(chunks),
+            prefix=mock_control.directive(chunks=int(chunks)),
+            timeout_s=timeout,
         )
         self.info(batch.line())
         return batch
@@ -93,7 +98,7 @@ class FlowKeywords(Component):
             client,
             int(count),
             chunks=int(chunks),
-            prefix=mock.directive(chunks=int(chunks)),
+            prefix=mock_control.directive(chunks=int(chunks)),
             timeout_s=timeout,
             join_timeout_s=max(60.0, (int(prompts) + 3) * timeout),
             prompts=int(prompts),
@@ -152,7 +157,7 @@ class FlowKeywords(Component):
             | ${done}= | Stop Background Load | ${load} |
         """
         running = self.ctx.get(daemon)
-        text = mock.directive(chunks=int(chunks), chunk_size=int(chunk_size)) + "background load"
+        text = mock_control.directive(chunks=int(chunks), chunk_size=int(chunk_size)) + "background load"
         load = flows.BackgroundLoad(running.client, int(sessions), text, max_s=float(max_seconds)).start()
         running.daemon.on_stop(load.request_stop)
         return load

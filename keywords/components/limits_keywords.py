@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from robotlibcore import keyword
 
-from keywords import connections
 from keywords.components.base import Component
-from keywords.connections import FloodResult, Recovery, ShutdownResult
 from keywords.errors import HarnessConfigError
-from keywords.events import StreamOptions, StreamResult, Subscription
+from keywords.traffic import connections
+from keywords.traffic.connections import FloodResult, Recovery, ShutdownResult
+from keywords.traffic.sse import StreamOptions, StreamResult, Subscription
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from robotlibcore import keyword
 
-from keywords import mock
 from keywords.components.base import Component
-from keywords.load import LoadPlan, LoadResult, run_lifecycle_load, run_prompt_load
+from keywords.fakes import mock_control
+from keywords.traffic.open_model import LoadPlan, LoadResult, run_lifecycle_load, run_prompt_load
 
 
 class LoadKeywords(Component):
@@ -60,7 +60,7 @@ class LoadKeywords(Component):
             | ${load}= | Run Sustained Prompt Load | rate=10 | duration=20 | sessions=5 |
             | Report Figures | ${load.line()} |
         """
-        prefix = mock.directive(**mock_settings)
+        prefix = mock_control.directive(**mock_settings)
         plan = LoadPlan(
             kind="prompt",
             rate=float(rate),

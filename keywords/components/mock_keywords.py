@@ -6,9 +6,9 @@ from typing import Any
 
 from robotlibcore import keyword
 
-from keywords import mock
 from keywords.components.base import Component, typed_settings
 from keywords.errors import HarnessConfigError
+from keywords.fakes import mock_control
 
 
 class MockKeywords(Component):
@@ -39,7 +39,7 @@ class MockKeywords(Component):
         running = self.ctx.get(daemon)
         if running.control_file is None:
             raise HarnessConfigError(f"{running.daemon.name} runs the real agent; only the mock can be controlled.")
-        running.control = mock.write_control(
+        running.control = mock_control.write_control(
             running.control_file, running.control, session=session_id, **typed_settings(settings)
         )
         return running.control
@@ -59,4 +59,4 @@ class MockKeywords(Component):
             | ${prefix}= | Mock Directive | mode=hang |
             | Send Prompt | ${sid} | ${prefix}wait forever |
         """
-        return mock.directive(**typed_settings(settings))
+        return mock_control.directive(**typed_settings(settings))

@@ -7,9 +7,9 @@ from typing import Any
 
 from robotlibcore import keyword
 
-from keywords import plots
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
+from keywords.reporting import plots
 
 
 class PlotKeywords(Component):

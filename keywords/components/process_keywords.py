@@ -9,9 +9,16 @@ import psutil
 from robotlibcore import keyword
 
 from keywords.components.base import Component
+from keywords.daemon.registry import processes_with_marker
 from keywords.errors import HarnessConfigError
-from keywords.process_tree import ResourceProfile, RssSampler, RssSamples, TreeProfiler, TreeSnapshot, snapshot_tree
-from keywords.registry import processes_with_marker
+from keywords.measure.process_tree import (
+    ResourceProfile,
+    RssSampler,
+    RssSamples,
+    TreeProfiler,
+    TreeSnapshot,
+    snapshot_tree,
+)
 
 
 class ProcessKeywords(Component):

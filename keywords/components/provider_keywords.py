@@ -10,11 +10,11 @@ from typing import Any
 from robotlibcore import keyword
 
 import mock_acp
-from keywords import metrics
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
-from keywords.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, ProviderRequest, stop_quietly
-from keywords.sessions import TurnResult, follow_turn
+from keywords.fakes.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, ProviderRequest, stop_quietly
+from keywords.measure import metrics
+from keywords.traffic.turns import TurnResult, follow_turn
 
 IDLE_MCP = Path(mock_acp.__file__).resolve().parent / "idle_mcp.py"
 IDLE_MCP_PATTERN = r"idle_mcp\.py"

@@ -8,10 +8,10 @@ from typing import Any
 from robot.libraries.BuiltIn import BuiltIn
 from robotlibcore import keyword
 
-from keywords import metrics
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
-from keywords.snapshot import TITLES, Scenario, Snapshot, git_head, platform_info
+from keywords.measure import metrics
+from keywords.reporting.snapshot import TITLES, Scenario, Snapshot, git_head, platform_info
 
 
 class ReportKeywords(Component):

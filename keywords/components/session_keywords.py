@@ -6,12 +6,12 @@ from typing import Any
 
 from robotlibcore import keyword
 
-from keywords import mock
-from keywords.client import PromptAccepted, SessionInfo
 from keywords.components.base import Component, typed_settings
 from keywords.errors import DaemonHttpError, HarnessConfigError
-from keywords.events import StreamResult
-from keywords.sessions import TurnResult, classify, follow_turn
+from keywords.fakes import mock_control
+from keywords.traffic.client import PromptAccepted, SessionInfo
+from keywords.traffic.sse import StreamResult
+from keywords.traffic.turns import TurnResult, classify, follow_turn
 
 SCOPES = ("thread", "single")
 
@@ -259,7 +259,7 @@ class SessionKeywords(Component):
         Example:
             | ${accepted}= | Send Prompt | ${sid} | hello | mode=hang |
         """
-        text = mock.directive(**typed_settings(mock_settings)) + text
+        text = mock_control.directive(**typed_settings(mock_settings)) + text
         return self.ctx.get(daemon).client.prompt(session_id, text, client_id=client_id, deadline_ms=deadline_ms)
 
     @keyword(tags=("prompt",))

@@ -49,7 +49,7 @@ Compare Two Daemon Builds Interleaved A B B A
 Build B Entry
     [Documentation]    ``COMPARE_B_ENTRY``, or the pinned release's cached ``cli-entry.js`` given as a local path.
     IF    '${COMPARE_B_ENTRY}' != '${EMPTY}'    RETURN    ${COMPARE_B_ENTRY}
-    ${entry}    Evaluate    keywords.provision.release_source().entry    modules=keywords.provision
+    ${entry}    Evaluate    keywords.daemon.provision.release_source().entry    modules=keywords.daemon.provision
     RETURN    ${entry}
 
 Ratios Should Be Near One

@@ -4,7 +4,7 @@ Documentation    A daemon started with ``--require-auth`` refuses requests witho
 ...              daemon only through its environment: it is on no command line of the daemon or its children.
 ...
 ...              The token comes from the environment variable ``QWEN_HARNESS_AUTH_TOKEN`` (set by
-...              ``tests/test_secrets.py``, which then searches every artifact of this run for it), or is generated
+...              ``atest/test_secrets.py``, which then searches every artifact of this run for it), or is generated
 ...              per run. It is generated and
 ...              used with the log level lowered to WARN, because Robot logs assigned values and RequestsLibrary
 ...              logs request headers at INFO.

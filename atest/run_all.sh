@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Everything CI checks, in order: lint, unit tests, acceptance suites. Run through `./harness test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+OUT=results/ci
+rm -rf "$OUT" && mkdir -p "$OUT"
+started=$(date +%s)
+status=0
+
+step() { echo; echo "==> $* ($(( $(date +%s) - started )) s)"; }
+
+step "lint: ruff, robocop"
+"$BIN/ruff" check keywords mock_acp utest atest benchmarks
+"$BIN/ruff" format --check keywords mock_acp utest atest benchmarks
+"$BIN/robocop" check suites resources atest
+"$BIN/robocop" format --check suites resources atest
+
+step "headless Chromium for the log.html plot test"
+bash atest/ensure_chromium.sh
+
+step "pytest: unit tests (utest), the harness's own acceptance tests (atest)"
+"$BIN/pytest" -q utest atest
+
+step "robot: the harness's own acceptance suites (bad input, bad rows)"
+"$BIN/robot" --outputdir "$OUT/atest" atest/robot || status=$?
+
+# The loadtest scenarios (but not the timing-sensitive sustained load, nor limits) and the baseline run
+# under pabot below; everything else runs here, one test at a time.
+step "robot: smoke, limits, sustained load, security, scenarios, benchmark"
+"$BIN/robot" --outputdir "$OUT/serial" --exclude manual --exclude baseline \
+    --exclude loadtestNOTlimitsNOTsustained suites/ || status=$?
+
+step "the plots in that run's log.html decode in headless Chromium"
+QS_CHECK_LOG="$OUT/serial/log.html" "$BIN/pytest" -q atest/test_log_plots_browser.py -k given_log || status=$?
+
+step "pabot: loadtest and baseline in 2 processes, merged with rebot"
+# pabot runs rebot over the processes' outputs into $OUT/parallel/output.xml (exit status = failed tests).
+PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --processes 2 --outputdir "$OUT/parallel" --name "Loadtest and baseline" \
+    --exclude manual --exclude sustained suites/loadtest suites/baseline || status=$?
+"$BIN/python" atest/check_parallel_run.py "$OUT/parallel" || status=$?
+
+step "done (status $status)"
+exit $status

@@ -1,0 +1,1 @@
+"""Reporting: snapshots, plots, comparison of a run with a saved baseline."""

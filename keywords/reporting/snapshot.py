@@ -1,0 +1,283 @@
+"""Per-suite JSON and Markdown snapshots in upstream's shape (extended), safe under pabot.
+
+Shape (``version`` 2; upstream's version 1 is a subset and still reads)::
+
+    {"version": 2, "kind": "loadtest", "capturedAt": ISO, "gitCommit": sha|null,
+     "platform": {"os", "arch", "nodeVersion", "python", "cpuCount", "cpuModel"},
+     "daemon": {"version", "source", "label"}, "method": {...how figures were measured...},
+     "scenarios": [{"name", "status": "passed"|"failed"|"skipped", "durationMs", "error"?, "parameters"?,
+                    "metrics"?}]}
+
+``parameters`` (optional, added within version 2; absent in older files) holds the scenario's inputs (burst size,
+chunks, mock delay...) so that a comparison can refuse snapshots taken with different inputs.
+
+Each process writes its own part (``<kind>.<pool id>.part.json`` under pabot) plus the merged
+``<kind>.json``/``.md`` of every part in the folder, so the last writer leaves a complete merged snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import math
+import os
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 2
+TITLES = {
+    "loadtest-report": "qwen serve daemon — connection stress test report",
+    "loadtest": "qwen serve daemon — connection stress test report",
+    "perf-baseline": "qwen serve daemon — baseline",
+    "daemon-vs-cli-benchmark": "qwen daemon vs CLI — performance benchmark",
+    "limits": "qwen serve daemon — limits and failure paths",
+    "scenarios": "qwen serve daemon — scenario table",
+}
+
+
+@dataclass
+class Scenario:
+    """One scenario's record in a snapshot."""
+
+    name: str
+    status: str = "passed"
+    duration_ms: float = 0.0
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``error`` and ``parameters`` only when set)."""
+        out: dict[str, Any] = {"name": self.name, "status": self.status, "durationMs": round(self.duration_ms, 1)}
+        if self.error:
+            out["error"] = self.error
+        if self.parameters is not None:
+            out["parameters"] = self.parameters
+        out["metrics"] = self.metrics
+        return out
+
+
+def git(*args: str, cwd: str | os.PathLike | None = None) -> str | None:
+    """Stdout of ``git <args>`` in the harness checkout (stripped), or ``None`` when git fails."""
+    try:
+        out = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=5, cwd=cwd or Path(__file__).parent, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def git_head(cwd: str | os.PathLike | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the harness checkout, or ``None``."""
+    return git("rev-parse", "HEAD", cwd=cwd) or None
+
+
+def platform_info(node_version: str | None = None) -> dict[str, Any]:
+    """OS, architecture, Node and Python versions, CPU count and model."""
+    model = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "os": platform.system().lower(),
+        "arch": platform.machine(),
+        "nodeVersion": node_version,
+        "python": platform.python_version(),
+        "cpuCount": os.cpu_count(),
+        "cpuModel": model,
+    }
+
+
+class Snapshot:
+    """Scenarios of one kind (``loadtest``, ``perf-baseline``...) written to ``<dir>/<kind>.json`` and ``.md``.
+
+    Args:
+        kind: File base name and report title key.
+        title: Markdown title.
+        header: Run facts (platform, daemon, method...) merged into the top level.
+    """
+
+    def __init__(self, kind: str, title: str, header: dict[str, Any]) -> None:
+        self.kind = kind
+        self.title = title
+        self.header = header
+        self.captured_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        self.scenarios: list[Scenario] = []
+
+    def add(self, scenario: Scenario) -> Scenario:
+        """Add (or replace, by name) a scenario."""
+        self.scenarios = [s for s in self.scenarios if s.name != scenario.name] + [scenario]
+        return scenario
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+        return {
+            "version": FORMAT_VERSION,
+            "kind": self.kind,
+            "capturedAt": self.captured_at,
+            **self.header,
+            "scenarios": [s.to_dict() for s in self.scenarios],
+        }
+
+    def write(self, directory: Path, part_id: str = "main") -> Path:
+        """Write this process's part and the merged JSON/Markdown of all parts; returns the JSON path.
+
+        Args:
+            directory: Output folder (Robot's output directory).
+            part_id: Name of this process's part (pabot's queue index, else ``main``).
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        part = directory / f"{self.kind}.{part_id}.part.json"
+        _write_text(part, dumps(self.to_dict()))
+        with open(directory / f".{self.kind}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            merged = merge_parts(sorted(directory.glob(f"{self.kind}.*.part.json")))
+            target = directory / f"{self.kind}.json"
+            _write_text(target, dumps(merged))
+            _write_text(directory / f"{self.kind}.md", markdown(merged, self.title))
+        return target
+
+
+def merge_parts(paths: list[Path]) -> dict[str, Any]:
+    """Merge snapshot parts: header of the first, scenarios of all (later parts win on equal names)."""
+    merged: dict[str, Any] | None = None
+    scenarios: dict[str, dict] = {}
+    for path in paths:
+        with contextlib.suppress(OSError, ValueError):
+            doc = load(path)
+            if merged is None:
+                merged = {k: v for k, v in doc.items() if k != "scenarios"}
+            for sc in doc.get("scenarios", []):
+                scenarios[sc["name"]] = sc
+    merged = merged or {"version": FORMAT_VERSION}
+    merged["scenarios"] = list(scenarios.values())
+    return merged
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a snapshot of any supported version (1 = upstream's, 2 = this harness's)."""
+    doc = json.loads(Path(path).read_text())
+    version = doc.get("version")
+    if version not in (1, FORMAT_VERSION):
+        raise ValueError(f"{path}: snapshot version {version!r} is not supported (expected 1 or {FORMAT_VERSION}).")
+    if version == 1:
+        doc = {**doc, "kind": doc.get("kind") or Path(path).stem.replace("-report", ""), "daemon": doc.get("daemon")}
+    return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """2-space JSON with NaN/inf written as ``null`` (as upstream)."""
+    return json.dumps(_clean(doc), indent=2) + "\n"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def markdown(doc: dict[str, Any], title: str) -> str:
+    """Upstream-style Markdown: header facts, then one section per scenario."""
+    plat = doc.get("platform") or {}
+    daemon = doc.get("daemon") or {}
+    lines = [
+        f"# {title}",
+        "",
+        f"Captured: {doc.get('capturedAt')}",
+        f"Git: {doc.get('gitCommit') or 'unknown'}",
+        f"Platform: {plat.get('os')}/{plat.get('arch')} node={plat.get('nodeVersion')} "
+        f"python={plat.get('python')} cpus={plat.get('cpuCount')}",
+        f"Daemon: {daemon.get('label') or 'unknown'}",
+    ]
+    method = doc.get("method")
+    if method:
+        lines.append(f"Method: {method if isinstance(method, str) else json.dumps(method, ensure_ascii=False)}")
+    lines += ["", "## Scenarios", ""]
+    for sc in doc.get("scenarios", []):
+        lines += [f"### {sc['name']}", f"- Status: {sc.get('status')}", f"- Duration: {sc.get('durationMs', 0):.0f}ms"]
+        if sc.get("error"):
+            lines.append(f"- Error: {sc['error']}")
+        if sc.get("parameters"):
+            lines.append(f"- Parameters: {json.dumps(_clean(sc['parameters']), ensure_ascii=False)}")
+        for key, value in (sc.get("metrics") or {}).items():
+            if isinstance(value, dict) and "p50" in value and "count" in value:
+                lines.append(f"- {key}: {format_percentiles(value)}")
+            else:
+                lines.append(f"- {key}: {json.dumps(_clean(value))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_percentiles(p: dict[str, Any] | None) -> str:
+    """``p50=… p90=… p99=… mean=… (n=…)`` in ms, or ``n/a`` (upstream's format, units added)."""
+    if not p or not p.get("count"):
+        return "n/a"
+
+    def f(key: str) -> str:
+        v = p.get(key)
+        return "n/a" if v is None else f"{v:.1f}"
+
+    return f"p50={f('p50')}ms p90={f('p90')}ms p99={f('p99')}ms mean={f('mean')}ms (n={p['count']})"
+
+
+def merge_folders(out: Path, sources: list[Path]) -> dict[str, int]:
+    """Merge the snapshot parts found under ``sources`` (recursively) into ``out/<kind>.json`` and ``.md``.
+
+    Used after a pabot run (each process writes its parts into its own output folder) or across machines.
+
+    Returns:
+        Number of scenarios per kind written.
+    """
+    parts: dict[str, list[Path]] = {}
+    for source in sources:
+        for path in sorted(Path(source).rglob("*.part.json")):
+            parts.setdefault(path.name.split(".", 1)[0], []).append(path)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for kind, paths in sorted(parts.items()):
+        doc = merge_parts(paths)
+        _write_text(out / f"{kind}.json", dumps(doc))
+        _write_text(out / f"{kind}.md", markdown(doc, TITLES.get(kind, kind)))
+        written[kind] = len(doc["scenarios"])
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m keywords.reporting.snapshot merge OUT SOURCE...``: merge per-process snapshot parts."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m keywords.reporting.snapshot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    merge = sub.add_parser("merge", help="merge *.part.json files found under SOURCE folders into OUT")
+    merge.add_argument("out", type=Path)
+    merge.add_argument("sources", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    written = merge_folders(args.out, args.sources)
+    if not written:
+        print(f"no snapshot parts found under {', '.join(map(str, args.sources))}")
+        return 1
+    for kind, count in written.items():
+        print(f"{args.out / (kind + '.json')}: {count} scenarios")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

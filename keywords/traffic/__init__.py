@@ -1,0 +1,1 @@
+"""Traffic to the daemon: HTTP client, SSE streams, prompt turns, concurrent flows, open-model load, raw connections."""

@@ -1,0 +1,356 @@
+"""The open-model load engine: schedule, late and dropped accounting, harness CPU rule, SSE matching.
+
+The engine is driven with fake actions (sleeps) and, for prompts, against a tiny loopback HTTP/SSE server
+that speaks the daemon's prompt/events shapes (202 with ``promptId``; frames with ``promptId`` and
+``_meta.serverTimestamp``).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from keywords.errors import HarnessConfigError
+from keywords.measure.metrics import LatencyRecorder
+from keywords.traffic.client import DaemonClient
+from keywords.traffic.open_model import (
+    ArrivalFailed,
+    CpuMeter,
+    LoadPlan,
+    LoadResult,
+    run_open_model,
+    run_prompt_load,
+    saturated,
+)
+
+
+def done_now(arrival, rec):
+    return time.monotonic()
+
+
+# -- schedule ------------------------------------------------------------------------------------------
+
+
+def test_plan_counts_and_intended_offsets():
+    plan = LoadPlan(rate=10, duration_s=20, sessions=5)
+    assert plan.arrivals == 200
+    assert [plan.intended_offset_s(i) for i in (0, 1, 10, 199)] == [0.0, 0.1, 1.0, 19.9]
+    assert LoadPlan(rate=3, duration_s=1).arrivals == 3
+    assert LoadPlan(rate=0.5, duration_s=1).arrivals == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"kind": "soak"}, {"rate": 0}, {"duration_s": 0}, {"sessions": 0}, {"workers": 0}, {"backlog": 0}],
+)
+def test_plan_rejects_bad_values(change):
+    with pytest.raises(HarnessConfigError):
+        LoadPlan(**change).validate()
+
+
+def test_fast_action_keeps_the_schedule():
+    plan = LoadPlan(kind="lifecycle", rate=200, duration_s=0.5, workers=4, late_ms=20)
+    intended: list[float] = []
+
+    def action(arrival, rec):
+        intended.append(arrival.intended)
+        return time.monotonic()
+
+    out = run_open_model(plan, action)
+    assert out.planned == out.sent == out.completed == 100
+    assert out.dropped == 0
+    assert out.late <= 5  # a loaded CI box may wake a thread late now and then
+    steps = sorted(b - a for a, b in zip(sorted(intended), sorted(intended)[1:], strict=False))
+    assert steps[len(steps) // 2] == pytest.approx(0.005, abs=1e-6)  # arrivals are exactly 1/rate apart
+    rec = out.recorders
+    assert rec.response.count == rec.service.count == 100
+    assert rec.response.percentile_ms(50) >= rec.service.percentile_ms(50)
+
+
+def test_slow_service_makes_late_starts_and_response_time_shows_them():
+    # One worker, 50 ms of service, 100 arrivals/s: a closed loop would report ~50 ms; the open model sees
+    # arrivals queue up, so response time (from the intended start) grows while service time stays ~50 ms.
+    plan = LoadPlan(kind="lifecycle", rate=100, duration_s=0.3, workers=1, late_ms=10, max_start_lag_ms=10_000)
+
+    def action(arrival, rec):
+        time.sleep(0.05)
+        return time.monotonic()
+
+    out = run_open_model(plan, action)
+    assert out.sent == 30 and out.dropped == 0
+    assert out.late >= 25
+    service_p50 = out.recorders.service.percentile_ms(50)
+    assert 45 <= service_p50 <= 120
+    assert out.recorders.response.summary().max >= 1000  # the last arrival waited ~1.2 s for the worker
+    assert out.recorders.start_lag.summary().max >= 900
+
+
+def test_full_queue_drops_arrivals_without_sending_them():
+    plan = LoadPlan(kind="lifecycle", rate=100, duration_s=0.2, workers=1, backlog=1, max_start_lag_ms=10_000)
+    sent: list[int] = []
+
+    def action(arrival, rec):
+        sent.append(arrival.index)
+        time.sleep(0.1)
+        return time.monotonic()
+
+    out = run_open_model(plan, action)
+    assert out.planned == 20
+    assert out.dropped_queue_full >= 10
+    assert out.sent + out.dropped == out.planned
+    assert len(sent) == out.sent
+
+
+def test_arrivals_that_wait_too_long_for_a_worker_are_dropped():
+    plan = LoadPlan(kind="lifecycle", rate=100, duration_s=0.2, workers=1, backlog=100, max_start_lag_ms=50)
+
+    def action(arrival, rec):
+        time.sleep(0.03)
+        return time.monotonic()
+
+    out = run_open_model(plan, action)
+    assert out.dropped_queue_full == 0
+    assert out.dropped >= 5
+    assert out.sent + out.dropped == out.planned == 20
+
+
+def test_failures_are_counted_by_code_not_raised():
+    plan = LoadPlan(kind="lifecycle", rate=200, duration_s=0.1, workers=2)
+
+    def action(arrival, rec):
+        if arrival.index % 2:
+            raise ArrivalFailed("prompt_queue_full")
+        if arrival.index == 4:
+            raise RuntimeError("boom")
+        return time.monotonic()
+
+    out = run_open_model(plan, action)
+    assert out.errors == {"prompt_queue_full": 10, "exception:RuntimeError": 1}
+    assert out.completed == 9
+
+
+def test_stop_ends_the_schedule_early():
+    plan = LoadPlan(kind="lifecycle", rate=10, duration_s=60)
+    stop = threading.Event()
+    threading.Timer(0.25, stop.set).start()
+    started = time.monotonic()
+    out = run_open_model(plan, done_now, stop=stop)
+    assert time.monotonic() - started < 5
+    assert out.planned == out.sent < 10
+
+
+# -- harness CPU ---------------------------------------------------------------------------------------
+
+
+def test_saturation_rule():
+    assert saturated(95.0, [], 90, 3)
+    assert not saturated(50.0, [95, 95, 10, 95, 95], 90, 3)
+    assert saturated(50.0, [10, 95, 96, 97, 10], 90, 3)
+    assert not saturated(90.0, [90, 90, 90], 90, 3)  # "more than" the threshold
+
+
+def test_cpu_meter_with_a_fake_reading():
+    # (cpu seconds, wall seconds): 20% for one window, then 3 windows at 100%
+    readings = iter([(0.0, 0.0), (0.1, 0.5), (0.6, 1.0), (1.1, 1.5), (1.6, 2.0), (1.6, 2.0)])
+    meter = CpuMeter(interval_s=0.5, threshold_pct=90, windows=3, read=lambda: next(readings))
+    meter._first = meter._last = meter._read()
+    for _ in range(4):
+        meter.sample()
+    cpu = meter.stop()
+    assert meter.windows_pct == [20.0, 100.0, 100.0, 100.0]
+    assert cpu.mean_pct == 80.0
+    assert cpu.peak_pct == 100.0
+    assert cpu.saturated
+    assert "90% of one core" in cpu.rule
+
+
+def test_cpu_meter_sees_a_busy_harness():
+    idle_meter = CpuMeter(interval_s=0.1).start()
+    time.sleep(0.4)
+    idle = idle_meter.stop()
+    meter = CpuMeter(interval_s=0.1).start()
+    end = time.monotonic() + 0.6
+    x = 0
+    while time.monotonic() < end:
+        x += 1
+    busy = meter.stop()
+    # one busy thread; other work may share the box's cores, so only compare with the idle reading
+    assert busy.mean_pct > idle.mean_pct + 10
+    assert len(busy.windows_pct) >= 4
+
+
+# -- prompts against a loopback SSE server -------------------------------------------------------------
+
+
+class FakeDaemon:
+    """Enough of the daemon for the prompt driver: 202 prompts, per-session SSE streams, 503 on demand."""
+
+    def __init__(self, refuse_every: int = 0, chunks: int = 3) -> None:
+        self.streams: dict[str, list[queue.Queue]] = {}
+        self.lock = threading.Lock()
+        self.prompts = 0
+        self.refuse_every = refuse_every
+        self.chunks = chunks
+        self.closing = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                parts = self.path.strip("/").split("/")
+                if parts[:1] == ["session"] and len(parts) == 3 and parts[2] == "prompt":
+                    fake.prompt(self, parts[1])
+                else:
+                    self._json(404, {"code": "not_found"})
+
+            def do_GET(self):
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 3 and parts[2] == "events":
+                    fake.events(self, parts[1])
+                else:
+                    self._json(404, {"code": "not_found"})
+
+            def _json(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _emit(self, sid: str, env: dict) -> None:
+        env["_meta"] = {"serverTimestamp": time.time() * 1000}
+        frame = f"id: {env.get('id', '')}\nevent: {env['type']}\ndata: {json.dumps(env)}\n\n".encode()
+        with self.lock:
+            for q in self.streams.get(sid, []):
+                q.put(frame)
+
+    def prompt(self, handler, sid: str) -> None:
+        with self.lock:
+            self.prompts += 1
+            n = self.prompts
+        if self.refuse_every and n % self.refuse_every == 0:
+            handler._json(503, {"error": "queue full", "code": "prompt_queue_full"})
+            return
+        pid = str(uuid.uuid4())
+        # The turn ends before the 202 is written: the tracker must hold frames of a prompt it doesn't know yet.
+        update = {"sessionUpdate": "user_message_chunk", "content": {"type": "text", "text": "x"}}
+        self._emit(sid, {"type": "session_update", "promptId": pid, "data": {"update": update}})
+        for i in range(self.chunks):
+            chunk = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": f"c{i}"}}
+            self._emit(sid, {"type": "session_update", "promptId": pid, "data": {"update": chunk}})
+        self._emit(sid, {"type": "turn_complete", "promptId": pid, "data": {"stopReason": "end_turn"}})
+        time.sleep(0.002)
+        handler._json(202, {"promptId": pid, "lastEventId": 0, "eventEpoch": "e"})
+
+    def events(self, handler, sid: str) -> None:
+        q: queue.Queue = queue.Queue()
+        with self.lock:
+            self.streams.setdefault(sid, []).append(q)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        try:
+            self._chunk(handler, b"retry: 3000\n\n")
+            deadline = time.monotonic() + 30
+            while not self.closing.is_set() and time.monotonic() < deadline:
+                try:
+                    frame = q.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                self._chunk(handler, frame)
+            self._chunk(handler, b"")
+        except OSError:
+            pass
+
+    @staticmethod
+    def _chunk(handler, data: bytes) -> None:
+        handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        handler.wfile.flush()
+
+
+@pytest.fixture
+def fake():
+    server = FakeDaemon()
+    yield server
+    server.close()
+
+
+def test_prompt_load_matches_frames_to_prompts(fake):
+    client = DaemonClient(fake.base_url)
+    plan = LoadPlan(rate=50, duration_s=0.6, sessions=3, drain_s=5, late_ms=20)
+    try:
+        result = run_prompt_load(client, plan, session_ids=["s1", "s2", "s3"])
+    finally:
+        client.close()
+    assert isinstance(result, LoadResult)
+    assert result.planned == result.sent == result.completed == 30
+    assert result.errors == {} and result.unfinished == 0 and result.dropped == 0
+    assert result.events == 30 * 5
+    assert sum(done for _, done, _ in result.timeline) == 30
+    assert sum(events for _, _, events in result.timeline) == 150
+    assert [second for second, _, _ in result.timeline] == list(range(len(result.timeline)))
+    assert result.response.count == result.service.count == result.first_chunk.count == 30
+    assert result.gaps.count == 30 * 4
+    assert result.delivery.count == 150
+    assert result.response.p50 >= result.service.p50 > 0
+    assert [p for p, _ in result.response_spectrum] == [50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0]
+    # histograms travel encoded and merge back
+    merged = LatencyRecorder.decode(result.histograms["response"]).merge(
+        LatencyRecorder.decode(result.histograms["response"])
+    )
+    assert merged.count == 60
+    line = result.line()
+    assert "response p50" in line and "service p50" in line and "late " in line and "harness CPU" in line
+    figures = result.figures()
+    assert figures["late"] == result.late and "histograms" not in figures
+    json.dumps(figures, default=str)
+
+
+def test_refused_prompts_are_counted_by_code():
+    server = FakeDaemon(refuse_every=3)
+    client = DaemonClient(server.base_url)
+    try:
+        result = run_prompt_load(
+            client, LoadPlan(rate=60, duration_s=0.5, sessions=2, drain_s=5), session_ids=["a", "b"]
+        )
+    finally:
+        client.close()
+        server.close()
+    assert result.planned == 30
+    assert result.errors == {"prompt_queue_full": 10}
+    assert result.completed == 20
+
+
+def test_per_second_counts_ticks_from_the_schedule_origin():
+    from collections import Counter
+
+    from keywords.traffic.open_model import TICK_S, per_second
+
+    origin = 1000.0
+    ticks = Counter({int((origin + 0.05) / TICK_S): 2, int((origin + 1.5) / TICK_S): 3, int((origin - 1) / TICK_S): 9})
+    assert per_second(ticks, origin, 3) == [2, 3, 0]

@@ -1,0 +1,350 @@
+"""Process-tree measurement against real processes: a small tree of Python children, checked with ``ps``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from keywords.measure.process_tree import RssSampler, TreeProfiler, read_process, rss_mb, snapshot_tree
+
+# A parent that allocates ~30 MB, starts two grandchildren that allocate ~20 MB each, then idles.
+PARENT = r"""
+import subprocess, sys, time
+ballast = bytearray(30 * 1024 * 1024)
+for i in range(len(ballast) // 4096):
+    ballast[i * 4096] = 1
+kids = [subprocess.Popen([sys.executable, "-c", CHILD, "idle-grandchild-marker"]) for _ in range(2)]
+print("ready", flush=True)
+try:
+    time.sleep(60)
+finally:
+    for k in kids:
+        k.kill()
+"""
+CHILD = r"""
+import time
+b = bytearray(20 * 1024 * 1024)
+for i in range(len(b) // 4096):
+    b[i * 4096] = 1
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def tree():
+    """A root process (stands in for the daemon) with one direct child and two grandchildren."""
+    root_script = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', {(f'CHILD = {CHILD!r}' + chr(10) + PARENT)!r}])\n"
+        "time.sleep(60)\n"
+    )
+    root = subprocess.Popen([sys.executable, "-c", root_script], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            kids = psutil.Process(root.pid).children(recursive=True)
+            if len(kids) == 3 and all(k.memory_info().rss > 15 * 1024 * 1024 for k in kids):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the test tree did not come up within 15 s")
+        yield root
+    finally:
+        procs = [psutil.Process(root.pid), *psutil.Process(root.pid).children(recursive=True)]
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        psutil.wait_procs(procs, timeout=5)
+
+
+def _ps_rss_mb(pid: int) -> float:
+    out = subprocess.run(["ps", "-o", "rss=", "-p", str(pid)], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def test_roles_and_counts(tree):
+    snap = snapshot_tree(tree.pid)
+    assert snap.daemon_pid == tree.pid
+    assert snap.agent_count == 1
+    assert len(snap.descendant_pids) == 2
+    assert len(snap.matching(r"idle-grandchild-marker")) == 2
+    assert snap.matching(r"no-such-thing") == []
+    parts = snap.daemon_rss_mb + snap.agents_rss_mb + snap.descendants_rss_mb
+    assert snap.total_rss_mb == pytest.approx(parts, abs=0.05)
+    assert snap.agents_rss_mb > 25
+    assert snap.descendants_rss_mb > 35
+    assert "2 descendant(s)" in snap.summary()
+
+
+def test_orphaned_marked_process_counts_as_agent(tree):
+    """A process handed in as 'marked' whose parent is not in the tree is an agent, not a descendant."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        snap = snapshot_tree(tree.pid, [psutil.Process(other.pid)])
+        assert other.pid in snap.agent_pids
+        assert snap.agent_count == 2
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_descendants_of_marked_process_belong_to_tree(tree):
+    sleeper = "import time; time.sleep(30)"
+    code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {sleeper!r}]); time.sleep(30)"
+    other = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while not psutil.Process(other.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (grandchild,) = psutil.Process(other.pid).children()
+        snap = snapshot_tree(tree.pid, [psutil.Process(other.pid)])
+        assert other.pid in snap.agent_pids
+        assert grandchild.pid in snap.descendant_pids
+        assert len(snap.descendant_pids) == 3
+    finally:
+        for p in psutil.Process(other.pid).children():
+            p.kill()
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.skipif(shutil.which("ps") is None, reason="needs ps for the independent reading")
+def test_rss_agrees_with_ps_within_5_percent(tree):
+    snap = snapshot_tree(tree.pid)
+    for proc in snap.processes:
+        theirs = _ps_rss_mb(proc.pid)
+        assert proc.rss_mb == pytest.approx(theirs, rel=0.05), proc
+    assert rss_mb(tree.pid) == pytest.approx(_ps_rss_mb(tree.pid), rel=0.05)
+
+
+def test_gone_process_gives_empty_snapshot():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    snap = snapshot_tree(p.pid)
+    assert snap.processes == []
+    assert snap.total_rss_mb == 0
+
+
+def test_sampler_peak_samples_and_profile(tree):
+    sampler = RssSampler(tree.pid, interval_ms=20).start()
+    time.sleep(0.5)
+    res = sampler.stop()
+    assert not sampler.running
+    assert sampler.error is None
+    assert res.sample_count >= 10
+    assert len(res.times_s) == len(res.daemon_mb) == len(res.tree_mb) == res.sample_count
+    assert res.peak_tree_mb >= max(res.tree_mb) - 0.01
+    assert res.peak_tree_mb > 60
+    assert res.peak_agents == 1
+    assert res.dropped_ratio < 0.5
+    assert res.profile is not None and res.profile.processes == 4
+    assert res.profile.peak_rss_mb > 25
+    assert res.profile.minor_page_faults > 1000  # touching 30 MB page by page faults
+    assert "samples" in res.summary()
+
+
+def test_sampler_counts_dropped_after_daemon_exit():
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    sampler = RssSampler(p.pid, interval_ms=20).start()
+    p.wait()
+    time.sleep(0.3)
+    res = sampler.stop()
+    assert res.sample_count >= 1
+    assert res.dropped >= 3
+
+
+def test_sampler_rejects_bad_interval():
+    with pytest.raises(ValueError):
+        RssSampler(os.getpid(), interval_ms=1)
+
+
+def test_profile_of_finished_process_keeps_last_reading():
+    p = subprocess.Popen([sys.executable, "-c", "x = sum(range(3_000_000)); import time; time.sleep(0.5)"])
+    proc = psutil.Process(p.pid)
+    profiler = TreeProfiler()
+    time.sleep(0.3)
+    profiler.update([proc])
+    p.wait()
+    prof = profiler.profile(live=[])
+    assert prof.processes == 1
+    assert prof.ended == 1
+    assert prof.user_cpu_s + prof.system_cpu_s > 0.01
+    assert prof.voluntary_ctx_switches >= 1
+    assert prof.peak_rss_mb > 5
+    assert "peak RSS" in prof.summary()
+
+
+def test_read_process_matches_psutil_counters():
+    me = psutil.Process()
+    reading = read_process(me)
+    assert reading is not None
+    assert reading.hwm_mb >= me.memory_info().rss / (1024 * 1024) - 1
+    assert reading.minflt > 0
+
+
+# A child whose four worker threads each sleep 200 times (about 200 voluntary switches each), then block
+# until a line arrives on stdin; the threads end on that line and the child idles.
+THREADED = r"""
+import sys, threading, time
+ready = threading.Barrier(5)
+go = threading.Event()
+def work():
+    for _ in range(200):
+        time.sleep(0.002)
+    ready.wait()
+    go.wait()
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+ready.wait()
+print("ready", flush=True)
+sys.stdin.readline()
+go.set()
+for t in threads:
+    t.join()
+print("joined", flush=True)
+time.sleep(30)
+"""
+
+
+def _independent_ctx_sum(pid: int) -> tuple[int, int]:
+    vol = invol = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as fh:
+            for line in fh:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    vol += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    invol += int(line.split()[1])
+    return vol, invol
+
+
+@pytest.fixture
+def threaded():
+    proc = subprocess.Popen([sys.executable, "-c", THREADED], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_context_switches_are_summed_over_threads(threaded):
+    """psutil reads the main thread's counters only; the profile counts every thread's switches."""
+    pid = threaded.pid
+    before = _independent_ctx_sum(pid)
+    reading = read_process(psutil.Process(pid))
+    after = _independent_ctx_sum(pid)
+    assert reading is not None
+    assert before[0] <= reading.vol <= after[0]
+    assert before[1] <= reading.invol <= after[1]
+    assert reading.vol >= 4 * 150  # the workers' sleeps
+    main_thread_only = psutil.Process(pid).num_ctx_switches().voluntary
+    assert reading.vol > main_thread_only + 4 * 150
+    prof = TreeProfiler().profile(live=[psutil.Process(pid)])
+    assert before[0] <= prof.voluntary_ctx_switches <= _independent_ctx_sum(pid)[0]
+
+
+def test_profile_keeps_switches_of_threads_that_ended(threaded):
+    pid = threaded.pid
+    profiler = TreeProfiler()
+    profiler.update([psutil.Process(pid)])
+    with_workers = profiler.profile().voluntary_ctx_switches
+    threaded.stdin.write("go\n")
+    threaded.stdin.flush()
+    assert threaded.stdout.readline().strip() == "joined"
+    assert len(os.listdir(f"/proc/{pid}/task")) == 1
+    assert _independent_ctx_sum(pid)[0] < with_workers  # the ended threads' switches are gone from /proc
+    profiler.update([psutil.Process(pid)])
+    assert profiler.profile().voluntary_ctx_switches >= with_workers
+
+
+# A stand-in daemon: on each stdin line it starts a sleeping child and prints the child's pid.
+SPAWNER = r"""
+import subprocess, sys, time
+kids = []
+for line in sys.stdin:
+    kids.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+    print(kids[-1].pid, flush=True)
+for k in kids:
+    k.kill()
+"""
+
+
+@pytest.fixture
+def marked_daemon():
+    """A stand-in daemon carrying run and tag markers of its own; yields (process, its environment)."""
+    env = dict(os.environ, QWEN_HARNESS_RUN=f"pytest-{os.getpid()}-{time.time_ns()}", QWEN_HARNESS_TAG="d1")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SPAWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+    others: list[subprocess.Popen] = []
+    try:
+        yield proc, env, others
+    finally:
+        for p in [*others, proc]:
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(p.pid).children(recursive=True):
+                    child.kill()
+            p.kill()
+            p.wait(5)
+
+
+def _seconds_until_member(sampler: RssSampler, pid: int, limit_s: float = 5.0) -> float:
+    started = time.monotonic()
+    while pid not in sampler.pids and time.monotonic() - started < limit_s:
+        time.sleep(0.005)
+    return time.monotonic() - started
+
+
+def test_sampler_finds_new_child_and_marked_orphan_within_one_interval(marked_daemon):
+    """No full rediscovery during the test (60 s): new processes are found by the cheap per-tick pass."""
+    daemon, env, others = marked_daemon
+    interval_s = 0.1
+    sampler = RssSampler(daemon.pid, interval_ms=interval_s * 1000, rediscover_s=60).start()
+    try:
+        assert sampler.pids == [daemon.pid]
+        # a child of the daemon: found by parentage
+        daemon.stdin.write("spawn\n")
+        daemon.stdin.flush()
+        child = int(daemon.stdout.readline())
+        assert _seconds_until_member(sampler, child) <= 2 * interval_s + 0.1
+        # an agent in its own session whose parent is outside the tree (as after re-parenting to init),
+        # carrying the daemon's markers, with a child of its own: found by marker, its child by parentage
+        agent_code = (
+            "import subprocess, sys, time\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+            "time.sleep(30)\n"
+        )
+        agent = subprocess.Popen([sys.executable, "-c", agent_code], env=env, start_new_session=True)
+        others.append(agent)
+        assert _seconds_until_member(sampler, agent.pid) <= 2 * interval_s + 0.1
+        deadline = time.monotonic() + 5
+        while not psutil.Process(agent.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (grandchild,) = psutil.Process(agent.pid).children()
+        assert _seconds_until_member(sampler, grandchild.pid) <= 2 * interval_s + 0.1
+        # an unrelated process (no markers, parent outside the tree) never joins
+        stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        others.append(stranger)
+        time.sleep(4 * interval_s)
+        assert stranger.pid not in sampler.pids
+        # a member that ends leaves the tree
+        agent.kill()
+        agent.wait(5)
+        time.sleep(3 * interval_s)
+        assert agent.pid not in sampler.pids
+        assert grandchild.pid in sampler.pids  # re-parented, still the daemon's
+    finally:
+        res = sampler.stop()
+    assert sampler.full_discoveries == 1
+    assert res.peak_agents == 2  # the child and the agent, then the child and the orphaned grandchild
+    assert res.profile is not None and res.profile.processes == 4  # daemon, child, agent, grandchild
