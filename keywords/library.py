@@ -9,6 +9,7 @@ from keywords.components.compare_keywords import CompareKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.flow_keywords import FlowKeywords
+from keywords.components.gate_keywords import GateKeywords
 from keywords.components.limits_keywords import LimitsKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.mock_keywords import MockKeywords
@@ -78,6 +79,7 @@ class QwenServe(DynamicCore):
             CompareKeywords(self.ctx),
             ProcessKeywords(self.ctx),
             self._providers,
+            GateKeywords(self.ctx, self._daemons),
         ]
         super().__init__(components)
 
