@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from keywords.daemon.liveness import is_alive as _alive
 from keywords.daemon.provision import DaemonSource
 from keywords.daemon.registry import Registry, processes_with_marker, terminate
 from keywords.errors import DaemonBootError, HarnessConfigError
@@ -324,10 +325,3 @@ class Daemon:
                     lines = [line for line in lines if rx.search(line)]
                 return lines
         return []
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False

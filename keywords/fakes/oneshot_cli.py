@@ -34,6 +34,7 @@ from typing import Any
 
 import psutil
 
+from keywords.daemon.liveness import is_alive as _alive
 from keywords.daemon.process import _SCRUBBED_ENV
 from keywords.daemon.provision import DaemonSource
 from keywords.daemon.registry import Registry, processes_with_marker, terminate
@@ -369,13 +370,6 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return ""
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _reap(proc, deadline: float) -> tuple[int | None, resource.struct_rusage | None, bool, float]:

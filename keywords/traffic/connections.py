@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from keywords.daemon.liveness import is_alive as _alive
 from keywords.errors import HarnessConfigError
 
 OUTCOMES = ("served", "reset", "eof", "refused", "timeout", "error")
@@ -278,13 +279,6 @@ def signal_and_wait(
         time.sleep(0.05)
         alive = [p for p in alive if _alive(p)]
     return ShutdownResult(name, True, code, exit_ms, [_describe(p) for p in alive])
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _describe(proc: psutil.Process) -> str:
