@@ -10,7 +10,7 @@ One run, one daemon (the pinned release, mock agent replying at once with 3 chun
    ``replay_complete`` frame): the library's ``Subscription`` versus a raw-socket reader doing the same work
    (chunked decoding, frame split, ``json.loads`` of each data line), and a raw reader that only splits
    frames (no JSON) as the floor. Target: library ≥ 20,000 events/s and within 2x of raw.
-3. **Process-tree sampler CPU** at 10 Hz (``keywords.measure.process_tree.RssSampler`` on the daemon's tree): the
+3. **Process-tree sampler CPU** at 10 Hz (``keywords.measure.rss_sampler.RssSampler`` on the daemon's tree): the
    sampler thread's own CPU time over wall time. Target: < 1% of a core.
 4. **Loadtest suite wall time**: ``robot --include loadtest --exclude sustained suites/`` in a subprocess
    (``--no-suite`` skips it).
@@ -344,7 +344,8 @@ def bench_ingestion(client: DaemonClient, port: int, events: int, reps: int) -> 
 
 def bench_sampler(daemon, seconds: float) -> dict:
     try:
-        from keywords.measure.process_tree import RssSampler, snapshot_tree
+        from keywords.measure.process_tree import snapshot_tree
+        from keywords.measure.rss_sampler import RssSampler
     except ImportError:
         return {"skipped": "keywords/measure/process_tree.py is not available"}
     me = psutil.Process()

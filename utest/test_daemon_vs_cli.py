@@ -18,7 +18,8 @@ import pytest
 from keywords.errors import HarnessConfigError
 from keywords.fakes.oneshot_cli import CliRun, Rusage, StartupPhases
 from keywords.measure import daemon_vs_cli, metrics
-from keywords.measure.process_tree import ProcInfo, ResourceProfile, TreeSnapshot
+from keywords.measure.process_tree import ProcInfo, TreeSnapshot
+from keywords.measure.resource_profile import ResourceProfile
 from keywords.traffic.client import SessionInfo
 from keywords.traffic.sse import StreamResult
 from keywords.traffic.turns import TurnResult

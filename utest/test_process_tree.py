@@ -1,18 +1,37 @@
-"""Process-tree measurement against real processes: a small tree of Python children, checked with ``ps``."""
+"""Process-tree measurement against real processes: a small tree of Python children, checked with ``ps``.
+
+Also the tree's role rule (agent, MCP server, descendant) on synthetic parent maps.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import psutil
 import pytest
 
-from keywords.measure.process_tree import RssSampler, TreeProfiler, read_process, rss_mb, snapshot_tree
+from keywords.components.process_keywords import ProcessKeywords
+from keywords.errors import HarnessConfigError
+from keywords.measure.proc_stat import ProcStat
+from keywords.measure.process_tree import (
+    McpServer,
+    build_snapshot,
+    declared_mcp_servers,
+    mcp_servers_from,
+    role_of,
+    rss_mb,
+    snapshot_tree,
+)
+from keywords.measure.resource_profile import ResourceProfile, TreeProfiler, read_process
+from keywords.measure.rss_sampler import RssSampler, RssSamples
+from keywords.reporting.figures import non_camel_keys
 
 # A parent that allocates ~30 MB, starts two grandchildren that allocate ~20 MB each, then idles.
 PARENT = r"""
@@ -48,10 +67,14 @@ def tree():
     root = subprocess.Popen([sys.executable, "-c", root_script], stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15
+        previous = None
         while time.monotonic() < deadline:
             kids = psutil.Process(root.pid).children(recursive=True)
-            if len(kids) == 3 and all(k.memory_info().rss > 15 * 1024 * 1024 for k in kids):
+            sizes = [k.memory_info().rss for k in kids]
+            # up and done allocating: every child past 15 MB and no size changed since the last poll
+            if len(kids) == 3 and all(size > 15 * 1024 * 1024 for size in sizes) and sizes == previous:
                 break
+            previous = sizes
             time.sleep(0.05)
         else:
             pytest.fail("the test tree did not come up within 15 s")
@@ -80,7 +103,7 @@ def test_roles_and_counts(tree):
     assert snap.total_rss_mb == pytest.approx(parts, abs=0.05)
     assert snap.agents_rss_mb > 25
     assert snap.descendants_rss_mb > 35
-    assert "2 descendant(s)" in snap.summary()
+    assert "2 descendant(s)" in snap.line()
 
 
 def test_orphaned_marked_process_counts_as_agent(tree):
@@ -147,7 +170,7 @@ def test_sampler_peak_samples_and_profile(tree):
     assert res.profile is not None and res.profile.processes == 4
     assert res.profile.peak_rss_mb > 25
     assert res.profile.minor_page_faults > 1000  # touching 30 MB page by page faults
-    assert "samples" in res.summary()
+    assert "samples" in res.line()
 
 
 def test_sampler_counts_dropped_after_daemon_exit():
@@ -160,16 +183,35 @@ def test_sampler_counts_dropped_after_daemon_exit():
     assert res.dropped >= 3
 
 
-def test_sampler_rejects_bad_interval():
-    with pytest.raises(ValueError):
-        RssSampler(os.getpid(), interval_ms=1)
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("interval_ms", 1),
+        ("max_duration_s", 0),
+        ("max_samples", 1),
+        ("rediscover_s", 0.01),
+        ("profile_every_s", 5000),
+    ],
+)
+def test_sampler_rejects_bad_arguments_naming_the_argument(argument, value):
+    """A bad argument is a configuration error (not a bare ValueError) whose message names it and its range."""
+    with pytest.raises(HarnessConfigError, match=rf"^{argument} must be a (whole )?number .*, got {value!r}\.$"):
+        RssSampler(os.getpid(), **{argument: value})
+
+
+def test_sampler_takes_a_timedelta_as_max_duration():
+    from datetime import timedelta
+
+    sampler = RssSampler(os.getpid(), max_duration_s=timedelta(minutes=1.5))
+    assert sampler.max_duration_s == 90.0
 
 
 def test_profile_of_finished_process_keeps_last_reading():
-    p = subprocess.Popen([sys.executable, "-c", "x = sum(range(3_000_000)); import time; time.sleep(0.5)"])
+    code = "x = sum(range(3_000_000)); print('done', flush=True); import time; time.sleep(0.5)"
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     proc = psutil.Process(p.pid)
     profiler = TreeProfiler()
-    time.sleep(0.3)
+    assert p.stdout.readline().strip() == "done"  # read after the work, however loaded the machine is
     profiler.update([proc])
     p.wait()
     prof = profiler.profile(live=[])
@@ -178,7 +220,7 @@ def test_profile_of_finished_process_keeps_last_reading():
     assert prof.user_cpu_s + prof.system_cpu_s > 0.01
     assert prof.voluntary_ctx_switches >= 1
     assert prof.peak_rss_mb > 5
-    assert "peak RSS" in prof.summary()
+    assert "peak RSS" in prof.line()
 
 
 def test_read_process_matches_psutil_counters():
@@ -348,3 +390,136 @@ def test_sampler_finds_new_child_and_marked_orphan_within_one_interval(marked_da
     assert sampler.full_discoveries == 1
     assert res.peak_agents == 2  # the child and the agent, then the child and the orphaned grandchild
     assert res.profile is not None and res.profile.processes == 4  # daemon, child, agent, grandchild
+
+
+# -- the role rule and the breakdown ----------------------------------------------------------------------
+
+
+def _st(ppid: int, state: str = "S", pages: int = 256) -> ProcStat:
+    return ProcStat(ppid=ppid, state=state, minflt=0, majflt=0, utime=0, stime=0, start=0, rss_pages=pages)
+
+
+def test_role_rule_daemon_agent_orphan_descendant_and_mcp():
+    """One rule: the daemon's child is the agent, a member whose parent is outside the tree is an agent too,
+    a declared MCP server (and what it starts) is ``mcp``, everything else below an agent a descendant."""
+    # 10 daemon -> 11 launcher -> 12 python agent; 20 orphan (parent 1 outside) -> 21; 11 -> 30 mcp -> 31
+    stats = {10: _st(1), 11: _st(10), 12: _st(11), 20: _st(1), 21: _st(20), 30: _st(11), 31: _st(30)}
+    roles = {pid: role_of(10, pid, stats, {30}) for pid in stats}
+    assert roles == {
+        10: "daemon",
+        11: "agent",
+        12: "descendant",
+        20: "agent",
+        21: "descendant",
+        30: "mcp",
+        31: "mcp",
+    }
+    # an orphaned MCP server (its agent died) is still an MCP server, not a second agent
+    assert role_of(10, 30, {10: _st(1), 30: _st(99)}, {30}) == "mcp"
+    # a child of the daemon is its agent even when its command line looks like a declared server
+    assert role_of(10, 11, stats, {11}) == "agent"
+
+
+def test_child_of_an_exited_unreaped_member_keeps_its_role():
+    stats = {10: _st(1), 11: _st(10, state="Z"), 12: _st(11)}
+    snap = build_snapshot(10, stats, cmdlines=False)
+    assert [p.pid for p in snap.processes] == [10, 12]  # the zombie is not measured
+    assert snap.descendant_pids == [12] and snap.agent_pids == []
+
+
+def test_mcp_server_matches_by_command_name_and_argument_tail():
+    server = McpServer("idle1", "/usr/bin/python3", ("idle_mcp.py", "--name", "idle1"))
+    assert server.runs_as(["/usr/bin/python3", "idle_mcp.py", "--name", "idle1"])
+    assert server.runs_as(["python3", "-u", "idle_mcp.py", "--name", "idle1"])
+    assert not server.runs_as(["/usr/bin/python3", "idle_mcp.py", "--name", "idle2"])
+    assert not server.runs_as(["/usr/bin/node", "idle_mcp.py", "--name", "idle1"])
+    assert not server.runs_as(["idle_mcp.py", "--name", "idle1"])
+    npx = McpServer("fs", "npx", ("-y", "some-mcp-server"))
+    assert npx.runs_as(["node", "/usr/lib/node_modules/npm/bin/npx", "-y", "some-mcp-server"])
+    assert not npx.runs_as([])
+
+
+def test_mcp_servers_are_read_from_a_settings_mapping_or_the_daemons_home(tmp_path):
+    entries = {"a": {"command": "python3", "args": ["x.py"]}, "b": {"args": ["no-command"]}}
+    assert mcp_servers_from(entries) == [McpServer("a", "python3", ("x.py",))]
+    assert mcp_servers_from({"mcpServers": entries}) == [McpServer("a", "python3", ("x.py",))]
+    assert mcp_servers_from(None) == []
+    assert declared_mcp_servers(tmp_path) == {}
+    assert declared_mcp_servers(None) == {}
+    (tmp_path / ".qwen").mkdir()
+    (tmp_path / ".qwen" / "settings.json").write_text(json.dumps({"mcpServers": entries, "other": 1}))
+    assert declared_mcp_servers(tmp_path) == entries
+    (tmp_path / ".qwen" / "settings.json").write_text("{not json")
+    assert declared_mcp_servers(tmp_path) == {}
+
+
+def test_tree_without_mcp_servers_has_no_mcp_figure(tree):
+    """The mock's Python agent behind its launcher is a descendant, not an MCP server: no MCP part, no MCP
+    figure (it used to be reported as the MCP servers' RSS)."""
+    snap = snapshot_tree(tree.pid)
+    assert snap.mcp_rss_mb is None and snap.mcp_pids == [] and snap.mcp_declared == 0
+    assert [part.part for part in snap.breakdown()] == ["daemon", "agents", "otherDescendants"]
+    figures = snap.figures()
+    assert figures["mcpServersRssMB"] is None and figures["mcpServers"] is None
+    assert figures["agentDescendantsRssMB"] == snap.descendants_rss_mb > 35
+    assert "MCP" not in snap.line()
+
+
+def test_declared_mcp_servers_form_their_own_part(tree):
+    servers = {"idle": {"command": sys.executable, "args": ["-c", CHILD, "idle-grandchild-marker"]}}
+    snap = snapshot_tree(tree.pid, mcp_servers=servers)
+    grandchildren = sorted(p.pid for p in snap.matching("idle-grandchild-marker"))
+    assert snap.mcp_pids == grandchildren and len(grandchildren) == 2
+    assert snap.mcp_rss_mb == pytest.approx(sum(p.rss_mb for p in snap.processes if p.role == "mcp"), abs=0.05)
+    assert snap.mcp_rss_mb > 35
+    parts = {part.part: part for part in snap.breakdown()}
+    assert list(parts) == ["daemon", "agents", "mcpServers", "otherDescendants"]
+    assert parts["mcpServers"].pids == tuple(grandchildren) and parts["otherDescendants"].pids == ()
+    assert sum(part.rss_mb for part in parts.values()) == pytest.approx(snap.total_rss_mb, abs=0.05)
+    assert snap.figures()["mcpServers"] == 2 and snap.figures()["mcpServersRssMB"] == snap.mcp_rss_mb
+    # declared but not running: counted (0), no RSS figure
+    absent = snapshot_tree(tree.pid, mcp_servers={"x": {"command": "no-such-server"}})
+    assert absent.figures()["mcpServers"] == 0 and absent.figures()["mcpServersRssMB"] is None
+
+
+def test_results_carry_camel_case_figures_and_a_line(tree):
+    snap = snapshot_tree(tree.pid)
+    sampler = RssSampler(tree.pid, interval_ms=20).start()
+    time.sleep(0.2)
+    samples = sampler.stop()
+    for result in (snap, samples, samples.profile):
+        figures = result.figures()
+        assert non_camel_keys(figures) == [], type(result).__name__
+        assert isinstance(result.line(), str) and result.line()
+    assert snap.figures()["treeRssMB"] == snap.total_rss_mb
+    assert samples.figures()["peakTreeRssMB"] == samples.peak_tree_mb > 60
+    assert samples.figures()["profile"]["processes"] == 4
+
+
+def test_figures_of_what_was_not_measured_are_none():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    snap = snapshot_tree(gone.pid)
+    assert snap.figures()["treeRssMB"] is None and snap.figures()["daemonRssMB"] is None
+    assert snap.breakdown() == []
+    assert ResourceProfile().figures()["peakRssMB"] is None
+    assert RssSamples(interval_ms=100).figures()["peakTreeRssMB"] is None
+
+
+# -- the keywords on top (a stand-in daemon) --------------------------------------------------------------
+
+
+def _keywords_for(pid: int, home=None) -> ProcessKeywords:
+    daemon = SimpleNamespace(pid=pid, name="daemon-1", home=home, tag=f"no-such-run:{pid}")
+    ctx = SimpleNamespace(get=lambda name=None: SimpleNamespace(daemon=daemon), registry=SimpleNamespace(run_id="none"))
+    return ProcessKeywords(ctx)
+
+
+def test_wait_for_descendants_checks_its_arguments_before_polling():
+    kw = _keywords_for(os.getpid())
+    with pytest.raises(HarnessConfigError, match=r"^timeout must be a number above 0 and at most 600 s"):
+        kw.wait_for_descendants_matching("x", timeout=0)
+    with pytest.raises(HarnessConfigError, match=r"^pattern must be a regular expression"):
+        kw.wait_for_descendants_matching("(")
+    with pytest.raises(HarnessConfigError, match=r"^minimum must be a whole number"):
+        kw.wait_for_descendants_matching("x", minimum=-1)

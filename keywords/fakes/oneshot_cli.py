@@ -7,8 +7,8 @@ One :class:`OneShotCli` owns a private HOME (settings written before each run, f
 * **wall time**: monotonic clock from just before ``spawn`` to the moment ``wait4`` reaps the process (polled
   every 2 ms), the same span upstream's ``performance.now()`` around ``spawn`` ... ``exit`` covered;
 * **resource profile** of the whole CLI tree (the entry relaunches itself as ``node --expose-gc cli.js`` twice)
-  with :class:`keywords.measure.process_tree.TreeProfiler`, sampled every ``sample_ms`` in a background thread: peak
-  RSS (``VmHWM``), user/system CPU, context switches, page faults — the fields of ``/usr/bin/time -v``;
+  with :class:`keywords.measure.resource_profile.TreeProfiler`, sampled every ``sample_ms`` in a background thread:
+  peak RSS (``VmHWM``), user/system CPU, context switches, page faults — the fields of ``/usr/bin/time -v``;
 * the root's own ``wait4`` rusage (what ``/usr/bin/time`` prints: the root plus the children it reaped),
   kept as an exact cross-check of the sampled profile;
 * **startup phases** when ``profile_startup`` is on: the CLI's startup profiler
@@ -39,7 +39,7 @@ from keywords.daemon.process import _SCRUBBED_ENV
 from keywords.daemon.provision import DaemonSource
 from keywords.daemon.registry import Registry, processes_with_marker, terminate
 from keywords.errors import HarnessConfigError
-from keywords.measure.process_tree import ResourceProfile, TreeProfiler
+from keywords.measure.resource_profile import ResourceProfile, TreeProfiler
 
 PROFILE_DIR = Path(".qwen") / "startup-perf"
 PROFILE_ENV = {"QWEN_CODE_PROFILE_STARTUP": "1", "QWEN_CODE_PROFILE_STARTUP_OUTER": "1"}

@@ -33,7 +33,9 @@ from keywords.context import RunningDaemon
 from keywords.errors import HarnessConfigError
 from keywords.fakes.oneshot_cli import CliRun, OneShotCli, StartupPhases
 from keywords.measure import ab, metrics
-from keywords.measure.process_tree import ResourceProfile, RssSampler, TreeSnapshot, snapshot_tree
+from keywords.measure.process_tree import TreeSnapshot, snapshot_tree
+from keywords.measure.resource_profile import ResourceProfile
+from keywords.measure.rss_sampler import RssSampler
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.sse import StreamOptions, StreamResult, Subscription
 from keywords.traffic.turns import TurnResult, run_turn
