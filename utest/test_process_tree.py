@@ -1,6 +1,7 @@
 """Process-tree measurement against real processes: a small tree of Python children, checked with ``ps``.
 
-Also the tree's role rule (agent, MCP server, descendant) on synthetic parent maps.
+Also the tree's role rule (agent, MCP server, descendant) on synthetic parent maps, and the loopback check of
+the tree's sockets against real sockets of child processes (bound to 127.0.0.1, or to every interface).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from keywords.measure.process_tree import (
 )
 from keywords.measure.resource_profile import ResourceProfile, TreeProfiler, read_process
 from keywords.measure.rss_sampler import RssSampler, RssSamples
+from keywords.measure.sockets import InetSocket, SocketReport, inet_sockets, is_loopback
 from keywords.reporting.figures import non_camel_keys
 
 # A parent that allocates ~30 MB, starts two grandchildren that allocate ~20 MB each, then idles.
@@ -487,7 +489,8 @@ def test_results_carry_camel_case_figures_and_a_line(tree):
     sampler = RssSampler(tree.pid, interval_ms=20).start()
     time.sleep(0.2)
     samples = sampler.stop()
-    for result in (snap, samples, samples.profile):
+    report = inet_sockets([tree.pid])
+    for result in (snap, samples, samples.profile, report):
         figures = result.figures()
         assert non_camel_keys(figures) == [], type(result).__name__
         assert isinstance(result.line(), str) and result.line()
@@ -506,6 +509,117 @@ def test_figures_of_what_was_not_measured_are_none():
     assert RssSamples(interval_ms=100).figures()["peakTreeRssMB"] is None
 
 
+# -- sockets and the loopback rule ------------------------------------------------------------------------
+
+# Listens on 127.0.0.1, connects to itself and accepts: one listening and two connected sockets.
+LOOPBACK_SOCKETS = r"""
+import socket, sys, time
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+client = socket.create_connection(server.getsockname())
+peer, _ = server.accept()
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+# A UDP socket bound to every interface (it sends and receives nothing).
+OPEN_SOCKET = r"""
+import socket, sys
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("0.0.0.0", 0))
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def socket_child():
+    started = []
+
+    def start(code: str) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        started.append(proc)
+        assert proc.stdout.readline().strip() == "ready"
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait(5)
+
+
+def test_loopback_sockets_are_counted_and_pass(socket_child):
+    proc = socket_child(LOOPBACK_SOCKETS)
+    report = inet_sockets([proc.pid])
+    assert (report.listening, report.connected, report.checked) == (1, 2, 3)
+    assert report.processes == 1 and report.proven
+    assert report.failure() is None
+    assert report.line() == "3 socket(s) of 1 process(es): 1 listening, 2 connected; all on loopback"
+    assert report.figures() == {
+        "processes": 1,
+        "listeningSockets": 1,
+        "connectedSockets": 2,
+        "checkedSockets": 3,
+        "outsideLoopback": 0,
+    }
+
+
+def test_socket_bound_to_every_interface_fails(socket_child):
+    good = socket_child(LOOPBACK_SOCKETS)
+    bad = socket_child(OPEN_SOCKET)
+    report = inet_sockets([good.pid, bad.pid])
+    assert [s.pid for s in report.outside] == [bad.pid]
+    message = report.failure()
+    assert message is not None
+    assert message.startswith("Expected every socket of the tree to use loopback only; 1 of 4 did not:")
+    assert f"pid {bad.pid} udp 0.0.0.0:" in message and "bound to 0.0.0.0:" in message
+
+
+def test_no_socket_at_all_proves_nothing():
+    """The old check passed having checked zero sockets; a tree without sockets is now 'not proven'."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        report = inet_sockets([sleeper.pid])
+        assert report.checked == 0 and report.processes == 1 and not report.proven
+        assert "not proven" in report.failure()
+        assert report.line().endswith("nothing proven")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    ended = inet_sockets([sleeper.pid])
+    assert ended.gone == 1 and ended.processes == 0 and "1 ended before" in ended.failure()
+
+
+def test_remote_address_outside_loopback_is_a_problem():
+    """Judged on a constructed socket: the harness never connects anywhere but 127.0.0.1."""
+    out = InetSocket(1, "tcp", "127.0.0.1", 40000, "192.0.2.7", 443, "ESTABLISHED")
+    assert out.problem() == "connected with 192.0.2.7:443"
+    assert SocketReport(processes=1, sockets=[out]).outside == [out]
+    mapped = InetSocket(1, "tcp", "::ffff:127.0.0.1", 40000, "::1", 80, "ESTABLISHED")
+    assert mapped.problem() is None
+    unbound = InetSocket(1, "udp", "0.0.0.0", 0, None, None, "NONE")
+    assert unbound.problem() is None
+
+
+@pytest.mark.parametrize(
+    ("ip", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.1", False),
+        ("::ffff:192.0.2.1", False),
+        ("fe80::1%lo", False),
+        ("nonsense", False),
+    ],
+)
+def test_is_loopback(ip, loopback):
+    assert is_loopback(ip) is loopback
+
+
 # -- the keywords on top (a stand-in daemon) --------------------------------------------------------------
 
 
@@ -513,6 +627,26 @@ def _keywords_for(pid: int, home=None) -> ProcessKeywords:
     daemon = SimpleNamespace(pid=pid, name="daemon-1", home=home, tag=f"no-such-run:{pid}")
     ctx = SimpleNamespace(get=lambda name=None: SimpleNamespace(daemon=daemon), registry=SimpleNamespace(run_id="none"))
     return ProcessKeywords(ctx)
+
+
+def test_loopback_keyword_fails_when_no_socket_could_be_checked():
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        kw = _keywords_for(sleeper.pid)
+        with pytest.raises(AssertionError, match=r"^Expected at least one socket to check; .*not proven"):
+            kw.tree_should_only_use_loopback()
+        with pytest.raises(AssertionError, match="not proven"):
+            kw.tree_should_only_connect_to_loopback()  # the deprecated form used to pass, returning 0
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_loopback_keyword_returns_the_report(socket_child):
+    proc = socket_child(LOOPBACK_SOCKETS)
+    report = _keywords_for(proc.pid).tree_should_only_use_loopback()
+    assert (report.listening, report.connected, report.checked) == (1, 2, 3)
+    assert _keywords_for(proc.pid).tree_should_only_connect_to_loopback() == 2
 
 
 def test_wait_for_descendants_checks_its_arguments_before_polling():

@@ -1,8 +1,7 @@
-"""Keywords that measure a daemon's process tree: RSS by part, descendants, sampler, resource profile."""
+"""Keywords that measure a daemon's process tree: RSS by part, descendants, sampler, profile, sockets."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from datetime import timedelta
@@ -17,6 +16,7 @@ from keywords.errors import HarnessConfigError
 from keywords.measure.process_tree import TreeSnapshot, declared_mcp_servers, snapshot_tree
 from keywords.measure.resource_profile import ResourceProfile, TreeProfiler
 from keywords.measure.rss_sampler import MAX_DURATION_S, RssSampler, RssSamples
+from keywords.measure.sockets import SocketReport, inet_sockets
 
 
 class ProcessKeywords(Component):
@@ -241,9 +241,37 @@ class ProcessKeywords(Component):
         self.info(f"{d.name}: {prof.line()}")
         return prof
 
-    @keyword(tags=("process", "assertion"))
+    @keyword(tags=("process", "assertion", "security"))
+    def tree_should_only_use_loopback(self, *, daemon: str | None = None) -> SocketReport:
+        """Fail if a socket of the daemon's tree is bound to or connected with a non-loopback address.
+
+        Every TCP and UDP socket (IPv4 and IPv6) of every process of the tree is checked: listening,
+        connected and merely bound ones. The keyword also fails when it could check no socket at all, or
+        could not read the sockets of a running process of the tree: then nothing was proven.
+
+        Returns:
+            ``SocketReport`` with ``listening``, ``connected``, ``checked`` (int: socket counts),
+            ``processes`` (int: processes read), ``gone`` (int: ended before they were read), ``unreadable``
+            (list of str), ``sockets`` (list of ``InetSocket``: ``pid``, ``protocol``, ``local_ip``,
+            ``local_port``, ``remote_ip``, ``remote_port``, ``status``), ``outside`` (the sockets that break
+            the rule), ``figures()`` and ``line()``.
+
+        Example:
+            | ${sockets}= | Tree Should Only Use Loopback |
+            | Should Be True | ${sockets.listening} >= 1 |
+        """
+        report = inet_sockets(p.pid for p in self._snapshot(daemon).processes)
+        failure = report.failure()
+        if failure:
+            raise AssertionError(failure)
+        self.info(report.line())
+        return report
+
+    @keyword(tags=("process", "assertion", "security"))
     def tree_should_only_connect_to_loopback(self, daemon: str | None = None) -> int:
-        """Fail if any process of the daemon's tree has a socket connected to a non-loopback address.
+        """*DEPRECATED* Use `Tree Should Only Use Loopback` instead.
+
+        Runs `Tree Should Only Use Loopback` (so it also fails when no socket could be checked).
 
         Returns:
             The number of connected sockets checked.
@@ -251,21 +279,7 @@ class ProcessKeywords(Component):
         Example:
             | Tree Should Only Connect To Loopback |
         """
-        checked, outside = 0, []
-        for info in self._snapshot(daemon).processes:
-            try:
-                conns = psutil.Process(info.pid).net_connections(kind="inet")
-            except (psutil.Error, OSError):
-                continue
-            for conn in conns:
-                if not conn.raddr:
-                    continue
-                checked += 1
-                if not ipaddress.ip_address(conn.raddr.ip).is_loopback:
-                    outside.append(f"pid {info.pid} -> {conn.raddr.ip}:{conn.raddr.port} ({conn.status})")
-        if outside:
-            raise AssertionError(f"Connections beyond the loopback: {'; '.join(outside)}")
-        return checked
+        return self.tree_should_only_use_loopback(daemon=daemon).connected
 
 
 def _regex(pattern: str) -> re.Pattern[str]:

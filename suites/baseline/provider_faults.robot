@@ -53,7 +53,7 @@ Provider Faults End The Turn And Leave The Session And Daemon Usable
         ...    separator=${SPACE}
         Append To List    ${lines}    ${entry}
     END
-    Tree Should Only Connect To Loopback
+    Tree Should Only Use Loopback
     Record Baseline Figures    provider-faults    ${{' · '.join($lines)}}    faults=${results}
     ...    deadlineMs=${{int($DEADLINE_MS)}}
     FOR    ${fault}    IN    @{FAULTS}
