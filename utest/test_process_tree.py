@@ -629,6 +629,13 @@ def _keywords_for(pid: int, home=None) -> ProcessKeywords:
     return ProcessKeywords(ctx)
 
 
+def test_get_agent_pids_returns_the_trees_agents_sorted(tree):
+    kw = _keywords_for(tree.pid)
+    (launcher,) = psutil.Process(tree.pid).children()
+    assert kw.get_agent_pids() == [launcher.pid]
+    assert kw.count_agent_children() == 1
+
+
 def test_loopback_keyword_fails_when_no_socket_could_be_checked():
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

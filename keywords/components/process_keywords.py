@@ -1,4 +1,4 @@
-"""Keywords that measure a daemon's process tree: RSS by part, descendants, sampler, profile, sockets."""
+"""Keywords that measure a daemon's process tree: RSS by part, agent pids, descendants, sampler, profile, sockets."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ class ProcessKeywords(Component):
 
     @keyword(tags=("process",))
     def count_agent_children(self, *, daemon: str | None = None) -> int:
-        """Number of agent children of the daemon (the tree's agent rule).
+        """Number of agent children of the daemon (the tree's agent rule; see `Get Agent Pids`).
 
         Returns:
             The number of agent children now (an integer; 0 before the agent is spawned).
@@ -93,6 +93,25 @@ class ProcessKeywords(Component):
             | ${n}= | Count Agent Children |
         """
         return self._snapshot(daemon).agent_count
+
+    @keyword(tags=("process",))
+    def get_agent_pids(self, *, daemon: str | None = None) -> list[int]:
+        """Pids of the daemon's agent processes now, by the tree's agent rule.
+
+        An agent is a process whose parent is the daemon, or (found by the daemon's environment marker) whose
+        parent is not in the tree any more. For the mock agent that is the Node launcher the daemon started
+        (the Python mock agent behind it is a descendant); for the real agent, the ``qwen --acp`` child.
+        When the daemon respawns the agent (after it died) the new agent has a new pid, so comparing two
+        calls shows a respawn.
+
+        Returns:
+            The agent pids (integers), sorted; empty when no agent runs.
+
+        Example:
+            | ${before}= | Get Agent Pids |
+            | Should Not Be Empty | ${before} |
+        """
+        return sorted(self._snapshot(daemon).agent_pids)
 
     @keyword(tags=("process",))
     def count_descendants_matching(self, pattern: str, *, daemon: str | None = None) -> int:
