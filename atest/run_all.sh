@@ -40,6 +40,7 @@ step "pabot: loadtest and baseline in 2 processes, merged with rebot"
 PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --processes 2 --outputdir "$OUT/parallel" --name "Loadtest and baseline" \
     --exclude manual --exclude sustained --exclude gate suites/loadtest suites/baseline || status=$?
 "$BIN/python" atest/check_parallel_run.py "$OUT/parallel" || status=$?
+"$BIN/python" atest/check_snapshots.py "$OUT/serial" "$OUT/parallel" "$OUT/atest" || status=$?
 
 step "done (status $status)"
 exit $status

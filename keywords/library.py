@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore, keyword
 
+from keywords.components.baseline_keywords import BaselineKeywords
 from keywords.components.benchmark_keywords import BenchmarkKeywords
-from keywords.components.compare_keywords import CompareKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.flow_keywords import FlowKeywords
@@ -76,7 +76,7 @@ class QwenServe(DynamicCore):
             LimitsKeywords(self.ctx),
             FlowKeywords(self.ctx),
             PlotKeywords(self.ctx),
-            CompareKeywords(self.ctx),
+            BaselineKeywords(self.ctx),
             ProcessKeywords(self.ctx),
             self._providers,
             GateKeywords(self.ctx, self._daemons),

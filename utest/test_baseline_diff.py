@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from keywords.errors import HarnessConfigError, HarnessError
 from keywords.reporting import baseline_diff, snapshot
 
 DATA = Path(__file__).parent / "data"
@@ -60,7 +61,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_checked_in_version_1_snapshot_still_reads():
     doc = snapshot.load(V1)
     assert doc["version"] == 1
-    assert doc["kind"] == "loadtest"
+    assert doc["kind"] == "loadtest-report"
     names = [sc["name"] for sc in doc["scenarios"]]
     assert names[:2] == ["rapid-lifecycle", "sse-slow-consumer-eviction"]
     assert "# " in snapshot.markdown(doc, "old")  # the Markdown writer accepts it too
@@ -87,8 +88,79 @@ def test_version_1_baseline_against_a_rerun_with_an_injected_regression(tmp_path
 
 def test_unknown_version_is_refused(tmp_path):
     path = write(tmp_path, "x.json", {"version": 99, "scenarios": []})
-    with pytest.raises(baseline_diff.CompareError, match="version 99 is not supported"):
+    with pytest.raises(baseline_diff.CompareInputError, match="version 99 is not supported") as caught:
         baseline_diff.compare_files(path, path)
+    assert isinstance(caught.value, HarnessConfigError)
+
+
+def test_compare_errors_are_harness_errors(tmp_path):
+    assert issubclass(baseline_diff.CompareError, HarnessError)
+    with pytest.raises(HarnessConfigError, match="Cannot read the snapshot"):
+        baseline_diff.compare_files(tmp_path / "missing.json", V1)
+    with pytest.raises(HarnessConfigError, match="Cannot read the tolerance file"):
+        baseline_diff.load_tolerances(tmp_path / "missing-tolerances.json")
+
+
+def loadtest_run(tmp_path: Path, p99: float = 171.3) -> Path:
+    """A version 3 loadtest-report.json as the loadtest suites write it (one scenario of the v1 file)."""
+    snap = snapshot.Snapshot(
+        "loadtest-report",
+        None,
+        {"platform": {"os": "linux", "arch": "x64", "nodeVersion": "v22.12.0"}, "daemon": {"version": "0.24.4"}},
+    )
+    lat = {"count": 20, "p50": 118.2, "p90": 140.9, "p99": p99, "mean": 121.7, "min": 101.5, "max": p99}
+    snap.add(snapshot.Scenario("rapid-lifecycle", metrics={"cycles": 20, **lat}))
+    return snap.write(tmp_path / "out")
+
+
+def test_upstream_version_1_report_compares_with_this_runs_loadtest_report(tmp_path):
+    current = loadtest_run(tmp_path, p99=400.0)
+    proc = run_cli(V1, current)
+    assert proc.returncode == 0, proc.stderr  # same kind (loadtest-report), not refused
+    assert "!! rapid-lifecycle/p99: 171.3 -> 400" in proc.stdout
+    assert "snapshot format differs: baseline version 1, current version 3" in proc.stdout
+
+
+def test_version_2_snake_case_baseline_matches_camel_case_metrics_of_version_3(tmp_path):
+    old = {
+        "version": 2,
+        "kind": "loadtest-report",
+        "scenarios": [
+            {"name": "sustained", "status": "passed", "durationMs": 1, "metrics": {"late_ms": 10, "events_per_s": 50}}
+        ],
+    }
+    base = write(tmp_path, "baseline.json", old)
+    new = {**old, "version": 3}
+    new["scenarios"] = [{**old["scenarios"][0], "metrics": {"lateMs": 30, "eventsPerSec": 50}}]
+    result = baseline_diff.compare_files(base, write(tmp_path, "current.json", new))
+    assert {d.metric: d.verdict for d in result.deltas} == {"lateMs": "regression", "eventsPerSec": "same"}
+
+
+def test_prefixed_percentiles_have_a_direction():
+    old, new = v2_doc(), v2_doc()
+    old["scenarios"][0]["metrics"].update(turnP99=10.0, turnCount=5)
+    new["scenarios"][0]["metrics"].update(turnP99=30.0, turnCount=9)
+    verdicts = {d.metric: d.verdict for d in baseline_diff.compare(old, new).deltas}
+    assert verdicts["turnP99"] == "regression" and verdicts["turnCount"] == "changed"
+
+
+class FakeContext:
+    def __init__(self, results_dir: Path) -> None:
+        self.results_dir = results_dir
+
+
+def test_keyword_compares_with_this_runs_snapshot_of_the_baselines_kind(tmp_path):
+    from keywords.components.baseline_keywords import BaselineKeywords
+
+    keywords = BaselineKeywords(FakeContext(tmp_path / "out"))
+    assert keywords._current_path(str(V1), None) == tmp_path / "out" / "loadtest-report.json"
+    assert keywords._current_path(str(V1), "scenarios") == tmp_path / "out" / "scenarios.json"
+    assert keywords._current_path(str(V1), "elsewhere/x.json") == Path("elsewhere/x.json")
+    with pytest.raises(HarnessConfigError, match="must be one of"):
+        keywords._current_path(str(V1), "loadtest")
+    nameless = write(tmp_path, "saved.json", {"version": 1, "scenarios": []})
+    with pytest.raises(HarnessConfigError, match="does not say its snapshot kind"):
+        keywords._current_path(str(nameless), None)
 
 
 # -- verdicts ----------------------------------------------------------------------------------------------

@@ -1,15 +1,25 @@
-"""Snapshots (keywords.reporting.snapshot): upstream's JSON shape, Markdown layout, NaN handling, merging of parts."""
+"""Snapshots: upstream's JSON shape, one key style (camelCase), the kinds and their schemas, the checker, and the
+merging of parts."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+from pathlib import Path
 
 import pytest
 
+from keywords.errors import HarnessConfigError, HarnessError
 from keywords.measure import metrics
-from keywords.reporting import snapshot
+from keywords.reporting import figures, kinds, snapshot
 from keywords.reporting.snapshot import Scenario, Snapshot
+
+ROOT = Path(__file__).parent.parent
+SCHEMAS = ROOT / "keywords" / "reporting" / "schemas"
+_spec = importlib.util.spec_from_file_location("check_snapshots", ROOT / "atest" / "check_snapshots.py")
+check_snapshots = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(check_snapshots)
 
 
 def make(tmp_path, monkeypatch, pool=None):
@@ -18,8 +28,13 @@ def make(tmp_path, monkeypatch, pool=None):
         monkeypatch.delenv("PABOTQUEUEINDEX", raising=False)
     else:
         monkeypatch.setenv("PABOTEXECUTIONPOOLID", pool)
-    header = {"gitCommit": "abc", "platform": snapshot.platform_info("v20"), "daemon": {"label": "release 0.24.4"}}
-    return Snapshot("loadtest-report", "qwen serve daemon — connection stress test report", header)
+    header = {
+        "gitCommit": "abc1234",
+        "platform": snapshot.platform_info("v20"),
+        "daemon": {"version": "0.24.4", "source": "release", "label": "release 0.24.4"},
+        "method": {"latency": metrics.METHOD},
+    }
+    return Snapshot("loadtest-report", None, header)
 
 
 def test_json_has_upstream_shape(tmp_path, monkeypatch):
@@ -45,7 +60,7 @@ def test_markdown_layout(tmp_path, monkeypatch):
     snap.add(Scenario("burst-concurrent-10", "passed", 99.6, metrics={"burstSize": 10, "latency": lat}))
     snap.write(tmp_path)
     text = (tmp_path / "loadtest-report.md").read_text()
-    assert text.startswith("# qwen serve daemon — connection stress test report\n")
+    assert text.startswith(f"# {kinds.KINDS['loadtest-report'].title}\n")
     assert "## Scenarios" in text
     assert "### burst-concurrent-10\n- Status: passed\n- Duration: 100ms\n" in text
     assert "- burstSize: 10" in text
@@ -86,14 +101,152 @@ def test_merge_command_gathers_parts_of_separate_process_folders(tmp_path, monke
     assert "### a" in (tmp_path / "merged" / "loadtest-report.md").read_text()
 
 
-def test_upstream_version_1_still_reads_and_others_are_refused(tmp_path):
+def test_upstream_version_1_reads_with_the_kind_of_its_file_name_and_others_are_refused(tmp_path):
     v1 = tmp_path / "loadtest-report.json"
     v1.write_text(json.dumps({"version": 1, "capturedAt": "t", "gitCommit": None, "platform": {}, "scenarios": []}))
-    assert snapshot.load(v1)["kind"] == "loadtest"
+    assert snapshot.load(v1)["kind"] == "loadtest-report"  # the kind the loadtest suites write, not "loadtest"
+    saved = tmp_path / "baseline-2026-06.json"
+    saved.write_text(v1.read_text())
+    assert snapshot.load(saved)["kind"] is None  # unknown, so a comparison does not refuse it for its kind
     v9 = tmp_path / "other.json"
     v9.write_text(json.dumps({"version": 9, "scenarios": []}))
-    with pytest.raises(ValueError, match="version 9"):
+    with pytest.raises(snapshot.SnapshotError, match="version 9 is not supported"):
         snapshot.load(v9)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "Cannot read the snapshot"), ("{not json", "is not JSON"), ("[1, 2]", "is not a snapshot")],
+)
+def test_unreadable_snapshots_raise_a_harness_config_error(tmp_path, content, message):
+    path = tmp_path / "x.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(HarnessConfigError, match=message) as caught:
+        snapshot.load(path)
+    assert isinstance(caught.value, HarnessError)
+
+
+# -- one key style -------------------------------------------------------------------------------------------
+def test_snake_case_keys_are_written_in_camel_case_at_every_depth(tmp_path, monkeypatch):
+    snap = make(tmp_path, monkeypatch)
+    recorded = {
+        "late_ms": 10.0,
+        "duration_s": 20.0,
+        "events_per_s": 50.4,
+        "harness_cpu": {"mean_pct": 3.0, "peak_pct": 4.0},
+        "resourceProfile": {"peak_rss_mb": 120.5, "user_cpu_s": 1.5},
+        "response_spectrum": [[50.0, 8.0], [100.0, 15.0]],
+        "latency": metrics.summarize([1.0, 2.0]).to_dict(),
+    }
+    snap.add(Scenario("sustained-prompts", metrics=recorded, parameters={"mock_delay_ms": 0}))
+    doc = json.loads(snap.write(tmp_path).read_text())
+    sc = doc["scenarios"][0]
+    assert doc["version"] == 3
+    assert set(sc["metrics"]) == {
+        "lateMs", "durationSec", "eventsPerSec", "harnessCpu", "resourceProfile", "responseSpectrum", "latency"
+    }  # fmt: skip
+    assert sc["metrics"]["harnessCpu"] == {"meanPct": 3.0, "peakPct": 4.0}
+    assert sc["metrics"]["resourceProfile"] == {"peakRssMB": 120.5, "userCpuSec": 1.5}
+    assert set(sc["metrics"]["latency"]) == {"count", "p50", "p90", "p99", "p999", "mean", "min", "max"}
+    assert sc["parameters"] == {"mockDelayMs": 0}
+    assert not figures.non_camel_keys(sc)
+    assert kinds.problems(doc) == []
+
+
+def test_a_key_whose_camel_case_form_is_taken_is_kept_and_reported():
+    data = {"late_ms": 1, "lateMs": 2, "at_1_session": 3, "at1_session": 4, "200": 5}
+    out = figures.camelize(data)
+    assert out == {"late_ms": 1, "lateMs": 2, "at1Session": 3, "at1_session": 4, "200": 5}  # nothing merged
+    assert figures.non_camel_keys(out) == ["late_ms", "at1_session", "200"]
+
+
+def test_version_2_files_read_with_camel_case_keys(tmp_path):
+    v2 = tmp_path / "loadtest-report.json"
+    metrics_ = {"late_ms": 3, "harness_cpu": {"peak_pct": 4}}
+    scenario = {"name": "s", "status": "passed", "durationMs": 1, "metrics": metrics_}
+    v2.write_text(json.dumps({"version": 2, "kind": "loadtest-report", "scenarios": [scenario]}))
+    assert snapshot.load(v2)["scenarios"][0]["metrics"] == {"lateMs": 3, "harnessCpu": {"peakPct": 4}}
+
+
+# -- kinds and schemas ---------------------------------------------------------------------------------------
+def test_every_kind_has_a_schema_and_every_schema_a_kind():
+    files = {p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json")}
+    assert files - {"envelope"} == set(kinds.KINDS)
+    for name in kinds.KINDS:
+        doc = kinds.schema(name)
+        assert doc["$schema"].endswith("/draft/2020-12/schema")
+        assert doc["properties"]["kind"] == {"const": name}
+    assert "loadtest" not in kinds.KINDS  # named by the old titles table, written by no suite
+
+
+def test_an_unknown_kind_is_refused_naming_the_known_ones():
+    with pytest.raises(HarnessConfigError, match="must be one of loadtest-report, limits, perf-baseline"):
+        kinds.get("loadtest")
+
+
+def valid_doc(tmp_path, monkeypatch) -> dict:
+    snap = make(tmp_path, monkeypatch)
+    snap.add(Scenario("burst", "passed", 12.0, metrics={"latency": metrics.summarize([1.0, 2.0]).to_dict()}))
+    return snap.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "scenario", "key", "words"),
+    [
+        (lambda d: d["scenarios"][0]["metrics"].update(late_ms=1), "burst", "metrics.late_ms", "not camelCase"),
+        (
+            lambda d: d["scenarios"][0]["metrics"].update(cpu={"Peak": 1}),
+            "burst",
+            "metrics.cpu.Peak",
+            "not camelCase",
+        ),
+        (lambda d: d["scenarios"][0].update(status="running"), "burst", "status", "is not one of"),
+        (lambda d: d["scenarios"][0].pop("durationMs"), "burst", "", "'durationMs' is a required property"),
+        (lambda d: d.update(version=2), None, "version", "3 was expected"),
+        (lambda d: d.update(kind="limits"), None, "kind", "'loadtest-report' was expected"),
+    ],
+)
+def test_the_schema_names_the_scenario_and_key_of_each_problem(tmp_path, monkeypatch, change, scenario, key, words):
+    doc = valid_doc(tmp_path, monkeypatch)
+    assert kinds.problems(doc, "loadtest-report") == []
+    change(doc)
+    found = kinds.problems(doc, "loadtest-report")
+    assert [(p.scenario, p.key) for p in found] == [(scenario, key)], found
+    assert words in found[0].message
+
+
+def test_percentile_keys_fit_the_camel_case_pattern(tmp_path, monkeypatch):
+    doc = valid_doc(tmp_path, monkeypatch)
+    doc["scenarios"][0]["metrics"]["spectrum"] = {"p50": 1, "p999": 2, "p9999": 3}
+    assert kinds.problems(doc, "loadtest-report") == []
+
+
+def test_scenarios_kind_requires_parameters(tmp_path, monkeypatch):
+    doc = valid_doc(tmp_path, monkeypatch)
+    doc["kind"] = "scenarios"
+    assert [p.message for p in kinds.problems(doc)] == ["'parameters' is a required property"]
+
+
+def test_checker_validates_every_snapshot_of_a_run_and_names_file_scenario_and_key(tmp_path, monkeypatch, capsys):
+    snap = make(tmp_path, monkeypatch)
+    snap.add(Scenario("burst", "passed", 12.0, metrics={"late_ms": 1}))
+    snap.write(tmp_path / "serial")
+    (tmp_path / "serial" / "daemons").mkdir()
+    (tmp_path / "serial" / "daemons" / "other.json").write_text("{}")  # not a snapshot: ignored
+    assert check_snapshots.main([str(tmp_path / "serial")]) == 0
+    assert "2 snapshot file(s), 0 with problems" in capsys.readouterr().out  # the part and the merged file
+    bad = tmp_path / "serial" / "loadtest-report.json"
+    doc = json.loads(bad.read_text())
+    doc["scenarios"][0]["metrics"]["harness_cpu"] = 3
+    bad.write_text(json.dumps(doc))
+    assert check_snapshots.main([str(tmp_path / "serial")]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}: scenario 'burst', key metrics.harness_cpu: key 'harness_cpu' is not camelCase" in out
+    assert check_snapshots.main(["--report-only", str(tmp_path / "serial")]) == 0
+    (tmp_path / "empty").mkdir()
+    assert check_snapshots.main([str(tmp_path / "empty")]) == 1
+    assert check_snapshots.main([str(tmp_path / "nowhere")]) == 2
 
 
 def test_format_percentiles_without_samples_is_na():

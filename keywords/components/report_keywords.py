@@ -11,7 +11,8 @@ from robotlibcore import keyword
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
 from keywords.measure import metrics
-from keywords.reporting.snapshot import TITLES, Scenario, Snapshot, git_head, platform_info
+from keywords.reporting import kinds
+from keywords.reporting.snapshot import Scenario, Snapshot, git_head, platform_info
 
 
 class ReportKeywords(Component):
@@ -156,7 +157,7 @@ class ReportKeywords(Component):
                 "daemon": {"version": source.version, "source": source.kind, "label": source.label},
                 "method": {"latency": metrics.METHOD, "units": "ms unless the key says otherwise"},
             }
-            self.snapshots[kind] = Snapshot(kind, TITLES.get(kind, kind), header)
+            self.snapshots[kind] = Snapshot(kind, kinds.title(kind), header)
         return self.snapshots[kind]
 
     def _write(self, kind: str) -> None:

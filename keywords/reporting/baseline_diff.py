@@ -8,6 +8,9 @@ Usage::
 Exit status: 0 compared (regressions are reported, not fatal); 1 regressions with ``--fail-on-regression``;
 2 refused (the scenarios' parameters or the snapshot kind differ, without ``--force``) or unreadable input.
 
+Snapshots of every readable format version compare with each other: upstream's version 1, this harness's
+version 2 (whatever its key style: keys are read in camelCase, ``late_ms`` as ``lateMs``) and version 3.
+
 What is compared: every numeric metric of every scenario found in both snapshots, flattened to dotted names
 (``latency.p99``, ``failureCount``). Each metric has a direction (``lower`` is better, ``higher`` is better,
 or ``info``: shown, never judged) and a tolerance: a change is within tolerance when
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keywords.errors import HarnessConfigError, HarnessError
 from keywords.reporting import snapshot
 
 DEFAULT_TOLERANCE = {"relative": 0.25, "absolute": 1.0}
@@ -68,6 +72,14 @@ BUILTIN_RULES: list[dict[str, Any]] = [
     {"match": "*.p99", "direction": "lower"},
     {"match": "*.p999", "direction": "lower"},
     {"match": "*.mean", "direction": "lower"},
+    {"match": "*P50", "direction": "lower"},
+    {"match": "*P90", "direction": "lower"},
+    {"match": "*P99", "direction": "lower"},
+    {"match": "*P999", "direction": "lower"},
+    {"match": "*Mean", "direction": "lower"},
+    {"match": "*Count", "direction": "info"},
+    {"match": "*Min", "direction": "info"},
+    {"match": "*Max", "direction": "info"},
     {"match": "*[Mm]s", "direction": "lower"},
     {"match": "*[Mm][Bb]", "direction": "lower"},
     {"match": "*[Rr]ss*", "direction": "lower"},
@@ -87,8 +99,12 @@ ENVIRONMENT_FIELDS = (
 )
 
 
-class CompareError(Exception):
-    """The snapshots cannot be compared (unreadable, or refused without ``force``)."""
+class CompareError(HarnessError):
+    """The snapshots cannot be compared: refused without ``force`` (parameters or kind differ), or bad input."""
+
+
+class CompareInputError(CompareError, HarnessConfigError):
+    """A snapshot or tolerance file is missing, not JSON, or malformed."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +156,7 @@ class Delta:
 
 
 @dataclass
-class Comparison:
+class BaselineComparison:
     """The result of comparing two snapshots.
 
     Attributes:
@@ -299,20 +315,20 @@ def load_tolerances(path: str | Path | None) -> dict[str, Any]:
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise CompareError(f"Cannot read the tolerance file {path}: {exc}") from exc
+        raise CompareInputError(f"Cannot read the tolerance file {path}: {exc}") from exc
     if not isinstance(doc, dict):
-        raise CompareError(f"{path}: a tolerance file is a JSON object with 'default' and 'rules'.")
+        raise CompareInputError(f"{path}: a tolerance file is a JSON object with 'default' and 'rules'.")
     default = {**DEFAULT_TOLERANCE, **(doc.get("default") or {})}
     rules = doc.get("rules") or []
     for i, rule in enumerate([default, *rules]):
         where = "default" if i == 0 else f"rules[{i - 1}]"
         if i and not isinstance(rule.get("match"), str):
-            raise CompareError(f"{path}: {where} needs a 'match' pattern, e.g. \"*.p99\".")
+            raise CompareInputError(f"{path}: {where} needs a 'match' pattern, e.g. \"*.p99\".")
         if rule.get("direction") not in (None, *DIRECTIONS):
-            raise CompareError(f"{path}: {where} direction {rule['direction']!r} is not one of {DIRECTIONS}.")
+            raise CompareInputError(f"{path}: {where} direction {rule['direction']!r} is not one of {DIRECTIONS}.")
         for key in ("relative", "absolute"):
             if key in rule and (not _is_number(rule[key]) or rule[key] < 0):
-                raise CompareError(f"{path}: {where} {key} must be a number >= 0, got {rule[key]!r}.")
+                raise CompareInputError(f"{path}: {where} {key} must be a number >= 0, got {rule[key]!r}.")
     return {"default": default, "rules": rules}
 
 
@@ -358,14 +374,14 @@ def compare(
     force: bool = False,
     baseline_path: str = "baseline",
     current_path: str = "current",
-) -> Comparison:
+) -> BaselineComparison:
     """Compare two loaded snapshots (see :func:`keywords.reporting.snapshot.load`).
 
     Raises:
         CompareError: parameters or kind differ and ``force`` is false.
     """
     tolerances = tolerances or load_tolerances(None)
-    result = Comparison(baseline_path, current_path, current.get("kind") or baseline.get("kind"), forced=force)
+    result = BaselineComparison(baseline_path, current_path, current.get("kind") or baseline.get("kind"), forced=force)
     if baseline.get("kind") and current.get("kind") and baseline["kind"] != current["kind"]:
         result.refusals.append(f"snapshot kind differs: baseline {baseline['kind']!r}, current {current['kind']!r}")
     for label, path in ENVIRONMENT_FIELDS:
@@ -423,14 +439,14 @@ def compare(
 
 def compare_files(
     baseline: str | Path, current: str | Path, tolerances: str | Path | None = None, force: bool = False
-) -> Comparison:
+) -> BaselineComparison:
     """Load two snapshot files (any supported version) and compare them."""
     docs = []
     for path in (baseline, current):
         try:
             docs.append(snapshot.load(Path(path)))
-        except (OSError, ValueError) as exc:
-            raise CompareError(f"Cannot read snapshot {path}: {exc}") from exc
+        except snapshot.SnapshotError as exc:
+            raise CompareInputError(str(exc)) from exc
     return compare(docs[0], docs[1], load_tolerances(tolerances), force, str(baseline), str(current))
 
 
@@ -440,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m keywords.compare",
         description="Compare a run's snapshot with a baseline snapshot.",
     )
-    parser.add_argument("baseline", help="saved baseline snapshot (JSON, version 1 or 2)")
+    parser.add_argument("baseline", help="saved baseline snapshot (JSON, format version 1, 2 or 3)")
     parser.add_argument("current", help="this run's snapshot (JSON)")
     parser.add_argument("--tolerances", help="JSON file of per-metric tolerances and directions")
     parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a metric regressed")

@@ -12,6 +12,12 @@ Rules for ``figures()``:
   those; a latency summary is stored as its percentile dict;
 * only what was measured in this run; constants and inputs belong to the scenario's parameters.
 
+Snapshots written before the camelCase rule (format version 2) and suites not yet rewritten use
+``snake_case`` keys (``late_ms``, ``harness_cpu``). :func:`camelize` turns them into camelCase, losslessly: only
+keys of lower-case words joined by ``_`` are converted, the last word as a unit when it is one (``peak_rss_mb``
+-> ``peakRssMB``, ``duration_s`` -> ``durationSec``), and a key whose new name another key of the same object
+already has is left as it was (the snapshot checker then reports it).
+
 Nothing here imports Robot Framework.
 """
 
@@ -21,6 +27,10 @@ import re
 from typing import Any, Protocol, runtime_checkable
 
 _CAMEL = re.compile(r"^[a-z][A-Za-z0-9]*$")
+_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+CAMEL_PATTERN = _CAMEL.pattern
+# A snake_case key's last word that is a unit: its camelCase form (``_s`` would read as a plural ``S``).
+UNIT_WORDS = {"s": "Sec", "ms": "Ms", "us": "Us", "kb": "KB", "mb": "MB", "gb": "GB", "pct": "Pct"}
 
 
 @runtime_checkable
@@ -39,6 +49,37 @@ class HasFigures(Protocol):
 def is_camel(key: str) -> bool:
     """Whether a figure key is camelCase (``evictionMs``; not ``eviction_ms`` nor ``EvictionMs``)."""
     return bool(_CAMEL.match(key))
+
+
+def camel_key(key: str) -> str:
+    """camelCase form of a ``snake_case`` key (``late_ms`` -> ``lateMs``); any other key is returned as it is."""
+    if not isinstance(key, str) or not _SNAKE.match(key):
+        return key
+    first, *rest = key.split("_")
+    words = [
+        UNIT_WORDS.get(w, w[:1].upper() + w[1:]) if i == len(rest) - 1 else w[:1].upper() + w[1:]
+        for i, w in enumerate(rest)
+    ]
+    return first + "".join(words)
+
+
+def camelize(value: Any) -> Any:
+    """``value`` with every ``snake_case`` dict key (at any depth) in camelCase, where that loses nothing.
+
+    A key is kept as it was when its camelCase form is already a key of the same dict (two keys would become
+    one); lists are walked, other values returned unchanged.
+    """
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, inner in value.items():
+            new = camel_key(key)
+            if new != key and (new in value or new in out):
+                new = key
+            out[new] = camelize(inner)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [camelize(v) for v in value]
+    return value
 
 
 def prefixed(prefix: str, figures: dict[str, Any]) -> dict[str, Any]:

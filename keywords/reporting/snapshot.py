@@ -1,15 +1,21 @@
 """Per-suite JSON and Markdown snapshots in upstream's shape (extended), safe under pabot.
 
-Shape (``version`` 2; upstream's version 1 is a subset and still reads)::
+Shape (``version`` 3; upstream's version 1 and this harness's version 2 still read)::
 
-    {"version": 2, "kind": "loadtest", "capturedAt": ISO, "gitCommit": sha|null,
+    {"version": 3, "kind": "loadtest-report", "capturedAt": ISO, "gitCommit": sha|null,
      "platform": {"os", "arch", "nodeVersion", "python", "cpuCount", "cpuModel"},
      "daemon": {"version", "source", "label"}, "method": {...how figures were measured...},
      "scenarios": [{"name", "status": "passed"|"failed"|"skipped", "durationMs", "error"?, "parameters"?,
-                    "metrics"?}]}
+                    "metrics"}]}
 
-``parameters`` (optional, added within version 2; absent in older files) holds the scenario's inputs (burst size,
-chunks, mock delay...) so that a comparison can refuse snapshots taken with different inputs.
+Version 3 has one key style: camelCase at every depth of ``metrics`` and ``parameters`` (as upstream's
+snapshots); version 2 files mixed ``late_ms`` with ``evictionMs``. Keys are converted with
+:func:`keywords.reporting.figures.camelize` when a scenario is written and when an older file is read, so a
+comparison of a version 2 baseline with a version 3 run matches its metrics. The kinds, their titles and
+their JSON Schemas are in :mod:`keywords.reporting.kinds`.
+
+``parameters`` holds the scenario's inputs (burst size, chunks, mock delay...) so that a comparison can refuse
+snapshots taken with different inputs.
 
 Each process writes its own part (``<kind>.<pool id>.part.json`` under pabot) plus the merged
 ``<kind>.json``/``.md`` of every part in the folder, so the last writer leaves a complete merged snapshot.
@@ -29,15 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 2
-TITLES = {
-    "loadtest-report": "qwen serve daemon — connection stress test report",
-    "loadtest": "qwen serve daemon — connection stress test report",
-    "perf-baseline": "qwen serve daemon — baseline",
-    "daemon-vs-cli-benchmark": "qwen daemon vs CLI — performance benchmark",
-    "limits": "qwen serve daemon — limits and failure paths",
-    "scenarios": "qwen serve daemon — scenario table",
-}
+from keywords.errors import HarnessConfigError
+from keywords.reporting import kinds
+from keywords.reporting.figures import camelize
+
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, FORMAT_VERSION)
+
+
+class SnapshotError(HarnessConfigError):
+    """A snapshot file cannot be read: missing, not JSON, or of a format version this harness does not read."""
 
 
 @dataclass
@@ -52,13 +59,13 @@ class Scenario:
     parameters: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (``error`` and ``parameters`` only when set)."""
+        """JSON form (``error`` and ``parameters`` only when set; snake_case keys in camelCase, see the module doc)."""
         out: dict[str, Any] = {"name": self.name, "status": self.status, "durationMs": round(self.duration_ms, 1)}
         if self.error:
             out["error"] = self.error
         if self.parameters is not None:
-            out["parameters"] = self.parameters
-        out["metrics"] = self.metrics
+            out["parameters"] = camelize(self.parameters)
+        out["metrics"] = camelize(self.metrics)
         return out
 
 
@@ -97,17 +104,17 @@ def platform_info(node_version: str | None = None) -> dict[str, Any]:
 
 
 class Snapshot:
-    """Scenarios of one kind (``loadtest``, ``perf-baseline``...) written to ``<dir>/<kind>.json`` and ``.md``.
+    """Scenarios of one kind (``loadtest-report``, ``perf-baseline``...) written to ``<dir>/<kind>.json``/``.md``.
 
     Args:
-        kind: File base name and report title key.
-        title: Markdown title.
+        kind: File base name and the ``kind`` field (a kind of :mod:`keywords.reporting.kinds`).
+        title: Markdown title (default: the kind's title in the registry).
         header: Run facts (platform, daemon, method...) merged into the top level.
     """
 
-    def __init__(self, kind: str, title: str, header: dict[str, Any]) -> None:
+    def __init__(self, kind: str, title: str | None, header: dict[str, Any]) -> None:
         self.kind = kind
-        self.title = title
+        self.title = title or kinds.title(kind)
         self.header = header
         self.captured_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         self.scenarios: list[Scenario] = []
@@ -162,15 +169,43 @@ def merge_parts(paths: list[Path]) -> dict[str, Any]:
     return merged
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Read a snapshot of any supported version (1 = upstream's, 2 = this harness's)."""
-    doc = json.loads(Path(path).read_text())
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a snapshot of any supported version, its figure keys in camelCase.
+
+    Version 1 is upstream's (no ``kind`` field: the kind is the file's name when that is a registered kind,
+    as ``loadtest-report.json``), 2 this harness's before the camelCase rule, 3 the current one.
+
+    Raises:
+        SnapshotError: the file is missing or not a JSON object, or its version is not 1, 2 or 3.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SnapshotError(f"Cannot read the snapshot {path}: {exc.strerror or exc}.") from exc
+    except ValueError as exc:
+        raise SnapshotError(f"The snapshot {path} is not JSON: {exc}.") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("scenarios", []), list):
+        raise SnapshotError(f"The snapshot {path} is not a snapshot: expected an object with a list of scenarios.")
     version = doc.get("version")
-    if version not in (1, FORMAT_VERSION):
-        raise ValueError(f"{path}: snapshot version {version!r} is not supported (expected 1 or {FORMAT_VERSION}).")
+    if version not in READABLE_VERSIONS:
+        raise SnapshotError(
+            f"{path}: snapshot version {version!r} is not supported (expected one of "
+            f"{', '.join(map(str, READABLE_VERSIONS))})."
+        )
     if version == 1:
-        doc = {**doc, "kind": doc.get("kind") or Path(path).stem.replace("-report", ""), "daemon": doc.get("daemon")}
+        doc = {**doc, "kind": doc.get("kind") or kinds.kind_of_file(path), "daemon": doc.get("daemon")}
+    doc["scenarios"] = [_camel_scenario(sc) for sc in doc.get("scenarios", [])]
     return doc
+
+
+def _camel_scenario(scenario: Any) -> Any:
+    if not isinstance(scenario, dict):
+        return scenario
+    out = dict(scenario)
+    for key in ("metrics", "parameters"):
+        if isinstance(out.get(key), dict):
+            out[key] = camelize(out[key])
+    return out
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -255,7 +290,7 @@ def merge_folders(out: Path, sources: list[Path]) -> dict[str, int]:
     for kind, paths in sorted(parts.items()):
         doc = merge_parts(paths)
         _write_text(out / f"{kind}.json", dumps(doc))
-        _write_text(out / f"{kind}.md", markdown(doc, TITLES.get(kind, kind)))
+        _write_text(out / f"{kind}.md", markdown(doc, kinds.title(kind)))
         written[kind] = len(doc["scenarios"])
     return written
 
