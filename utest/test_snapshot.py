@@ -1,11 +1,13 @@
-"""Snapshots: upstream's JSON shape, one key style (camelCase), the kinds and their schemas, the checker, and the
-merging of parts."""
+"""Snapshots: upstream's JSON shape, one key style (camelCase), the kinds and their schemas, the checker, merging
+of parts, and the scenario recorder (`Begin Scenario`, `Record Result`, `Record Figure`) in a real Robot run."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -252,3 +254,79 @@ def test_checker_validates_every_snapshot_of_a_run_and_names_file_scenario_and_k
 def test_format_percentiles_without_samples_is_na():
     assert snapshot.format_percentiles(None) == "n/a"
     assert snapshot.format_percentiles({"count": 0, "p50": None}) == "n/a"
+
+
+# -- the scenario recorder in a Robot run ---------------------------------------------------------------------
+RECORDER_SUITE = """\
+*** Settings ***
+Library     keywords.QwenServe
+
+*** Variables ***
+${SNAPSHOT_KIND}    smoke
+
+*** Test Cases ***
+Records A Result And A Figure
+    Begin Scenario    recorded    prompts=3    rateLimit=${0.5}
+    ${lat}    Summarize Latencies    ${{[10, 20, 30]}}    name=turn
+    Record Result    ${lat}    as=turn
+    Record Figure    stop    ${12.5}    unit=ms
+    Record Figure    peak    ${None}    unit=MB
+
+Keeps Its Figures When It Fails
+    Begin Scenario    failing
+    Record Figure    eviction    ${3}    unit=ms
+    Fail    boom
+
+Refuses What It Cannot Record
+    Begin Scenario    refused
+    Run Keyword And Expect Error    *needs a result that carries its figures*got a dict*
+    ...    Record Result    ${{ {'a': 1} }}
+    ${snake}    Evaluate    type('Snake', (), {'figures': lambda s: {'late_ms': 1}, 'line': lambda s: ''})()
+    Run Keyword And Expect Error    *Snake.figures() has keys that are not camelCase: late_ms*
+    ...    Record Result    ${snake}
+    ${lat}    Summarize Latencies    ${{[1]}}
+    Record Result    ${lat}
+    Run Keyword And Expect Error    *already has count, p50*as=<prefix>*    Record Result    ${lat}
+    Run Keyword And Expect Error    *Unknown Record Result option 'prefix'*    Record Result    ${lat}    prefix=x
+    Run Keyword And Expect Error    *name must be camelCase*got 'cycle time'*    Record Figure    cycle time    ${1}
+    Run Keyword And Expect Error    *camelCase names*mock_delay*    Begin Scenario    other    mock_delay=1
+
+Needs A Scenario First
+    ${lat}    Summarize Latencies    ${{[1]}}
+    Run Keyword And Expect Error    *Record Result needs a scenario: call Begin Scenario first*
+    ...    Record Result    ${lat}
+"""
+
+
+@pytest.mark.robot
+def test_a_test_records_a_result_in_one_line_and_its_real_outcome(tmp_path):
+    from robot.api import ExecutionResult
+
+    suite = tmp_path / "recorder.robot"
+    suite.write_text(RECORDER_SUITE)
+    proc = subprocess.run(
+        [sys.executable, "-m", "robot", "--outputdir", str(tmp_path / "out"), "--console", "none", str(suite)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    tests = {t.name: t for t in ExecutionResult(str(tmp_path / "out" / "output.xml")).suite.all_tests}
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # only the test that fails on purpose
+    assert [n for n, t in tests.items() if t.status != "PASS"] == ["Keeps Its Figures When It Fails"]
+    message = tests["Records A Result And A Figure"].message
+    assert message == "p50 20.0 ms · p90 30.0 ms · p99 30.0 ms · max 30.0 ms (n=3) | stop 12.5 ms | peak not measured"
+    doc = json.loads((tmp_path / "out" / "smoke.json").read_text())
+    by_name = {sc["name"]: sc for sc in doc["scenarios"]}
+    recorded = by_name["recorded"]
+    assert recorded["status"] == "passed" and recorded["parameters"] == {"prompts": 3, "rateLimit": 0.5}
+    expected = metrics.summarize([10, 20, 30])
+    assert recorded["metrics"]["turnP50"] == expected.p50 and recorded["metrics"]["turnCount"] == 3
+    assert recorded["metrics"]["stopMs"] == 12.5 and recorded["metrics"]["peakMB"] is None
+    failing = by_name["failing"]
+    assert failing["status"] == "failed" and failing["error"] == "boom" and failing["metrics"] == {"evictionMs": 3}
+    assert by_name["refused"]["metrics"] == metrics.summarize([1]).to_dict()  # the refused ones left no trace
+    assert "other" not in by_name
+    assert kinds.problems(doc) == []
+    assert check_snapshots.main([str(tmp_path / "out")]) == 0
+    assert "# qwen serve daemon — smoke test" in (tmp_path / "out" / "smoke.md").read_text()

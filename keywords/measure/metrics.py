@@ -45,6 +45,14 @@ class LatencySummary:
     min: float | None
     max: float | None
 
+    def figures(self) -> dict:
+        """Its figures for a snapshot (:class:`keywords.reporting.figures.HasFigures`): the percentile dict.
+
+        Recorded with a prefix (``Record Result    ${lat}    as=cycle``) they read ``cycleCount``, ``cycleP50``
+        ... ``cycleMax``; not measured (no samples) is ``None``, never 0.
+        """
+        return self.to_dict()
+
     def line(self, unit: str = "ms") -> str:
         """One line for a test message, e.g. ``p50 12.1 ms · p90 20.3 ms · p99 31.0 ms · max 40.2 ms (n=20)``."""
         if not self.count:

@@ -26,10 +26,14 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol, runtime_checkable
 
+from keywords.errors import HarnessConfigError
+
 _CAMEL = re.compile(r"^[a-z][A-Za-z0-9]*$")
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 CAMEL_PATTERN = _CAMEL.pattern
 # A snake_case key's last word that is a unit: its camelCase form (``_s`` would read as a plural ``S``).
+# The unit of a single figure (`Record Figure`) and the suffix it gives the key: ``eviction`` + ms -> ``evictionMs``.
+UNIT_SUFFIXES = {"": "", "ms": "Ms", "s": "Sec", "MB": "MB", "pct": "Pct", "perSec": "PerSec"}
 UNIT_WORDS = {"s": "Sec", "ms": "Ms", "us": "Us", "kb": "KB", "mb": "MB", "gb": "GB", "pct": "Pct"}
 
 
@@ -102,3 +106,70 @@ def non_camel_keys(value: Any, path: str = "") -> list[str]:
         for i, inner in enumerate(value):
             bad += non_camel_keys(inner, f"{path}[{i}]")
     return bad
+
+
+def figure_key(name: str, unit: str = "") -> str:
+    """The key of a single figure: ``name`` with the unit's suffix (``figure_key("eviction", "ms")`` is
+    ``evictionMs``; a name that already ends with it keeps it once).
+
+    Raises:
+        HarnessConfigError: ``name`` is not camelCase, or ``unit`` is not one of :data:`UNIT_SUFFIXES`.
+    """
+    if unit not in UNIT_SUFFIXES:
+        raise HarnessConfigError(f"unit must be one of {', '.join(repr(u) for u in UNIT_SUFFIXES)}; got {unit!r}.")
+    if not isinstance(name, str) or not is_camel(name):
+        raise HarnessConfigError(
+            f"A figure's name must be camelCase (a lower-case letter, then letters and digits: evictionMs, p99), "
+            f"got {name!r}."
+        )
+    suffix = UNIT_SUFFIXES[unit]
+    return name if name.endswith(suffix) else name + suffix
+
+
+def plain(value: Any, where: str = "figure") -> Any:
+    """``value`` as JSON-ready data: numbers, texts, booleans, ``None``, lists and dicts (objects with ``to_dict()``,
+    such as a latency summary, become their dict).
+
+    Raises:
+        HarnessConfigError: a value of another type (naming where it was and its type).
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return plain(to_dict(), where)
+    raise HarnessConfigError(
+        f"{where} is a {type(value).__name__}; a figure must be a number, text, boolean, None, list or dict."
+    )
+
+
+def figures_of(result: Any, prefix: str = "") -> dict[str, Any]:
+    """The figures of a :class:`HasFigures` result as JSON-ready data, keys prefixed in camelCase.
+
+    Raises:
+        HarnessConfigError: ``result`` has no ``figures()``/``line()``, its figures are not a dict, a key (at any
+            depth) is not camelCase, or ``prefix`` is not camelCase.
+    """
+    kind = type(result).__name__
+    if not isinstance(result, HasFigures):
+        raise HarnessConfigError(
+            f"Record Result needs a result that carries its figures (figures() and line()); got a {kind}: "
+            f"{result!r:.80}. Record a single value with Record Figure."
+        )
+    if prefix and not is_camel(prefix):
+        raise HarnessConfigError(f"as must be a camelCase prefix such as healthy or turn, got {prefix!r}.")
+    figures = result.figures()
+    if not isinstance(figures, dict):
+        raise HarnessConfigError(f"{kind}.figures() must return a dict of figures, got a {type(figures).__name__}.")
+    data = plain(figures, f"{kind}.figures()")
+    bad = non_camel_keys(data)
+    if bad:
+        raise HarnessConfigError(
+            f"{kind}.figures() has keys that are not camelCase: {', '.join(bad)} "
+            "(a figure key is a lower-case letter, then letters and digits: evictionMs, healthyReceived, p99)."
+        )
+    return prefixed(prefix, data)

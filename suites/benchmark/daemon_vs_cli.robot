@@ -215,7 +215,7 @@ C10 Session Churn With RSS Drift
     ...    · RSS drift ${churn.drift_mb} MB (${churn.before.total} → ${churn.after.total})
     Report Figures    ${figures}
     Should Be Equal As Integers    ${churn.failures}    0
-    Figure Should Be At Most    |RSS drift|    ${{abs($churn.drift_mb)}}    ${CHURN_DRIFT_MAX_MB}    MB
+    Figure Should Be At Most    |RSS drift|    ${{abs($churn.drift_mb)}}    ${CHURN_DRIFT_MAX_MB}    unit=MB
 
 C11 Session Limit Saturation And Recovery
     [Documentation]    With ``--max-sessions ${SESSION_LIMIT}``, the next session is refused with 503
