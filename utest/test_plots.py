@@ -8,6 +8,8 @@ import io
 import pytest
 from matplotlib import image as mpimg
 
+from keywords.errors import HarnessConfigError
+from keywords.measure import metrics
 from keywords.reporting import plots
 
 
@@ -63,19 +65,73 @@ def test_rate_per_second_bins_event_times():
     ("call", "message"),
     [
         (lambda p: plots.latency_distribution([], "t", p), "No latency values"),
-        (lambda p: plots.latency_distribution([1, "fast"], "t", p), "values[1] is 'fast'"),
+        (lambda p: plots.latency_distribution([1, "fast"], "t", p), "values[1] must be a number, got 'fast'"),
         (lambda p: plots.series([0, 1], [1], "t", p), "x has 2 values but y has 1"),
         (lambda p: plots.series([0, 1], [1, 2], "t", p, extra={"tree": [1]}), "Line 'tree' has 1 values"),
         (lambda p: plots.bars(["a", "b"], {"d": [1]}, "t", p), "Series 'd' has 1 values for 2 labels"),
-        (lambda p: plots.series([0, float("nan")], [1, 2], "t", p), "not a finite number"),
+        (lambda p: plots.series([0, float("nan")], [1, 2], "t", p), "x[1] must be a number, got nan"),
         (lambda p: plots.rate_per_second([1.0], 0), "bin_s must be > 0"),
     ],
 )
 def test_bad_data_is_refused_with_a_clear_message(tmp_path, call, message):
-    with pytest.raises(plots.PlotDataError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(plots.PlotDataError, match=message.replace("[", r"\[").replace("]", r"\]")) as caught:
         call(tmp_path / "x.png")
+    assert isinstance(caught.value, HarnessConfigError)
 
 
 def test_slug_makes_file_names_safe():
     assert plots.slug("Burst 10 + 3 prompts / p99") == "burst-10-3-prompts-p99"
     assert plots.slug("***") == "plot"
+
+
+# -- plot inputs from results ------------------------------------------------------------------------------
+class Batch:
+    def latencies_ms(self):
+        return [12.0, 15.0]
+
+
+def test_latency_values_from_a_list_a_result_or_a_recorder():
+    assert plots.latency_values([1, "2.5"]) == [1.0, 2.5]
+    assert plots.latency_values(Batch()) == [12.0, 15.0]
+    assert plots.latency_values(metrics.LatencyRecorder().record_all_ms([3.0, 4.0])) == [3.0, 4.0]
+    with pytest.raises(plots.PlotDataError, match="got a dict"):
+        plots.latency_values({"p50": 1})
+
+
+def test_flow_batch_gives_the_times_of_its_correct_flows():
+    from keywords.traffic.flows import FlowBatch, FlowRecord
+
+    good = FlowRecord(
+        0, session_id="s0", prompt_id="p0", end_prompt_id="p0", outcome="completed", stop_reason="end_turn",
+        session_updates=1, close_status=204, after_close_status=404, total_ms=40.0,
+    )  # fmt: skip
+    broken = FlowRecord(1, session_id="s1", outcome="timeout", total_ms=90.0)
+    batch = FlowBatch("sequential", [good, broken], wall_ms=130.0, chunks=0)
+    assert batch.latencies_ms() == [40.0] == plots.latency_values(batch)
+    assert batch.latency.count == 1
+
+
+class Stream:
+    events = [{"_recv_ms": 0.0}, {"type": "x"}, {"_recv_ms": 300.0}, {"_recv_ms": 600.0}]
+
+
+def test_event_times_and_automatic_bins():
+    assert plots.event_times(Stream()) == [0.0, 0.3, 0.6]
+    assert plots.event_times([1, 2]) == [1.0, 2.0]
+    assert plots.auto_bin_seconds([0.0, 0.3, 0.6]) == pytest.approx(0.02)  # a thirtieth of the span
+    assert plots.auto_bin_seconds([0.0, 0.00001]) == 0.001  # at least 1 ms
+    assert plots.auto_bin_seconds([5.0]) == 1.0
+
+
+def test_spectrum_bars_label_percentiles_and_refuse_mismatches():
+    response = [[50.0, 8.0], [99.9, 15.0], [100.0, 16.0]]
+    service = [[50.0, 7.0], [99.9, 14.0], [100.0, 15.0]]
+    labels, groups = plots.spectrum_bars({"response": response, "service": service})
+    assert labels == ["p50", "p99.9", "max"]
+    assert groups == {"response": [8.0, 15.0, 16.0], "service": [7.0, 14.0, 15.0]}
+    with pytest.raises(plots.PlotDataError, match="percentiles"):
+        plots.spectrum_bars({"response": response, "service": service[:2]})
+    with pytest.raises(plots.PlotDataError, match=r"\[percentile, ms\] pairs"):
+        plots.spectrum_bars({"response": [1, 2]})
+    with pytest.raises(plots.PlotDataError, match="No percentile spectrum"):
+        plots.spectrum_bars({})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from robotlibcore import keyword
 
+from keywords.checks import seconds
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
 from keywords.reporting import plots
@@ -21,24 +23,30 @@ class PlotKeywords(Component):
 
     @keyword(tags=("plot", "report"))
     def plot_latency_distribution(
-        self, values: list[float], title: str, bound: float | None = None, unit: str = "ms"
+        self, values: Any, title: str, *, bound: float | None = None, unit: str = "ms"
     ) -> plots.Plot:
         """Draw a histogram of latencies with p50/p90/p99 marked, embed it in the log and save the PNG.
 
         Args:
-            values: Latencies (numbers, ``unit``).
+            values: The latencies: a list of numbers (``unit``), or a result that has them: a flow batch
+                (`Run Lifecycle Cycles`, `Run Concurrent Flows`: the times of its correct flows) or anything
+                with ``latencies_ms()``, or a latency recorder.
             title: Title on the figure and in the PNG's file name.
             bound: Draw this bound (e.g. the p99 bound) as a red dashed line.
             unit: Unit of the values.
 
         Returns:
-            ``Plot`` with ``path`` (the PNG under ``results/plots``), ``title``, ``width``, ``height``.
+            ``Plot`` with ``path`` (Path: the PNG under ``<output dir>/plots``), ``title`` (str), ``png``
+            (bytes), ``width`` and ``height`` (int, pixels).
 
         Example:
             | ${plot}= | Plot Latency Distribution | ${latencies_ms} | burst of 10 | bound=${P99_BOUND_MS} |
             | File Should Exist | ${plot.path} |
+            | Plot Latency Distribution | ${batch} | rapid lifecycle: cycle time (ms) |
         """
-        return self._show(title, lambda path: plots.latency_distribution(values, title, path, bound, unit))
+        return self._show(
+            title, lambda path: plots.latency_distribution(plots.latency_values(values), title, path, bound, unit)
+        )
 
     @keyword(tags=("plot", "report"))
     def plot_series(
@@ -46,6 +54,7 @@ class PlotKeywords(Component):
         times: list[float],
         values: list[float],
         title: str,
+        *,
         markers: Any = None,
         xlabel: str = "time (s)",
         ylabel: str = "",
@@ -81,7 +90,7 @@ class PlotKeywords(Component):
         )
 
     @keyword(tags=("plot", "report"))
-    def plot_rss_over_time(self, samples: Any, title: str = "RSS over time", markers: Any = None) -> plots.Plot:
+    def plot_rss_over_time(self, samples: Any, title: str = "RSS over time", *, markers: Any = None) -> plots.Plot:
         """Draw the RSS sampler's samples (daemon and whole tree, MB) with markers, e.g. session counts.
 
         Args:
@@ -111,34 +120,36 @@ class PlotKeywords(Component):
         )
 
     @keyword(tags=("plot", "report"))
-    def plot_events_per_second(self, events: Any, title: str, bin_seconds: float = 1.0) -> plots.Plot:
+    def plot_events_per_second(
+        self, events: Any, title: str, *, bin_seconds: timedelta | float | None = None
+    ) -> plots.Plot:
         """Draw events per second of a stream, embed it in the log and save the PNG.
 
         Args:
             events: A ``StreamResult`` (frames keep their receipt time) or a list of arrival times in seconds.
             title: Figure title.
-            bin_seconds: Width of one bar of the rate, in seconds.
+            bin_seconds: Width of one bar of the rate (``0.1``, ``1 s``). Default: a thirtieth of the
+                events' span, at least 1 ms, so a stream that lasts a fraction of a second still shows its shape.
 
         Returns:
             ``Plot`` (see `Plot Latency Distribution`).
 
         Example:
             | ${stream}= | Collect Events | ${sub} |
-            | Plot Events Per Second | ${stream} | events of a 200-chunk turn | bin_seconds=0.1 |
+            | Plot Events Per Second | ${stream} | events of a 200-chunk turn |
+            | Plot Events Per Second | ${arrivals} | events per second | bin_seconds=0.25 |
         """
-        if hasattr(events, "events"):
-            times = [env["_recv_ms"] / 1000 for env in events.events if isinstance(env, dict) and "_recv_ms" in env]
-        else:
-            times = list(events)
-        xs, rates = plots.rate_per_second(times, float(bin_seconds))
-        if not xs:
+        times = plots.event_times(events)
+        if not times:
             raise HarnessConfigError(f"No event times to plot for {title!r} (were frames kept?).")
+        width = plots.auto_bin_seconds(times) if bin_seconds is None else seconds("bin_seconds", bin_seconds)
+        xs, rates = plots.rate_per_second(times, width)
         return self._show(
             title, lambda path: plots.series(xs, rates, title, path, "time (s)", "events per second", step=True)
         )
 
     @keyword(tags=("plot", "report"))
-    def plot_bars(self, labels: list[str], title: str, ylabel: str = "ms", **series: list[float]) -> plots.Plot:
+    def plot_bars(self, labels: list[str], title: str, *, ylabel: str = "ms", **series: list[float]) -> plots.Plot:
         """Draw grouped bars (one bar per series in each label's group), embed them in the log and save the PNG.
 
         Args:
@@ -156,6 +167,57 @@ class PlotKeywords(Component):
         """
         return self._show(title, lambda path: plots.bars(labels, series, title, path, ylabel))
 
+    @keyword(tags=("plot", "report"))
+    def plot_percentile_spectra(self, title: str, *, ylabel: str = "ms", **spectra: list) -> plots.Plot:
+        """Draw bars of latency spectra side by side at each percentile (p50 ... max), embed them and save the PNG.
+
+        Args:
+            title: Figure title.
+            ylabel: Y axis label.
+            spectra: One named argument per series: ``name=[[percentile, ms], ...]`` (a load's
+                ``response_spectrum``, ``service_spectrum``); every series must have the same percentiles.
+
+        Returns:
+            ``Plot`` (see `Plot Latency Distribution`).
+
+        Example:
+            | Plot Percentile Spectra | sustained load by percentile | response=${load.response_spectrum} |
+            | ... | service=${load.service_spectrum} |
+        """
+        labels, groups = self._data(title, lambda: plots.spectrum_bars(spectra))
+        return self._show(title, lambda path: plots.bars(labels, groups, title, path, ylabel))
+
+    @keyword(tags=("plot", "report"))
+    def plot_load_timeline(self, load: Any, title: str, *, completed_label: str = "completed") -> plots.Plot:
+        """Draw what a sustained load completed in each second and, for a prompt load, the SSE frames received.
+
+        Args:
+            load: The result of `Run Sustained Prompt Load` or `Run Sustained Session Load` (its ``timeline``:
+                ``[second, completed, frames]`` per second since the schedule started).
+            title: Figure title.
+            completed_label: Legend entry of the completed arrivals, e.g. ``turns ended (turn_complete)``.
+
+        Returns:
+            ``Plot`` (see `Plot Latency Distribution`).
+
+        Example:
+            | ${load}= | Run Sustained Prompt Load | rate=10 | duration=20 |
+            | Plot Load Timeline | ${load} | 10 prompts/s | completed_label=turns ended |
+        """
+        rows = getattr(load, "timeline", None)
+        if not isinstance(rows, list) or not rows:
+            raise HarnessConfigError(
+                f"Plot Load Timeline needs a sustained load's result with a timeline, got {load!r:.100}."
+            )
+        seconds_, completed = [row[0] for row in rows], [row[1] for row in rows]
+        extra = {"SSE frames received": [row[2] for row in rows]} if getattr(load, "kind", "") == "prompt" else None
+        return self._show(
+            title,
+            lambda path: plots.series(
+                seconds_, completed, title, path, "time (s)", "per second", label=completed_label, extra=extra
+            ),
+        )
+
     # -- helpers ------------------------------------------------------------------------------
     def _path(self, title: str) -> Path:
         test = self.variable("${TEST NAME}") or self.variable("${SUITE NAME}") or "run"
@@ -168,12 +230,16 @@ class PlotKeywords(Component):
         return path
 
     def _show(self, title: str, draw) -> plots.Plot:
-        try:
-            plot = draw(self._path(title))
-        except plots.PlotDataError as exc:
-            raise HarnessConfigError(f"Cannot plot {title!r}: {exc}") from exc
+        plot = self._data(title, lambda: draw(self._path(title)))
         self.info(plot.html(f"{plot.title} — {plot.path}"), html=True)
         return plot
+
+    @staticmethod
+    def _data(title: str, compute):
+        try:
+            return compute()
+        except plots.PlotDataError as exc:
+            raise HarnessConfigError(f"Cannot plot {title!r}: {exc}") from exc
 
 
 def _markers(markers: Any) -> list[tuple[float, str]]:

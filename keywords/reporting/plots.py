@@ -4,7 +4,9 @@ Every function draws one figure on a fresh :class:`matplotlib.figure.Figure` (no
 safe from any thread), writes the PNG to ``path`` and returns a :class:`Plot` with the bytes, so a keyword
 can put ``<img src="data:image/png;base64,...">`` in ``log.html`` and the log stays one self-contained file.
 
-Latency figures come from :mod:`keywords.measure.metrics` (the one way figures are computed); this module only draws.
+Latency figures come from :mod:`keywords.measure.metrics` (the one way figures are computed); this module only
+draws, and derives plot inputs from results (:func:`latency_values`, :func:`event_times`, :func:`auto_bin_seconds`,
+:func:`spectrum_bars`), so that no suite computes them inline.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -23,13 +26,19 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
 
+from keywords import checks
+from keywords.errors import HarnessConfigError
 from keywords.measure import metrics
 
 WIDTH_IN, HEIGHT_IN, DPI = 7.0, 3.6, 100
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-class PlotDataError(ValueError):
+EVENT_RATE_BINS = 30  # automatic bins of an event rate: a thirtieth of the events' span...
+MIN_BIN_S = 0.001  # ...but at least 1 ms
+
+
+class PlotDataError(HarnessConfigError):
     """The data cannot be drawn (no values, lengths differ, not numbers)."""
 
 
@@ -72,16 +81,11 @@ def slug(text: str, limit: int = 60) -> str:
 
 
 def _numbers(values: Sequence, what: str) -> list[float]:
-    out = []
-    for i, v in enumerate(values):
-        try:
-            number = float(v)
-        except (TypeError, ValueError) as exc:
-            raise PlotDataError(f"{what}[{i}] is {v!r}, not a number.") from exc
-        if not math.isfinite(number):
-            raise PlotDataError(f"{what}[{i}] is {v!r}, not a finite number.")
-        out.append(number)
-    return out
+    """Finite numbers through the one validator (:func:`keywords.checks.number`), as a :class:`PlotDataError`."""
+    try:
+        return [checks.number(f"{what}[{i}]", v, low=-math.inf) for i, v in enumerate(values)]
+    except HarnessConfigError as exc:
+        raise PlotDataError(str(exc).replace(" from -inf", "").replace(" -inf or more", "")) from exc
 
 
 def _figure(title: str) -> tuple[Figure, object]:
@@ -249,3 +253,69 @@ def bars(
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     return _save(fig, title, path)
+
+
+# -- plot inputs derived from results -----------------------------------------------------------------------
+def latency_values(source: Any) -> list[float]:
+    """The raw latencies (ms) of a result, or the numbers of a list.
+
+    A result gives them by ``latencies_ms()`` (e.g. a flow batch: the times of its correct flows) or, as a
+    :class:`keywords.measure.metrics.LatencyRecorder`, by its kept ``values_ms``.
+
+    Raises:
+        PlotDataError: ``source`` is none of these, or a value is not a finite number.
+    """
+    if callable(getattr(source, "latencies_ms", None)):
+        values = source.latencies_ms()
+    elif isinstance(source, metrics.LatencyRecorder):
+        values = source.values_ms
+    elif isinstance(source, (list, tuple)):
+        values = source
+    else:
+        raise PlotDataError(
+            f"Expected latencies: a list of numbers (ms), a result with latencies_ms() or a latency recorder; "
+            f"got a {type(source).__name__}."
+        )
+    return _numbers(list(values), "latencies")
+
+
+def event_times(source: Any) -> list[float]:
+    """Arrival times (s) of a stream's frames (``_recv_ms`` of each kept frame), or the numbers of a list."""
+    if isinstance(getattr(source, "events", None), list):
+        return [env["_recv_ms"] / 1000 for env in source.events if isinstance(env, dict) and "_recv_ms" in env]
+    return _numbers(list(source), "times")
+
+
+def auto_bin_seconds(times_s: Sequence[float], bins: int = EVENT_RATE_BINS, minimum_s: float = MIN_BIN_S) -> float:
+    """Bin width for an event rate: the events' span over ``bins`` (at least ``minimum_s``), so a stream that
+    lasts a fraction of a second still shows its shape; 1 s for fewer than two events."""
+    times = _numbers(times_s, "times")
+    if len(times) < 2:
+        return 1.0
+    return max(minimum_s, round((max(times) - min(times)) / bins, 4))
+
+
+def percentile_label(percentile: float) -> str:
+    """``p50``, ``p99.9`` ... and ``max`` for 100."""
+    return "max" if float(percentile) == 100 else f"p{float(percentile):g}"
+
+
+def spectrum_bars(spectra: dict[str, Sequence[Sequence[float]]]) -> tuple[list[str], dict[str, list[float]]]:
+    """Bar labels and series from percentile spectra (``[[percentile, ms], ...]`` each, same percentiles).
+
+    Raises:
+        PlotDataError: no spectrum, a pair that is not ``[percentile, ms]``, or spectra of different percentiles.
+    """
+    if not spectra:
+        raise PlotDataError("No percentile spectrum to plot.")
+    labels: list[str] | None = None
+    groups: dict[str, list[float]] = {}
+    for name, pairs in spectra.items():
+        if any(not isinstance(p, (list, tuple)) or len(p) != 2 for p in pairs):
+            raise PlotDataError(f"Spectrum {name!r} must be a list of [percentile, ms] pairs, got {pairs!r:.80}.")
+        these = [percentile_label(p) for p in _numbers([p for p, _ in pairs], f"{name} percentiles")]
+        if labels is not None and these != labels:
+            raise PlotDataError(f"Spectrum {name!r} has percentiles {these}, the first one {labels}; they must match.")
+        labels = these
+        groups[str(name)] = _numbers([ms for _, ms in pairs], str(name))
+    return labels or [], groups

@@ -181,9 +181,13 @@ class FlowBatch:
     def __post_init__(self) -> None:
         """Compute the latency summaries from the correct flows."""
         good = [r for r in self.records if not r.problems(self.chunks)]
-        self.latency = metrics.summarize([r.total_ms for r in good if r.total_ms is not None], "flow")
+        self.latency = metrics.summarize(self.latencies_ms(), "flow")
         self.turn_latency = metrics.summarize([ms for r in good for ms in r.turn_times()], "turn")
         self.create_latency = metrics.summarize([r.create_ms for r in self.records if r.create_ms is not None])
+
+    def latencies_ms(self) -> list[float]:
+        """``total_ms`` of each correct flow, in flow order: the values behind ``latency`` (for plots)."""
+        return [r.total_ms for r in self.records if not r.problems(self.chunks) and r.total_ms is not None]
 
     @property
     def count(self) -> int:
