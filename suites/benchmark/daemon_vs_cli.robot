@@ -113,7 +113,7 @@ C4 Process Tree RSS At 1, 5 And 10 Sessions
     Report Figures    ${figures}
     Should Be Equal As Integers    ${rss10.descendants}    ${{int($MCP_SERVERS)}}    MCP servers in the tree
     Figure Should Be At Most    daemon tree RSS at 1 session    ${rss1.total}    ${DAEMON_BASELINE_TREE_RSS_MAX_MB}
-    ...    MB
+    ...    unit=MB
 
 C5 Single Prompt Latency, CLI Versus Daemon
     [Documentation]    The same prompt to the same fake provider: a whole one-shot CLI run against one
