@@ -5,14 +5,18 @@ from `directives.py`: the config file named by ``QWEN_MOCK_ACP_CONFIG`` (or upst
 env variables), the runtime control file and ``[[mock ...]]`` prompt directives.
 
 stdout carries only protocol lines (except the deliberate one of the ``garbage`` mode); diagnostics go
-to stderr and to the optional log file. Each prompt runs in its own thread so a hung prompt of one
+to stderr and to the optional log file; what the agent received and sent goes to its NDJSON report.
+Each prompt runs in its own thread so a hung prompt (or one waiting for a permission answer) of one
 session never blocks another.
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -22,6 +26,9 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from directives import (
+    ALLOW_KINDS,
+    REPORT_FILE_NAME,
+    SESSIONS_DIR_NAME,
     AgentConfig,
     ControlState,
     MockSettingsError,
@@ -31,14 +38,27 @@ from directives import (
 )
 
 AGENT_NAME = "qwen-serve-harness-mock"
-AGENT_VERSION = "0.1.0"
+AGENT_VERSION = "0.2.0"
 PROTOCOL_VERSION = 1
 GUARD_META = {"qwen-code/external-tool-guard-ready": "required-v1"}
 SESSION_ID_META = "qwen-code/sessionId"
+INVOCATION_META = "qwen-code/invocation"
 GARBAGE_LINE = b"mock-acp garbage: this line is deliberately not JSON\n"
 REJECT_MESSAGE = "mock injected failure"
+TOOL_FAILURE = "mock tool failure"
+TOOL_REJECTED = "mock tool call rejected by the permission answer"
+CONTEXT_WINDOW_TOKENS = 131_072
+CHARS_PER_TOKEN = 4
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
+RESOURCE_NOT_FOUND = -32002
+OPTION_NAMES = {
+    "allow_once": "Allow once",
+    "allow_always": "Allow always",
+    "reject_once": "Reject once",
+    "reject_always": "Reject always",
+}
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class Output:
@@ -63,9 +83,16 @@ class Output:
         """Answer a request successfully."""
         self.send({"jsonrpc": "2.0", "id": msg_id, "result": result})
 
-    def error(self, msg_id: Any, code: int, message: str) -> None:
+    def error(self, msg_id: Any, code: int, message: str, data: Any = None) -> None:
         """Answer a request with a JSON-RPC error."""
-        self.send({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+        error: dict[str, Any] = {"code": code, "message": message}
+        if data is not None:
+            error["data"] = data
+        self.send({"jsonrpc": "2.0", "id": msg_id, "error": error})
+
+    def update(self, session_id: str, update: dict[str, Any]) -> None:
+        """Send one `session/update` notification."""
+        self.send({"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": session_id, "update": update}})
 
 
 class ControlWatcher:
@@ -106,21 +133,205 @@ class ControlWatcher:
             log_stderr(f"control file {self._path} ignored: {exc}")
 
 
+class Reporter:
+    """The agent's NDJSON report: one flushed line per event, with both clocks of this process.
+
+    The file is opened on the first event, so an agent that reports nothing creates nothing.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        """Write to `path` (None: no report)."""
+        self._path = path
+        self._handle: Any = None
+        self._lock = threading.Lock()
+
+    def event(self, name: str, **fields: Any) -> None:
+        """Append one event line ``{"event", "mono", "wall", "pid", **fields}``."""
+        if not self._path:
+            return
+        record = {"event": name, "mono": round(time.monotonic(), 6), "wall": round(time.time(), 6), "pid": os.getpid()}
+        line = json.dumps({**record, **fields}, separators=(",", ":")) + "\n"
+        with self._lock:
+            try:
+                if self._handle is None:
+                    os.makedirs(os.path.dirname(self._path) or ".", exist_ok=True)
+                    self._handle = open(self._path, "a", encoding="utf-8")  # noqa: SIM115
+                self._handle.write(line)
+                self._handle.flush()
+            except OSError as exc:
+                log_stderr(f"report {self._path} not written: {exc}")
+                self._path = None
+
+
+class Waiter:
+    """One request the agent sent to the client, and its answer once it arrives.
+
+    Attributes:
+        request_id: The JSON-RPC id the agent used.
+        sent_mono: When it was sent (this process's monotonic clock).
+        answered: Set when the answer arrives or when the waiting prompt is stopped.
+        reply: The answer message (with ``result`` or ``error``), None until it arrives.
+        abandoned: Whether the prompt stopped waiting before the answer came.
+    """
+
+    def __init__(self, request_id: str) -> None:
+        """Create the record of request `request_id`."""
+        self.request_id = request_id
+        self.sent_mono = time.monotonic()
+        self.answered = threading.Event()
+        self.reply: dict[str, Any] | None = None
+        self.abandoned = False
+
+
+class Outgoing:
+    """Requests from the agent to the client (``session/request_permission``), matched to their answers."""
+
+    def __init__(self, out: Output) -> None:
+        """Send through `out`."""
+        self._out = out
+        self._ids = itertools.count(1)
+        self._waiting: dict[str, Waiter] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self) -> Waiter:
+        """A new request record with a fresh id (registered before it is sent, so no answer is missed)."""
+        waiter = Waiter(f"mock-{next(self._ids)}")
+        with self._lock:
+            self._waiting[waiter.request_id] = waiter
+        return waiter
+
+    def send(self, waiter: Waiter, method: str, params: dict[str, Any]) -> None:
+        """Send the request of `waiter`."""
+        self._out.send({"jsonrpc": "2.0", "id": waiter.request_id, "method": method, "params": params})
+
+    def answer(self, message: dict[str, Any]) -> Waiter | None:
+        """Hand a response to its waiter; return that waiter (None for an id the agent never used)."""
+        with self._lock:
+            waiter = self._waiting.pop(str(message.get("id")), None)
+        if waiter is not None:
+            waiter.reply = message
+            waiter.answered.set()
+        return waiter
+
+
+class Stopped(Exception):
+    """The prompt ends early: a cancel, a close, or a permission answered ``cancelled``."""
+
+
 class Prompt:
     """One running `session/prompt`, stoppable from another thread.
 
     Attributes:
+        msg_id: The JSON-RPC id of the prompt request.
         session_id: The ACP session the prompt belongs to.
         honours_cancel: Whether a stop is answered with stopReason "cancelled" (False only for the
             hang-ignore-cancel mode, whose prompt is never answered).
         stop: Set by a cancel (cancellable prompts only) or by the session's close (all prompts).
+        waiter: The permission request the prompt waits on, if any.
+        updates: The session updates sent so far (kept for the session's history, up to a cap).
+        sent: Counts of what the prompt sent, by kind.
     """
 
-    def __init__(self, session_id: str, honours_cancel: bool) -> None:
+    def __init__(self, msg_id: Any, session_id: str, honours_cancel: bool, keep_updates: int) -> None:
         """Create the prompt record."""
+        self.msg_id = msg_id
         self.session_id = session_id
         self.honours_cancel = honours_cancel
         self.stop = threading.Event()
+        self.waiter: Waiter | None = None
+        self.updates: list[dict[str, Any]] = []
+        self._keep = keep_updates
+        self.sent: collections.Counter[str] = collections.Counter()
+        self.started = time.monotonic()
+
+    def halt(self) -> None:
+        """Stop the prompt and wake it if it waits for a permission answer."""
+        self.stop.set()
+        waiter = self.waiter
+        if waiter is not None:
+            waiter.answered.set()
+
+    def pause(self, delay_ms: int) -> None:
+        """Sleep `delay_ms`; raise `Stopped` if the prompt is (or gets) stopped."""
+        if self.stop.wait(delay_ms / 1000) if delay_ms > 0 else self.stop.is_set():
+            raise Stopped
+
+    def keep(self, update: dict[str, Any]) -> None:
+        """Remember a sent update for the session's history (up to the cap)."""
+        if len(self.updates) < self._keep:
+            self.updates.append(update)
+
+
+class SessionStore:
+    """The sessions the agent created, with their history, persisted so a new agent process can load them.
+
+    A session is one file ``<folder>/<sessionId>.jsonl``: a header line ``{"sessionId", "cwd", "createdAt"}``,
+    then one ACP session update per line. Without a folder sessions live in memory only.
+    """
+
+    def __init__(self, folder: str | None, max_updates: int) -> None:
+        """Keep at most `max_updates` updates per session; persist under `folder` (None: memory only)."""
+        self._folder = folder
+        self._max = max_updates
+        self._history: dict[str, collections.deque[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, session_id: str) -> str | None:
+        if not self._folder or not _SAFE_ID.fullmatch(session_id):
+            return None
+        return os.path.join(self._folder, f"{session_id}.jsonl")
+
+    def create(self, session_id: str, cwd: str) -> None:
+        """Record a new session (history empty)."""
+        with self._lock:
+            self._history[session_id] = collections.deque(maxlen=self._max)
+        header = {"sessionId": session_id, "cwd": cwd, "createdAt": round(time.time(), 3)}
+        self._append(session_id, [header], mode="w")
+
+    def record(self, session_id: str, updates: list[dict[str, Any]]) -> None:
+        """Add the updates of one turn to the session's history."""
+        if not updates:
+            return
+        with self._lock:
+            history = self._history.setdefault(session_id, collections.deque(maxlen=self._max))
+            history.extend(updates)
+        self._append(session_id, updates, mode="a")
+
+    def _append(self, session_id: str, lines: list[dict[str, Any]], mode: str) -> None:
+        path = self._path(session_id)
+        if path is None:
+            return
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, mode, encoding="utf-8") as handle:
+                handle.write("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines))
+        except OSError as exc:
+            log_stderr(f"session {session_id} not persisted: {exc}")
+
+    def history(self, session_id: str) -> list[dict[str, Any]] | None:
+        """The session's updates (oldest first), from memory or its file; None for an unknown session."""
+        with self._lock:
+            if session_id in self._history:
+                return list(self._history[session_id])
+        path = self._path(session_id)
+        if path is None:
+            return None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return None
+        updates: collections.deque[dict[str, Any]] = collections.deque(maxlen=self._max)
+        for line in lines[1:]:
+            try:
+                update = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(update, dict):
+                updates.append(update)
+        with self._lock:
+            self._history.setdefault(session_id, updates)
+        return list(updates)
 
 
 def log_stderr(text: str) -> None:
@@ -141,7 +352,11 @@ def chunk_text(index: int, size: int) -> str:
     """Text of chunk `index`: ``chunk-<i>``, or exactly `size` characters when `size` > 0."""
     if size <= 0:
         return f"chunk-{index}"
-    stem = f"chunk-{index}|"
+    return filler(f"chunk-{index}|", size)
+
+
+def filler(stem: str, size: int) -> str:
+    """Exactly `size` characters made of `stem` repeated."""
     return (stem * (size // len(stem) + 1))[:size]
 
 
@@ -154,6 +369,38 @@ def rss_bytes() -> int:
         return 0
 
 
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _tokens(chars: int) -> int:
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def _answer_fields(reply: dict[str, Any]) -> dict[str, Any]:
+    """The report fields of an answer to a permission request."""
+    if "error" in reply:
+        return {"error": reply["error"]}
+    result = reply.get("result")
+    outcome = result.get("outcome") if isinstance(result, dict) else None
+    fields: dict[str, Any] = {"outcome": outcome.get("outcome") if isinstance(outcome, dict) else outcome}
+    if isinstance(outcome, dict) and "optionId" in outcome:
+        fields["optionId"] = outcome["optionId"]
+    if isinstance(result, dict) and result.get("_meta") is not None:
+        fields["meta"] = result["_meta"]
+    return fields
+
+
+def _action(fields: dict[str, Any], kinds: list[str]) -> str:
+    """What the agent does with an answer: ``allow``, ``reject``, ``cancel_turn`` or ``invalid`` (tool fails)."""
+    if fields.get("outcome") == "cancelled":
+        return "cancel_turn"
+    option = fields.get("optionId")
+    if fields.get("outcome") != "selected" or option not in kinds:
+        return "invalid"
+    return "allow" if option in ALLOW_KINDS else "reject"
+
+
 class Agent:
     """Dispatches JSON-RPC messages read from stdin."""
 
@@ -162,6 +409,12 @@ class Agent:
         self.config = config
         self.out = out
         self.control = ControlWatcher(config.control_file)
+        self.report = Reporter(config.beside_control(config.report_file, REPORT_FILE_NAME))
+        self.sessions = SessionStore(
+            config.beside_control(config.sessions_dir, SESSIONS_DIR_NAME), config.history_max_updates
+        )
+        self.outgoing = Outgoing(out)
+        self._call_ids = itertools.count(1)
         self._prompts: dict[str, set[Prompt]] = {}
         self._prompts_lock = threading.Lock()
         self._log = open(config.log_file, "a", buffering=1, encoding="utf-8") if config.log_file else None  # noqa: SIM115
@@ -169,6 +422,8 @@ class Agent:
             "initialize": self.initialize,
             "authenticate": lambda _id, _params: self.out.result(_id, {}),
             "session/new": self.new_session,
+            "session/load": self.load_session,
+            "session/resume": self.resume_session,
             "session/prompt": self.prompt,
             "craft/cancelPendingPrompt": self.cancel_request,
             "qwen/control/session/close": self.close_session,
@@ -192,9 +447,11 @@ class Agent:
             self.dispatch(message)
 
     def dispatch(self, message: dict[str, Any]) -> None:
-        """Route a request or notification; responses to us are ignored."""
+        """Route a request, a notification or the answer to one of the agent's own requests."""
         method = message.get("method")
         if not isinstance(method, str):
+            if "id" in message and ("result" in message or "error" in message):
+                self._answer_arrived(message)
             return
         self._log_method(method)
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
@@ -212,6 +469,13 @@ class Agent:
         if self._log is not None:
             self._log.write(f"{time.time():.6f} {method}\n")
 
+    def _answer_arrived(self, message: dict[str, Any]) -> None:
+        waiter = self.outgoing.answer(message)
+        if waiter is None:
+            self.report.event("stray_response", requestId=message.get("id"))
+        elif waiter.abandoned:
+            self.report.event("late_answer", requestId=waiter.request_id, **_answer_fields(message))
+
     # --- lifecycle -------------------------------------------------------------------------------
 
     def initialize(self, msg_id: Any, _params: dict[str, Any]) -> None:
@@ -224,8 +488,9 @@ class Agent:
         result: dict[str, Any] = {
             "protocolVersion": PROTOCOL_VERSION,
             "agentCapabilities": {
-                "loadSession": False,
+                "loadSession": True,
                 "promptCapabilities": {"image": False, "audio": False, "embeddedContext": False},
+                "sessionCapabilities": {"resume": {}},
             },
             "authMethods": [],
             "agentInfo": {"name": AGENT_NAME, "version": AGENT_VERSION},
@@ -239,7 +504,45 @@ class Agent:
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
         requested = meta.get(SESSION_ID_META)
         session_id = requested if isinstance(requested, str) and requested else _fresh_session_id()
-        self._later(self.config.new_session_delay_ms, lambda: self.out.result(msg_id, {"sessionId": session_id}))
+
+        def answer() -> None:
+            self.sessions.create(session_id, str(params.get("cwd") or os.getcwd()))
+            self.report.event("session_new", sessionId=session_id)
+            self.out.result(msg_id, {"sessionId": session_id})
+
+        self._later(self.config.new_session_delay_ms, answer)
+
+    def load_session(self, msg_id: Any, params: dict[str, Any]) -> None:
+        """Answer `session/load`: replay the session's history as session updates, then ``{}``."""
+        self._restore(msg_id, params, replay=True)
+
+    def resume_session(self, msg_id: Any, params: dict[str, Any]) -> None:
+        """Answer `session/resume`: restore the session without replaying its history."""
+        self._restore(msg_id, params, replay=False)
+
+    def _restore(self, msg_id: Any, params: dict[str, Any], *, replay: bool) -> None:
+        session_id = str(params.get("sessionId", ""))
+
+        def answer() -> None:
+            history = self.sessions.history(session_id)
+            if history is None:
+                uri = f"session:{session_id}"
+                self.report.event("session_not_found", sessionId=session_id, replay=replay)
+                self.out.error(msg_id, RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+                return
+            if replay:
+                for update in history:
+                    self.out.update(session_id, update)
+            self.report.event(
+                "session_load" if replay else "session_resume",
+                sessionId=session_id,
+                historyUpdates=len(history),
+                replayedUpdates=len(history) if replay else 0,
+                meta=params.get("_meta"),
+            )
+            self.out.result(msg_id, {})
+
+        self._later(self.config.load_delay_ms, answer)
 
     def _later(self, delay_ms: int, action: Any) -> None:
         if delay_ms <= 0:
@@ -257,105 +560,217 @@ class Agent:
     def prompt(self, msg_id: Any, params: dict[str, Any]) -> None:
         """Resolve the prompt's settings and run it in its own thread."""
         session_id = str(params.get("sessionId", ""))
+        text = first_text(params)
         try:
-            overrides, _rest = parse_directive(first_text(params))
+            overrides, _rest = parse_directive(text)
             base = self.control.current().settings_for(self.config.defaults, session_id)
             settings = base.with_overrides(overrides)
+            settings.check_turn()
         except MockSettingsError as exc:
+            self.report.event("prompt_rejected", sessionId=session_id, requestId=msg_id, error=str(exc))
             self.out.error(msg_id, INVALID_PARAMS, str(exc))
             return
+        invocation = (params.get("_meta") or {}).get(INVOCATION_META) if isinstance(params.get("_meta"), dict) else None
+        self.report.event(
+            "prompt_started",
+            sessionId=session_id,
+            requestId=msg_id,
+            promptId=invocation.get("promptId") if isinstance(invocation, dict) else None,
+            settings=settings.to_dict(),
+        )
         if settings.mode == "crash-on-prompt":
+            self.report.event("exit", reason="crash-on-prompt", sessionId=session_id)
             os._exit(1)
-        record = Prompt(session_id, honours_cancel=settings.mode != "hang-ignore-cancel")
+        record = Prompt(
+            msg_id, session_id, settings.mode != "hang-ignore-cancel", keep_updates=self.config.history_max_updates
+        )
+        record.keep({"sessionUpdate": "user_message_chunk", "content": _text(text)})
+        record.sent["promptChars"] = len(text)
         with self._prompts_lock:
             self._prompts.setdefault(session_id, set()).add(record)
-        threading.Thread(target=self._run_prompt, args=(msg_id, record, settings), daemon=True).start()
+        threading.Thread(target=self._run_prompt, args=(record, settings), daemon=True).start()
 
-    def _run_prompt(self, msg_id: Any, record: Prompt, settings: PromptSettings) -> None:
+    def _run_prompt(self, record: Prompt, settings: PromptSettings) -> None:
         try:
-            self._play(msg_id, record, settings)
+            self._play(record, settings)
         finally:
             with self._prompts_lock:
                 self._prompts.get(record.session_id, set()).discard(record)
 
-    def _play(self, msg_id: Any, record: Prompt, settings: PromptSettings) -> None:
-        stopped = (
+    def _play(self, record: Prompt, settings: PromptSettings) -> None:
+        outcome: dict[str, Any]
+        try:
+            self._plan(record, settings, "pending")
             self._stream_chunks(record, settings)
-            or record.stop.wait(settings.end_delay_ms / 1000)
-            or self._finish(msg_id, record, settings)
+            for index in range(1, settings.tool_calls + 1):
+                self._tool_call(record, settings, index)
+            self._plan(record, settings, "completed")
+            if settings.usage == "on":
+                self._usage(record)
+            record.pause(settings.end_delay_ms)
+            outcome = self._finish(record, settings)
+        except Stopped:
+            outcome = {"stopReason": "cancelled"} if record.honours_cancel else {"stopReason": None}
+        self.sessions.record(record.session_id, record.updates)
+        self.report.event(
+            "prompt_finished",
+            sessionId=record.session_id,
+            requestId=record.msg_id,
+            durationMs=round((time.monotonic() - record.started) * 1000, 3),
+            sent=dict(record.sent),
+            **outcome,
         )
-        if stopped and record.honours_cancel:
-            self.out.result(msg_id, {"stopReason": "cancelled"})
+        if outcome.get("stopReason"):
+            self.out.result(record.msg_id, {"stopReason": outcome["stopReason"]})
+        elif "error" in outcome:
+            self.out.error(record.msg_id, outcome["error"], REJECT_MESSAGE)
 
-    def _stream_chunks(self, record: Prompt, settings: PromptSettings) -> bool:
-        """Send the chunks; return True when a cancel interrupted them."""
-        delay = settings.chunk_delay_ms / 1000
+    def _send(self, record: Prompt, update: dict[str, Any], kind: str) -> None:
+        self.out.update(record.session_id, update)
+        record.keep(update)
+        record.sent[kind] += 1
+
+    def _stream_chunks(self, record: Prompt, settings: PromptSettings) -> None:
+        """Send the chunks (`Stopped` when a cancel interrupts them)."""
         for index in range(settings.chunks):
-            if index and delay and record.stop.wait(delay):
-                return True
-            if record.stop.is_set():
-                return True
-            self._send_chunk(record.session_id, chunk_text(index, settings.chunk_size))
+            if index:
+                record.pause(settings.chunk_delay_ms)
+            elif record.stop.is_set():
+                raise Stopped
+            text = chunk_text(index, settings.chunk_size)
+            self._send(record, {"sessionUpdate": "agent_message_chunk", "content": _text(text)}, "chunks")
+            record.sent["outputChars"] += len(text)
             if index == 0 and settings.mode == "garbage":
                 self.out.raw(GARBAGE_LINE)
         if settings.chunks == 0 and settings.mode == "garbage":
             self.out.raw(GARBAGE_LINE)
-        return False
 
-    def _finish(self, msg_id: Any, record: Prompt, settings: PromptSettings) -> bool:
-        """Give the final answer of a prompt; return True when it ended by a cancel instead."""
+    def _plan(self, record: Prompt, settings: PromptSettings, status: str) -> None:
+        if not settings.plan_entries:
+            return
+        entries = [
+            {"content": f"mock step {i}", "priority": "medium", "status": status}
+            for i in range(1, settings.plan_entries + 1)
+        ]
+        self._send(record, {"sessionUpdate": "plan", "entries": entries}, "planUpdates")
+
+    def _usage(self, record: Prompt) -> None:
+        """Send the turn's token figure: ACP ``used``/``size`` and the ``_meta.usage`` the daemon counts."""
+        input_tokens = _tokens(record.sent["promptChars"])
+        output_tokens = _tokens(record.sent["outputChars"])
+        update = {
+            "sessionUpdate": "usage_update",
+            "used": input_tokens + output_tokens,
+            "size": CONTEXT_WINDOW_TOKENS,
+            "_meta": {
+                "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens},
+                "durationMs": round((time.monotonic() - record.started) * 1000),
+            },
+        }
+        self._send(record, update, "usageUpdates")
+
+    def _tool_call(self, record: Prompt, settings: PromptSettings, index: int) -> None:
+        """One tool call: pending, (a permission request), in_progress, then completed or failed."""
+        record.pause(0)
+        call_id = f"call-{next(self._call_ids)}"
+        title = f"mock {settings.tool_kind} tool #{index}"
+        call = {"toolCallId": call_id, "title": title, "kind": settings.tool_kind, "status": "pending"}
+        self._send(record, {"sessionUpdate": "tool_call", **call, "rawInput": {"index": index}}, "toolCalls")
+        if settings.asks_permission(index) and not self._permission(record, settings, call):
+            failed = {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": "failed"}
+            self._send(
+                record, {**failed, "content": [{"type": "content", "content": _text(TOOL_REJECTED)}]}, "toolCallsFailed"
+            )
+            return
+        running = {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": "in_progress"}
+        self._send(record, running, "toolCallsRunning")
+        record.pause(settings.tool_delay_ms)
+        fails = bool(settings.tool_fail_every) and index % settings.tool_fail_every == 0
+        final: dict[str, Any] = {
+            "sessionUpdate": "tool_call_update",
+            "toolCallId": call_id,
+            "status": "failed" if fails else "completed",
+        }
+        if settings.tool_output_bytes:
+            output = filler(f"{call_id} output|", settings.tool_output_bytes)
+            final["content"] = [{"type": "content", "content": _text(output)}]
+            record.sent["outputChars"] += len(output)
+        if fails:
+            final["rawOutput"] = {"error": TOOL_FAILURE}
+        self._send(record, final, "toolCallsFailed" if fails else "toolCallsCompleted")
+
+    def _permission(self, record: Prompt, settings: PromptSettings, call: dict[str, Any]) -> bool:
+        """Ask the client; return True to run the tool call, False when it is rejected.
+
+        Raises:
+            Stopped: The answer is ``cancelled``, or the prompt was stopped while waiting.
+        """
+        kinds = settings.option_kinds()
+        options = [{"optionId": kind, "name": OPTION_NAMES[kind], "kind": kind} for kind in kinds]
+        waiter = self.outgoing.prepare()
+        record.waiter = waiter
+        self.outgoing.send(
+            waiter, "session/request_permission", {"sessionId": record.session_id, "toolCall": call, "options": options}
+        )
+        record.sent["permissionRequests"] += 1
+        base = {"sessionId": record.session_id, "requestId": waiter.request_id, "toolCallId": call["toolCallId"]}
+        self.report.event("permission_requested", **base, options=kinds)
+        if record.stop.is_set():
+            waiter.answered.set()
+        waiter.answered.wait()
+        record.waiter = None
+        waited_ms = round((time.monotonic() - waiter.sent_mono) * 1000, 3)
+        if waiter.reply is None:
+            waiter.abandoned = True
+            self.report.event("permission_abandoned", **base, waitedMs=waited_ms)
+            raise Stopped
+        fields = _answer_fields(waiter.reply)
+        action = _action(fields, kinds)
+        self.report.event("permission_outcome", **base, **fields, action=action, waitedMs=waited_ms)
+        if action == "cancel_turn":
+            raise Stopped
+        return action == "allow"
+
+    def _finish(self, record: Prompt, settings: PromptSettings) -> dict[str, Any]:
+        """The final answer of a prompt (`Stopped` when a hang ends by a cancel)."""
         mode = settings.mode
         if mode == "crash-mid":
+            self.report.event("exit", reason="crash-mid", sessionId=record.session_id)
             os._exit(1)
         if mode in ("hang", "hang-ignore-cancel"):
             record.stop.wait()
-            return True
+            raise Stopped
         if mode == "reject":
-            self.out.error(msg_id, settings.error_code, REJECT_MESSAGE)
-        else:
-            self.out.result(msg_id, {"stopReason": "end_turn"})
-        return False
+            return {"error": settings.error_code}
+        return {"stopReason": "end_turn"}
 
-    def _send_chunk(self, session_id: str, text: str) -> None:
-        self.out.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "session/update",
-                "params": {
-                    "sessionId": session_id,
-                    "update": {
-                        "sessionUpdate": "agent_message_chunk",
-                        "content": {"type": "text", "text": text},
-                    },
-                },
-            }
-        )
-
-    def _release(self, session_id: str, closing: bool) -> bool:
-        """Stop the session's prompts (on close, also the cancel-ignoring ones).
+    def _release(self, session_id: str, closing: bool, via: str) -> bool:
+        """Stop the session's prompts (on close, also the cancel-ignoring ones) and report it.
 
         Returns:
             True if at least one prompt was stopped.
         """
         with self._prompts_lock:
             targets = [r for r in self._prompts.get(session_id, ()) if closing or r.honours_cancel]
+        pending = [r.waiter.request_id for r in targets if r.waiter is not None]
+        self.report.event("cancel", sessionId=session_id, via=via, prompts=len(targets), pendingPermissions=pending)
         for record in targets:
-            record.stop.set()
+            record.halt()
         return bool(targets)
 
     def cancel(self, session_id: str) -> None:
         """Handle the `session/cancel` notification."""
-        self._release(session_id, closing=False)
+        self._release(session_id, closing=False, via="session/cancel")
 
     def cancel_request(self, msg_id: Any, params: dict[str, Any]) -> None:
         """Handle `craft/cancelPendingPrompt`: answer ``{cancelled}``."""
-        released = self._release(str(params.get("sessionId", "")), closing=False)
+        released = self._release(str(params.get("sessionId", "")), closing=False, via="craft/cancelPendingPrompt")
         self.out.result(msg_id, {"cancelled": released})
 
     def close_session(self, msg_id: Any, params: dict[str, Any]) -> None:
         """Handle `qwen/control/session/close`, releasing the session's prompts."""
         session_id = str(params.get("sessionId", ""))
-        self._release(session_id, closing=True)
+        self._release(session_id, closing=True, via="qwen/control/session/close")
         self.out.result(msg_id, {"sessionId": session_id, "closed": True})
 
     # --- status extensions -----------------------------------------------------------------------

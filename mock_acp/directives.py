@@ -20,6 +20,12 @@ from typing import Any
 
 MOCK_MODES = ("echo", "reject", "crash-on-prompt", "crash-mid", "hang", "hang-ignore-cancel", "garbage")
 INIT_MODES = ("normal", "never", "exit", "no-guard")
+TOOL_KINDS = ("read", "edit", "delete", "move", "search", "execute", "think", "fetch", "switch_mode", "other")
+"""ACP ``ToolKind`` values (the `tool_kind` setting)."""
+PERMISSION_OPTION_KINDS = ("allow_once", "allow_always", "reject_once", "reject_always")
+"""ACP ``PermissionOptionKind`` values; the mock uses each kind as the option's ``optionId`` too."""
+ALLOW_KINDS = ("allow_once", "allow_always")
+SWITCHES = ("off", "on")
 
 CONFIG_ENV = "QWEN_MOCK_ACP_CONFIG"
 PYTHON_ENV = "QWEN_MOCK_ACP_PYTHON"
@@ -27,52 +33,150 @@ LEGACY_MODE_ENV = "MOCK_ACP_MODE"
 LEGACY_DELAY_ENV = "MOCK_ACP_PROMPT_DELAY_MS"
 LEGACY_CHUNKS_ENV = "MOCK_ACP_EMIT_CHUNKS"
 
+REPORT_FILE_NAME = "report.ndjson"
+"""The agent's report, written next to the control file unless the config names another path."""
+SESSIONS_DIR_NAME = "sessions"
+"""Folder next to the control file where the agent persists its sessions (for ``session/load``)."""
+
 MAX_CHUNKS = 100_000
 MAX_CHUNK_SIZE = 10_000_000
 MAX_DELAY_MS = 86_400_000
+MAX_TOOL_CALLS = 10_000
+MAX_PLAN_ENTRIES = 1_000
 MIN_ERROR_CODE = -(2**31)
 MAX_ERROR_CODE = 2**31 - 1
 
 DIRECTIVE_OPEN = "[[mock"
 DIRECTIVE_CLOSE = "]]"
 
-_INT_RANGES: dict[str, tuple[int, int]] = {
-    "chunks": (0, MAX_CHUNKS),
-    "chunk_size": (0, MAX_CHUNK_SIZE),
-    "chunk_delay_ms": (0, MAX_DELAY_MS),
-    "end_delay_ms": (0, MAX_DELAY_MS),
-    "error_code": (MIN_ERROR_CODE, MAX_ERROR_CODE),
-    "init_delay_ms": (0, MAX_DELAY_MS),
-    "new_session_delay_ms": (0, MAX_DELAY_MS),
-}
-
 
 class MockSettingsError(ValueError):
     """A mock setting, directive, config file or control file is invalid."""
 
 
-def _check_int(name: str, value: object) -> None:
-    low, high = _INT_RANGES[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise MockSettingsError(f"mock setting {name!r} must be an integer from {low} to {high}, got {value!r}")
+@dataclass(frozen=True)
+class Setting:
+    """One row of the mock's setting table: what a setting is, what it may hold and what it does.
+
+    Attributes:
+        name: The setting's name (a directive key, a control-file key, a `PromptSettings` field).
+        kind: ``int`` (a whole number from `low` to `high`), ``choice`` (one of `values`) or ``choices``
+            (a comma-separated list of distinct `values`, at least one).
+        default: The value without any override.
+        meaning: One sentence on what the setting does.
+        low: Smallest allowed value of an ``int`` setting.
+        high: Largest allowed value of an ``int`` setting.
+        values: Allowed words of a ``choice`` or ``choices`` setting.
+    """
+
+    name: str
+    kind: str
+    default: int | str
+    meaning: str
+    low: int = 0
+    high: int = 0
+    values: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        """The allowed values in words, e.g. ``an integer from 0 to 100``."""
+        if self.kind == "int":
+            return f"an integer from {self.low} to {self.high}"
+        if self.kind == "choice":
+            return f"one of {', '.join(self.values)}"
+        return f"a comma-separated list of distinct values from {', '.join(self.values)}"
+
+    def check(self, value: object) -> None:
+        """Raise `MockSettingsError` (naming the setting, the allowed values and `value`) unless valid."""
+        if not self._valid(value):
+            raise MockSettingsError(f"mock setting {self.name!r} must be {self.allowed()}, got {value!r}")
+
+    def _valid(self, value: object) -> bool:
+        if self.kind == "int":
+            return not isinstance(value, bool) and isinstance(value, int) and self.low <= value <= self.high
+        if self.kind == "choice":
+            return value in self.values
+        if not isinstance(value, str) or not value:
+            return False
+        items = value.split(",")
+        return len(set(items)) == len(items) and all(item in self.values for item in items)
+
+    def coerce(self, raw: str) -> object:
+        """Turn directive text into the setting's type (validation follows separately)."""
+        if self.kind != "int":
+            return raw
+        try:
+            return int(raw, 10)
+        except ValueError:
+            raise MockSettingsError(f"mock setting {self.name!r} must be {self.allowed()}, got {raw!r}") from None
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise MockSettingsError(f"mock setting {name!r} must be one of {', '.join(allowed)}, got {value!r}")
+def _int(name: str, default: int, high: int, meaning: str, low: int = 0) -> Setting:
+    return Setting(name, "int", default, meaning, low=low, high=high)
+
+
+PROMPT_SETTINGS: tuple[Setting, ...] = (
+    Setting("mode", "choice", "echo", "How the prompt ends (see MOCK_MODES in the README).", values=MOCK_MODES),
+    _int("chunks", 3, MAX_CHUNKS, "Number of agent_message_chunk updates streamed first."),
+    _int("chunk_size", 0, MAX_CHUNK_SIZE, "0 for the text chunk-<i>, else exactly this many characters a chunk."),
+    _int("chunk_delay_ms", 0, MAX_DELAY_MS, "Sleep between two chunks."),
+    _int("end_delay_ms", 0, MAX_DELAY_MS, "Sleep after the last update, before the final answer (or crash)."),
+    _int("error_code", -32603, MAX_ERROR_CODE, "JSON-RPC error code of the reject mode.", low=MIN_ERROR_CODE),
+    _int("tool_calls", 0, MAX_TOOL_CALLS, "Tool calls per prompt, after the chunks: pending, in_progress, final."),
+    _int("tool_output_bytes", 0, MAX_CHUNK_SIZE, "Characters of text content in each finished tool call (0: none)."),
+    _int("tool_delay_ms", 0, MAX_DELAY_MS, "Time a tool call stays in_progress before its final status."),
+    Setting("tool_kind", "choice", "read", "ACP tool kind of the mock's tool calls.", values=TOOL_KINDS),
+    _int("tool_fail_every", 0, MAX_TOOL_CALLS, "Every Nth tool call (1-based) ends failed; 0: none fails."),
+    _int("plan_entries", 0, MAX_PLAN_ENTRIES, "A plan update with this many entries first and all completed last."),
+    Setting("usage", "choice", "off", "on: a usage_update (tokens in context) ends the turn.", values=SWITCHES),
+    _int("permissions", 0, MAX_TOOL_CALLS, "session/request_permission requests per prompt, one a tool call."),
+    _int("permission_at", 1, MAX_TOOL_CALLS, "The first tool call (1-based) that asks; the next ones follow.", low=1),
+    Setting(
+        "permission_options",
+        "choices",
+        "allow_once,allow_always,reject_once",
+        "The options each request offers (kind = optionId), in this order.",
+        values=PERMISSION_OPTION_KINDS,
+    ),
+)
+"""The mock's setting table: every per-prompt setting, with its type, allowed values, default and meaning."""
+
+SETTINGS: dict[str, Setting] = {setting.name: setting for setting in PROMPT_SETTINGS}
+"""The setting table by name."""
+
+CONFIG_SETTINGS: dict[str, Setting] = {
+    setting.name: setting
+    for setting in (
+        Setting("init_mode", "choice", "normal", "How the agent answers initialize.", values=INIT_MODES),
+        _int("init_delay_ms", 0, MAX_DELAY_MS, "Sleep before answering initialize."),
+        _int("new_session_delay_ms", 0, MAX_DELAY_MS, "Sleep before answering each session/new."),
+        _int("load_delay_ms", 0, MAX_DELAY_MS, "Sleep before answering each session/load or session/resume."),
+        _int("history_max_updates", 2000, MAX_CHUNKS, "Updates kept per session for session/load replay."),
+    )
+}
+"""Start-up settings of the agent (the config file), checked like the prompt settings."""
 
 
 @dataclass(frozen=True)
 class PromptSettings:
-    """How the mock answers one `session/prompt`.
+    """How the mock answers one `session/prompt` (one field per row of `PROMPT_SETTINGS`).
 
     Attributes:
         mode: One of `MOCK_MODES`.
         chunks: Number of `agent_message_chunk` updates to stream (0..100000).
         chunk_size: 0 for the text ``chunk-<i>``; otherwise exactly this many characters per chunk.
         chunk_delay_ms: Sleep between two chunks.
-        end_delay_ms: Sleep after the last chunk, before the final answer (or the crash).
+        end_delay_ms: Sleep after the last update, before the final answer (or the crash).
         error_code: JSON-RPC error code of the `reject` mode.
+        tool_calls: Tool calls per prompt (after the chunks).
+        tool_output_bytes: Characters of text content in each finished tool call.
+        tool_delay_ms: Time each tool call stays ``in_progress``.
+        tool_kind: The ACP tool kind of the tool calls.
+        tool_fail_every: Every Nth tool call ends ``failed`` (0: none).
+        plan_entries: Entries of the plan sent before the tool calls and again, completed, after them.
+        usage: ``on``: a final ``usage_update``.
+        permissions: Permission requests per prompt, before tool calls `permission_at`, `permission_at` + 1...
+        permission_at: The first tool call (1-based) that asks for permission.
+        permission_options: Comma-separated option kinds each request offers.
     """
 
     mode: str = "echo"
@@ -81,16 +185,46 @@ class PromptSettings:
     chunk_delay_ms: int = 0
     end_delay_ms: int = 0
     error_code: int = -32603
+    tool_calls: int = 0
+    tool_output_bytes: int = 0
+    tool_delay_ms: int = 0
+    tool_kind: str = "read"
+    tool_fail_every: int = 0
+    plan_entries: int = 0
+    usage: str = "off"
+    permissions: int = 0
+    permission_at: int = 1
+    permission_options: str = "allow_once,allow_always,reject_once"
 
     def __post_init__(self) -> None:
-        """Validate every field.
+        """Validate every field against the setting table.
 
         Raises:
             MockSettingsError: A field has a wrong type or is out of range.
         """
-        _check_choice("mode", self.mode, MOCK_MODES)
-        for name in ("chunks", "chunk_size", "chunk_delay_ms", "end_delay_ms", "error_code"):
-            _check_int(name, getattr(self, name))
+        for setting in PROMPT_SETTINGS:
+            setting.check(getattr(self, setting.name))
+
+    def check_turn(self) -> None:
+        """Check the settings that depend on each other (done on the effective settings of a prompt).
+
+        Raises:
+            MockSettingsError: More permission requests than the tool calls can carry.
+        """
+        if self.permissions and self.permission_at + self.permissions - 1 > self.tool_calls:
+            raise MockSettingsError(
+                f"mock setting 'permissions' ({self.permissions}) from tool call permission_at="
+                f"{self.permission_at} needs tool_calls >= {self.permission_at + self.permissions - 1}, "
+                f"got tool_calls={self.tool_calls}"
+            )
+
+    def asks_permission(self, index: int) -> bool:
+        """Whether tool call `index` (1-based) is preceded by a permission request."""
+        return self.permission_at <= index < self.permission_at + self.permissions
+
+    def option_kinds(self) -> list[str]:
+        """The option kinds of a permission request, in order."""
+        return self.permission_options.split(",")
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> PromptSettings:
         """Return a copy with some fields replaced.
@@ -162,16 +296,6 @@ def resolve_settings(base: PromptSettings, *layers: Mapping[str, Any] | None) ->
     return base.with_overrides(merged)
 
 
-def _coerce(name: str, raw: str) -> object:
-    if name == "mode":
-        return raw
-    try:
-        return int(raw, 10)
-    except ValueError:
-        low, high = _INT_RANGES[name]
-        raise MockSettingsError(f"mock setting {name!r} must be an integer from {low} to {high}, got {raw!r}") from None
-
-
 def format_directive(**overrides: Any) -> str:
     """Build a prompt-text directive, e.g. ``[[mock mode=hang chunks=5]]``.
 
@@ -216,7 +340,7 @@ def parse_directive(text: str) -> tuple[dict[str, Any], str]:
         _check_keys({name: raw})
         if name in overrides:
             raise MockSettingsError(f"mock directive sets {name!r} twice")
-        overrides[name] = _coerce(name, raw)
+        overrides[name] = SETTINGS[name].coerce(raw)
     return validate_overrides(overrides), text[end + len(DIRECTIVE_CLOSE) :].lstrip()
 
 
@@ -242,17 +366,27 @@ class AgentConfig:
             without the external-tool-guard acknowledgement.
         init_delay_ms: Sleep before answering `initialize`.
         new_session_delay_ms: Sleep before answering each `session/new`.
+        load_delay_ms: Sleep before answering each `session/load` or `session/resume`.
+        history_max_updates: Session updates kept per session for the replay of `session/load`.
         defaults: Base prompt settings.
         control_file: Runtime control file the agent re-reads when it changes, or None.
         log_file: File that gets one line per received message, or None.
+        report_file: The agent's NDJSON report; None means `REPORT_FILE_NAME` next to the control file (no
+            report without a control file).
+        sessions_dir: Folder of the persisted sessions; None means `SESSIONS_DIR_NAME` next to the control
+            file (sessions are kept in memory only without a control file).
     """
 
     init_mode: str = "normal"
     init_delay_ms: int = 0
     new_session_delay_ms: int = 0
+    load_delay_ms: int = 0
+    history_max_updates: int = 2000
     defaults: PromptSettings = field(default_factory=PromptSettings)
     control_file: str | None = None
     log_file: str | None = None
+    report_file: str | None = None
+    sessions_dir: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field.
@@ -260,13 +394,18 @@ class AgentConfig:
         Raises:
             MockSettingsError: A field has a wrong type or is out of range.
         """
-        _check_choice("init_mode", self.init_mode, INIT_MODES)
-        _check_int("init_delay_ms", self.init_delay_ms)
-        _check_int("new_session_delay_ms", self.new_session_delay_ms)
+        for setting in CONFIG_SETTINGS.values():
+            setting.check(getattr(self, setting.name))
         if not isinstance(self.defaults, PromptSettings):
             raise MockSettingsError(f"mock config 'defaults' must be PromptSettings, got {self.defaults!r}")
-        _optional_path("control_file", self.control_file)
-        _optional_path("log_file", self.log_file)
+        for name in ("control_file", "log_file", "report_file", "sessions_dir"):
+            _optional_path(name, getattr(self, name))
+
+    def beside_control(self, explicit: str | None, name: str) -> str | None:
+        """`explicit`, else the file or folder `name` next to the control file, else None."""
+        if explicit:
+            return explicit
+        return os.path.join(os.path.dirname(self.control_file), name) if self.control_file else None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a JSON-ready dict."""
@@ -437,3 +576,31 @@ def load_agent_config(environ: Mapping[str, str]) -> AgentConfig:
     if path:
         return AgentConfig.from_file(path)
     return AgentConfig(defaults=settings_from_env(environ))
+
+
+def read_report(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read the agent's NDJSON report (see the README for the events and their fields).
+
+    A missing file is an empty report; a last line the agent is still writing (no newline yet) is skipped.
+
+    Args:
+        path: The report file.
+
+    Returns:
+        One dict per event, in the order written.
+
+    Raises:
+        MockSettingsError: A complete line is not a JSON object.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return []
+    events = []
+    for number, line in enumerate(text.split("\n")[:-1], start=1):
+        event = _loads(line, f"mock report line {number}")
+        if not isinstance(event, dict):
+            raise MockSettingsError(f"mock report line {number} is not a JSON object: {line[:80]!r}")
+        events.append(event)
+    return events

@@ -135,12 +135,37 @@ class MockAgentProcess:
 
     def chunks(self, session_id: str) -> list[str]:
         """Texts of the agent_message_chunk updates received so far for `session_id`."""
+        return [u["content"]["text"] for u in self.updates(session_id, "agent_message_chunk")]
+
+    def updates(self, session_id: str, kind: str | None = None) -> list[Message]:
+        """The `session/update` payloads received so far for `session_id` (only `kind` if given)."""
         with self._cond:
             return [
-                m["params"]["update"]["content"]["text"]
+                m["params"]["update"]
                 for m in self.messages
-                if m.get("method") == "session/update" and m["params"]["sessionId"] == session_id
+                if m.get("method") == "session/update"
+                and m["params"]["sessionId"] == session_id
+                and kind in (None, m["params"]["update"]["sessionUpdate"])
             ]
+
+    def agent_requests(self, method: str = "session/request_permission") -> list[Message]:
+        """The requests the agent sent to this driver (as a client), in order."""
+        with self._cond:
+            return [m for m in self.messages if m.get("method") == method and "id" in m]
+
+    def next_agent_request(self, seen: int, timeout: float = 5.0) -> Message:
+        """Wait for the agent's request number `seen` + 1 (``session/request_permission``) and return it."""
+        self.wait_for(lambda _m: len(self.agent_requests()) > seen, timeout)
+        return self.agent_requests()[seen]
+
+    def answer(self, request: Message, result: Mapping[str, Any] | None = None, **error: Any) -> None:
+        """Answer one of the agent's requests with `result`, or with a JSON-RPC error given as ``code``/``message``."""
+        reply: Message = {"jsonrpc": "2.0", "id": request["id"]}
+        if error:
+            reply["error"] = dict(error)
+        else:
+            reply["result"] = dict(result or {})
+        self.send(reply)
 
     # --- ACP shortcuts ---------------------------------------------------------------------------
 

@@ -28,7 +28,12 @@ ACP_RESULT_DEFS = {
     "authenticate": "AuthenticateResponse",
     "session/new": "NewSessionResponse",
     "session/prompt": "PromptResponse",
+    "session/load": "LoadSessionResponse",
+    "session/resume": "ResumeSessionResponse",
 }
+
+ACP_AGENT_REQUEST_DEFS = {"session/request_permission": "RequestPermissionRequest"}
+"""Requests the mock sends to the client (the daemon), by method, and their ``$defs`` schema."""
 
 _OBJECT = {"type": "object"}
 EXT_RESULT_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -160,10 +165,15 @@ class AcpValidator:
 
         Raises:
             jsonschema.ValidationError: The message breaks the schema.
-            AssertionError: A notification other than ``session/update`` or an unknown result kind.
+            AssertionError: A notification other than ``session/update``, a request other than
+                ``session/request_permission``, or an unknown result kind.
         """
         self._envelope.validate(message)
-        if "method" in message:
+        if "method" in message and "id" in message:
+            method = message["method"]
+            assert method in ACP_AGENT_REQUEST_DEFS, f"unexpected agent request {message!r}"
+            self.definition(ACP_AGENT_REQUEST_DEFS[method]).validate(message["params"])
+        elif "method" in message:
             assert message["method"] == "session/update", f"unexpected agent notification {message!r}"
             self.definition("SessionNotification").validate(message["params"])
         elif "error" in message:

@@ -6,6 +6,7 @@ hand-written schemas for the daemon's extension methods) when the test ends.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -22,8 +23,12 @@ from mock_schema import GUARD_META_SCHEMA, AcpValidator, fetch_acp_schema
 
 from mock_acp import AGENT, LAUNCHER
 from mock_acp.directives import (
+    CONFIG_SETTINGS,
     INIT_MODES,
     MOCK_MODES,
+    PROMPT_SETTINGS,
+    REPORT_FILE_NAME,
+    SETTINGS,
     AgentConfig,
     ControlState,
     MockSettingsError,
@@ -31,6 +36,7 @@ from mock_acp.directives import (
     format_directive,
     load_agent_config,
     parse_directive,
+    read_report,
     resolve_settings,
     settings_from_env,
     validate_overrides,
@@ -101,6 +107,16 @@ def test_prompt_settings_defaults() -> None:
         "chunk_delay_ms": 0,
         "end_delay_ms": 0,
         "error_code": -32603,
+        "tool_calls": 0,
+        "tool_output_bytes": 0,
+        "tool_delay_ms": 0,
+        "tool_kind": "read",
+        "tool_fail_every": 0,
+        "plan_entries": 0,
+        "usage": "off",
+        "permissions": 0,
+        "permission_at": 1,
+        "permission_options": "allow_once,allow_always,reject_once",
     }
 
 
@@ -252,6 +268,29 @@ GOOD_CHUNK = {
 }
 
 
+GOOD_PERMISSION_REQUEST = {
+    "jsonrpc": "2.0",
+    "id": "mock-1",
+    "method": "session/request_permission",
+    "params": {
+        "sessionId": "s",
+        "toolCall": {"toolCallId": "c1", "title": "t", "kind": "read", "status": "pending"},
+        "options": [{"optionId": "allow_once", "name": "Allow once", "kind": "allow_once"}],
+    },
+}
+
+
+def update_message(update: dict[str, Any]) -> dict[str, Any]:
+    """A `session/update` notification carrying `update`."""
+    return {**GOOD_CHUNK, "params": {"sessionId": "s", "update": update}}
+
+
+def permission_request(changes: dict[str, Any]) -> dict[str, Any]:
+    """The good permission request with some params replaced (None removes one)."""
+    params = {**GOOD_PERMISSION_REQUEST["params"], **changes}
+    return {**GOOD_PERMISSION_REQUEST, "params": {k: v for k, v in params.items() if v is not None}}
+
+
 @pytest.mark.parametrize(
     ("message", "method"),
     [
@@ -275,6 +314,16 @@ GOOD_CHUNK = {
             None,
         ),
         ({**GOOD_CHUNK, "params": {"update": GOOD_CHUNK["params"]["update"]}}, None),
+        (update_message({"sessionUpdate": "tool_call", "toolCallId": "c1", "status": "pending"}), None),
+        (update_message({"sessionUpdate": "tool_call_update", "toolCallId": "c1", "status": "done"}), None),
+        (update_message({"sessionUpdate": "tool_call", "toolCallId": "c1", "title": "t", "kind": "hammer"}), None),
+        (update_message({"sessionUpdate": "plan", "entries": [{"content": "x", "status": "pending"}]}), None),
+        (update_message({"sessionUpdate": "usage_update", "used": 5}), None),
+        (permission_request({"toolCall": None}), None),
+        (permission_request({"toolCall": {"title": "no id"}}), None),
+        (permission_request({"options": [{"optionId": "a", "name": "A", "kind": "maybe"}]}), None),
+        (permission_request({"options": [{"optionId": "a", "kind": "allow_once"}]}), None),
+        ({"jsonrpc": "2.0", "id": 1, "result": {"modes": "x"}}, "session/load"),
     ],
 )
 def test_validator_rejects_malformed_messages(
@@ -288,6 +337,14 @@ def test_validator_accepts_wellformed_messages(acp_validator: AcpValidator) -> N
     acp_validator.check(GOOD_CHUNK)
     acp_validator.check({"jsonrpc": "2.0", "id": 3, "result": {"stopReason": "cancelled"}}, "session/prompt")
     acp_validator.check({"jsonrpc": "2.0", "id": 3, "error": {"code": -32602, "message": "m"}}, "session/prompt")
+    acp_validator.check(GOOD_PERMISSION_REQUEST)
+    acp_validator.check(update_message({"sessionUpdate": "usage_update", "used": 5, "size": 10}))
+    acp_validator.check({"jsonrpc": "2.0", "id": 4, "result": {}}, "session/load")
+    acp_validator.check({"jsonrpc": "2.0", "id": 4, "result": {}}, "session/resume")
+    with pytest.raises(jsonschema.ValidationError):
+        acp_validator.check(permission_request({"options": None}))
+    with pytest.raises(AssertionError, match="unexpected agent request"):
+        acp_validator.check({**GOOD_PERMISSION_REQUEST, "method": "fs/read_text_file", "params": {}})
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"_meta": {}}, GUARD_META_SCHEMA)
 
@@ -300,7 +357,7 @@ def test_initialize_normal_acknowledges_tool_guard(spawn: SpawnFn) -> None:
     jsonschema.validate(result, GUARD_META_SCHEMA)
     assert result["protocolVersion"] == 1
     assert result["agentInfo"]["name"] == "qwen-serve-harness-mock"
-    assert result["agentCapabilities"]["loadSession"] is False
+    assert result["agentCapabilities"]["loadSession"] is True
 
 
 def test_initialize_no_guard_omits_acknowledgement(spawn: SpawnFn) -> None:
@@ -671,3 +728,340 @@ def test_spawn_to_initialize_time(spawn: SpawnFn) -> None:
         f"\nmock ACP spawn->initialize: median {median * 1000:.1f} ms over {len(timings)} runs "
         f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}); cpus={os.cpu_count()}"
     )
+
+
+# --- the setting table ---------------------------------------------------------------------------
+
+
+def test_setting_table_matches_prompt_settings() -> None:
+    defaults = PromptSettings()
+    assert tuple(SETTINGS) == tuple(f.name for f in dataclasses.fields(PromptSettings))
+    for setting in PROMPT_SETTINGS:
+        assert getattr(defaults, setting.name) == setting.default, setting.name
+        assert setting.meaning.endswith(".") and setting.kind in ("int", "choice", "choices")
+        setting.check(setting.default)
+    for name, setting in CONFIG_SETTINGS.items():
+        assert getattr(AgentConfig(), name) == setting.default
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"tool_calls": 10001}, "mock setting 'tool_calls' must be an integer from 0 to 10000, got 10001"),
+        ({"tool_kind": "hammer"}, "mock setting 'tool_kind' must be one of read, edit, delete"),
+        ({"usage": "yes"}, "mock setting 'usage' must be one of off, on, got 'yes'"),
+        ({"permission_at": 0}, "mock setting 'permission_at' must be an integer from 1 to 10000, got 0"),
+        ({"permission_options": ""}, "mock setting 'permission_options' must be a comma-separated list"),
+        ({"permission_options": "allow_once,allow_once"}, "mock setting 'permission_options' must be a comma"),
+        ({"permission_options": "allow_once,maybe"}, "mock setting 'permission_options' .* got 'allow_once,maybe'"),
+        ({"permission_options": ["allow_once"]}, "mock setting 'permission_options' must be a comma"),
+    ],
+)
+def test_new_settings_validation_messages(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(MockSettingsError, match="^" + message):
+        validate_overrides(overrides)
+
+
+def test_directive_with_tool_and_permission_settings() -> None:
+    text = format_directive(tool_calls=8, tool_output_bytes=2048, permissions=2, permission_options="reject_once")
+    assert text == "[[mock tool_calls=8 tool_output_bytes=2048 permissions=2 permission_options=reject_once]]"
+    assert parse_directive(text)[0] == {
+        "tool_calls": 8,
+        "tool_output_bytes": 2048,
+        "permissions": 2,
+        "permission_options": "reject_once",
+    }
+
+
+def test_check_turn_needs_enough_tool_calls() -> None:
+    PromptSettings(tool_calls=3, permissions=2, permission_at=2).check_turn()
+    with pytest.raises(MockSettingsError, match=r"'permissions' \(2\) .* needs tool_calls >= 3, got tool_calls=2"):
+        PromptSettings(tool_calls=2, permissions=2, permission_at=2).check_turn()
+    settings = PromptSettings(tool_calls=5, permissions=2, permission_at=3)
+    assert [i for i in range(1, 6) if settings.asks_permission(i)] == [3, 4]
+
+
+def test_read_report_skips_partial_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "report.ndjson"
+    assert read_report(path) == []
+    path.write_text('{"event": "a"}\n{"event": "b"}\n{"event": "c"')
+    assert [e["event"] for e in read_report(path)] == ["a", "b"]
+    path.write_text('{"event": "a"}\n[1]\n')
+    with pytest.raises(MockSettingsError, match="line 2 is not a JSON object"):
+        read_report(path)
+
+
+# --- tool calls, plan and usage over the wire ----------------------------------------------------
+
+
+def report_of(agent: MockAgentProcess, path: Path, event: str | None = None, timeout: float = 5.0) -> list[dict]:
+    """The agent's report events (only `event` if given), waiting until at least one such event exists."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = [e for e in read_report(path) if event in (None, e["event"])]
+        if events or time.monotonic() > deadline:
+            return events
+        time.sleep(0.02)
+
+
+def tool_statuses(agent: MockAgentProcess, sid: str) -> list[tuple[str, str]]:
+    """``(toolCallId, status)`` of every tool_call / tool_call_update sent for `sid`, in order."""
+    return [
+        (u["toolCallId"], u["status"])
+        for u in agent.updates(sid)
+        if u["sessionUpdate"] in ("tool_call", "tool_call_update")
+    ]
+
+
+def test_coding_turn_with_tool_calls_plan_and_usage(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    directive = "[[mock chunks=1 tool_calls=3 tool_output_bytes=2048 tool_fail_every=3 plan_entries=2 usage=on]]"
+    assert result_of(agent, agent.prompt(sid, directive + " fix the bug")) == {"stopReason": "end_turn"}
+    kinds = [u["sessionUpdate"] for u in agent.updates(sid)]
+    assert kinds == ["plan", "agent_message_chunk"] + ["tool_call", "tool_call_update", "tool_call_update"] * 3 + [
+        "plan",
+        "usage_update",
+    ]
+    statuses = tool_statuses(agent, sid)
+    assert [s for _, s in statuses] == ["pending", "in_progress", "completed"] * 2 + [
+        "pending",
+        "in_progress",
+        "failed",
+    ]
+    assert len({call_id for call_id, _ in statuses}) == 3
+    finals = [u for u in agent.updates(sid, "tool_call_update") if u["status"] in ("completed", "failed")]
+    assert [len(u["content"][0]["content"]["text"]) for u in finals] == [2048] * 3
+    assert finals[2]["rawOutput"] == {"error": "mock tool failure"}
+    first_plan, last_plan = agent.updates(sid, "plan")
+    assert [e["status"] for e in first_plan["entries"]] == ["pending"] * 2
+    assert [e["status"] for e in last_plan["entries"]] == ["completed"] * 2
+    (usage,) = agent.updates(sid, "usage_update")
+    output_tokens = -(-(len("chunk-0") + 3 * 2048) // 4)
+    assert usage["_meta"]["usage"]["outputTokens"] == output_tokens
+    assert usage["used"] == usage["_meta"]["usage"]["inputTokens"] + output_tokens
+
+
+def test_tool_call_ids_unique_across_prompts_and_delay(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"chunks": 0, "tool_calls": 2, "tool_delay_ms": 100, "tool_kind": "execute"}})
+    sid = agent.start()
+    started = time.monotonic()
+    result_of(agent, agent.prompt(sid))
+    assert time.monotonic() - started >= 0.2
+    result_of(agent, agent.prompt(sid))
+    assert len({call_id for call_id, _ in tool_statuses(agent, sid)}) == 4
+    assert {u["kind"] for u in agent.updates(sid, "tool_call")} == {"execute"}
+
+
+def test_cancel_during_tool_delay_ends_turn(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock chunks=0 tool_calls=5 tool_delay_ms=5000]]")
+    agent.wait_for(
+        lambda m: m.get("method") == "session/update" and m["params"]["update"].get("status") == "in_progress"
+    )
+    agent.notify("session/cancel", {"sessionId": sid})
+    assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
+    assert len(agent.updates(sid, "tool_call")) == 1
+
+
+def test_too_many_permissions_fail_before_anything_is_sent(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    reply = agent.response(agent.prompt(sid, "[[mock tool_calls=1 permissions=2]]"))
+    assert reply["error"]["code"] == -32602
+    assert "'permissions' (2)" in reply["error"]["message"] and "tool_calls=1" in reply["error"]["message"]
+    reply = agent.response(agent.prompt(sid, "[[mock permission_options=allow_sometimes]]"))
+    assert "'permission_options'" in reply["error"]["message"]
+    assert agent.updates(sid) == [] and agent.agent_requests() == []
+
+
+# --- permission requests -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reporting(tmp_path: Path, spawn: SpawnFn) -> Callable[..., tuple[MockAgentProcess, Path]]:
+    """Spawn an agent with a control file; return it and its report path (next to the control file)."""
+
+    def factory(**defaults: Any) -> tuple[MockAgentProcess, Path]:
+        folder = tmp_path / f"mock-{len(list(tmp_path.glob('mock-*')))}"
+        folder.mkdir()
+        agent = spawn(config={"control_file": str(folder / "control.json"), "defaults": defaults})
+        return agent, folder / REPORT_FILE_NAME
+
+    return factory
+
+
+def test_permission_allow_continues_the_tool_call(reporting: Callable[..., tuple[MockAgentProcess, Path]]) -> None:
+    agent, report = reporting(chunks=0)
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock tool_calls=2 permissions=1 permission_at=2]]")
+    request = agent.next_agent_request(0)
+    params = request["params"]
+    assert params["sessionId"] == sid
+    assert [o["optionId"] for o in params["options"]] == ["allow_once", "allow_always", "reject_once"]
+    assert [o["kind"] for o in params["options"]] == ["allow_once", "allow_always", "reject_once"]
+    second = params["toolCall"]["toolCallId"]
+    assert tool_statuses(agent, sid)[-1] == (second, "pending")
+    assert [s for _, s in tool_statuses(agent, sid)] == ["pending", "in_progress", "completed", "pending"]
+    assert_unanswered(agent, msg_id, 0.2)
+    agent.answer(request, {"outcome": {"outcome": "selected", "optionId": "allow_always"}})
+    assert result_of(agent, msg_id) == {"stopReason": "end_turn"}
+    assert tool_statuses(agent, sid)[-2:] == [(second, "in_progress"), (second, "completed")]
+    (outcome,) = report_of(agent, report, "permission_outcome")
+    assert outcome["requestId"] == request["id"] and outcome["toolCallId"] == second
+    assert (outcome["outcome"], outcome["optionId"], outcome["action"]) == ("selected", "allow_always", "allow")
+    assert outcome["waitedMs"] >= 200
+    (finished,) = report_of(agent, report, "prompt_finished")
+    assert finished["stopReason"] == "end_turn"
+    assert finished["sent"]["permissionRequests"] == 1 and finished["sent"]["toolCallsCompleted"] == 2
+
+
+def test_permission_reject_fails_that_tool_call_and_goes_on(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"chunks": 0}})
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock tool_calls=3 permissions=2 permission_options=reject_once,allow_once]]")
+    first = agent.next_agent_request(0)
+    agent.answer(first, {"outcome": {"outcome": "selected", "optionId": "reject_once"}})
+    second = agent.next_agent_request(1)
+    agent.answer(second, {"outcome": {"outcome": "selected", "optionId": "allow_once"}})
+    assert result_of(agent, msg_id) == {"stopReason": "end_turn"}
+    assert [s for _, s in tool_statuses(agent, sid)] == ["pending", "failed"] + [
+        "pending",
+        "in_progress",
+        "completed",
+    ] * 2
+    rejected = agent.updates(sid, "tool_call_update")[0]
+    assert rejected["toolCallId"] == first["params"]["toolCall"]["toolCallId"]
+    assert "rejected" in rejected["content"][0]["content"]["text"]
+
+
+def test_permission_cancelled_outcome_ends_turn_cancelled(
+    reporting: Callable[..., tuple[MockAgentProcess, Path]],
+) -> None:
+    agent, report = reporting(chunks=0)
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock tool_calls=4 permissions=1 permission_at=2]]")
+    agent.answer(agent.next_agent_request(0), {"outcome": {"outcome": "cancelled"}, "_meta": {"reason": "timeout"}})
+    assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
+    assert len(agent.updates(sid, "tool_call")) == 2
+    (outcome,) = report_of(agent, report, "permission_outcome")
+    assert (outcome["outcome"], outcome["action"], outcome["meta"]) == (
+        "cancelled",
+        "cancel_turn",
+        {"reason": "timeout"},
+    )
+    assert report_of(agent, report, "prompt_finished")[0]["stopReason"] == "cancelled"
+
+
+@pytest.mark.parametrize("via", ["session/cancel", "craft/cancelPendingPrompt", "qwen/control/session/close"])
+def test_cancel_while_permission_pending_ends_turn(
+    reporting: Callable[..., tuple[MockAgentProcess, Path]], via: str
+) -> None:
+    agent, report = reporting(chunks=0)
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock tool_calls=2 permissions=2]]")
+    request = agent.next_agent_request(0)
+    if via == "session/cancel":
+        agent.notify(via, {"sessionId": sid})
+    else:
+        result_of(agent, agent.request(via, {"sessionId": sid}))
+    assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
+    assert len(agent.agent_requests()) == 1
+    agent.answer(request, {"outcome": {"outcome": "cancelled"}})
+    (late,) = report_of(agent, report, "late_answer")
+    assert late["requestId"] == request["id"] and late["outcome"] == "cancelled"
+    (cancel,) = report_of(agent, report, "cancel")
+    assert cancel["via"] == via and cancel["pendingPermissions"] == [request["id"]]
+    (abandoned,) = report_of(agent, report, "permission_abandoned")
+    assert abandoned["requestId"] == request["id"]
+    assert abandoned["mono"] >= cancel["mono"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"result": {"outcome": {"outcome": "selected", "optionId": "allow_sometimes"}}},
+        {"result": {"outcome": "selected"}},
+        {"result": {}},
+        {"code": -32603, "message": "client failure"},
+    ],
+)
+def test_invalid_permission_answer_fails_the_tool_call(
+    reporting: Callable[..., tuple[MockAgentProcess, Path]], answer: dict[str, Any]
+) -> None:
+    agent, report = reporting(chunks=0)
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock tool_calls=2 permissions=1]]")
+    request = agent.next_agent_request(0)
+    if "result" in answer:
+        agent.answer(request, answer["result"])
+    else:
+        agent.answer(request, **answer)
+    assert result_of(agent, msg_id) == {"stopReason": "end_turn"}
+    assert [s for _, s in tool_statuses(agent, sid)][:2] == ["pending", "failed"]
+    (outcome,) = report_of(agent, report, "permission_outcome")
+    assert outcome["action"] == "invalid"
+
+
+def test_pending_permission_does_not_block_other_sessions(spawn: SpawnFn) -> None:
+    agent = spawn()
+    agent.initialize()
+    waiting, other = agent.new_session(), agent.new_session()
+    waiting_id = agent.prompt(waiting, "[[mock tool_calls=1 permissions=1]]")
+    request = agent.next_agent_request(0)
+    assert result_of(agent, agent.prompt(other, "[[mock tool_calls=2]]")) == {"stopReason": "end_turn"}
+    assert not agent.has_response(waiting_id)
+    agent.answer(request, {"outcome": {"outcome": "selected", "optionId": "allow_once"}})
+    assert result_of(agent, waiting_id) == {"stopReason": "end_turn"}
+
+
+def test_stray_response_is_reported_and_ignored(reporting: Callable[..., tuple[MockAgentProcess, Path]]) -> None:
+    agent, report = reporting()
+    sid = agent.start()
+    agent.send({"jsonrpc": "2.0", "id": "mock-999", "result": {"outcome": {"outcome": "cancelled"}}})
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+    assert report_of(agent, report, "stray_response")[0]["requestId"] == "mock-999"
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def test_report_lines_carry_both_clocks_and_are_flushed(
+    reporting: Callable[..., tuple[MockAgentProcess, Path]],
+) -> None:
+    agent, report = reporting()
+    before_wall = time.time()
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock mode=hang chunks=2]] hi")
+    started = report_of(agent, report, "prompt_started")
+    assert started, "the prompt_started line must be on disk while the prompt still runs"
+    (event,) = started
+    assert event["sessionId"] == sid and event["requestId"] == msg_id and event["pid"] > 0
+    assert event["settings"]["mode"] == "hang" and event["settings"]["chunks"] == 2
+    assert before_wall <= event["wall"] <= time.time()
+    assert 0 < event["mono"] <= time.monotonic() + 1  # CLOCK_MONOTONIC is shared by the processes of one boot
+    agent.notify("session/cancel", {"sessionId": sid})
+    result_of(agent, msg_id)
+    events = report_of(agent, report)
+    assert [e["event"] for e in events] == ["session_new", "prompt_started", "cancel", "prompt_finished"]
+    assert [e["mono"] for e in events] == sorted(e["mono"] for e in events)
+    assert events[-1]["sent"]["chunks"] == 2 and events[-1]["stopReason"] == "cancelled"
+
+
+def test_rejected_prompt_and_crash_are_reported(reporting: Callable[..., tuple[MockAgentProcess, Path]]) -> None:
+    agent, report = reporting()
+    sid = agent.start()
+    agent.response(agent.prompt(sid, "[[mock chunks=x]]"))
+    assert "'chunks'" in report_of(agent, report, "prompt_rejected")[0]["error"]
+    agent.prompt(sid, "[[mock mode=crash-mid chunks=1]]")
+    assert agent.wait_exit() == 1
+    assert report_of(agent, report, "exit")[0]["reason"] == "crash-mid"
+
+
+def test_no_report_without_control_file(spawn: SpawnFn, tmp_path: Path) -> None:
+    agent = spawn()
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid, "[[mock tool_calls=1]]"))
+    agent.stop()
+    assert not list(tmp_path.rglob(REPORT_FILE_NAME))
