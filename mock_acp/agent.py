@@ -227,7 +227,7 @@ class Prompt:
         honours_cancel: Whether a stop is answered with stopReason "cancelled" (False only for the
             hang-ignore-cancel mode, whose prompt is never answered).
         stop: Set by a cancel (cancellable prompts only) or by the session's close (all prompts).
-        waiter: The permission request the prompt waits on, if any.
+        waiters: The permission requests the prompt waits on (empty when it waits on none).
         updates: The session updates sent so far (kept for the session's history, up to a cap).
         sent: Counts of what the prompt sent, by kind.
     """
@@ -238,7 +238,7 @@ class Prompt:
         self.session_id = session_id
         self.honours_cancel = honours_cancel
         self.stop = threading.Event()
-        self.waiter: Waiter | None = None
+        self.waiters: list[Waiter] = []
         self.updates: list[dict[str, Any]] = []
         self._keep = keep_updates
         self.sent: collections.Counter[str] = collections.Counter()
@@ -247,8 +247,7 @@ class Prompt:
     def halt(self) -> None:
         """Stop the prompt and wake it if it waits for a permission answer."""
         self.stop.set()
-        waiter = self.waiter
-        if waiter is not None:
+        for waiter in self.waiters:
             waiter.answered.set()
 
     def pause(self, delay_ms: int) -> None:
@@ -389,6 +388,10 @@ def _answer_fields(reply: dict[str, Any]) -> dict[str, Any]:
     if isinstance(result, dict) and result.get("_meta") is not None:
         fields["meta"] = result["_meta"]
     return fields
+
+
+def _request_fields(record: Prompt, waiter: Waiter, call: dict[str, Any]) -> dict[str, Any]:
+    return {"sessionId": record.session_id, "requestId": waiter.request_id, "toolCallId": call["toolCallId"]}
 
 
 def _action(fields: dict[str, Any], kinds: list[str]) -> str:
@@ -602,8 +605,7 @@ class Agent:
         try:
             self._plan(record, settings, "pending")
             self._stream_chunks(record, settings)
-            for index in range(1, settings.tool_calls + 1):
-                self._tool_call(record, settings, index)
+            self._tool_calls(record, settings)
             self._plan(record, settings, "completed")
             if settings.usage == "on":
                 self._usage(record)
@@ -669,19 +671,31 @@ class Agent:
         }
         self._send(record, update, "usageUpdates")
 
-    def _tool_call(self, record: Prompt, settings: PromptSettings, index: int) -> None:
-        """One tool call: pending, (a permission request), in_progress, then completed or failed."""
-        record.pause(0)
+    def _tool_calls(self, record: Prompt, settings: PromptSettings) -> None:
+        """The tool calls, `tool_batch` at a time: all announced (pending), their permission requests sent
+        together and answered, then each run (in_progress, completed or failed) or failed when rejected."""
+        for first in range(1, settings.tool_calls + 1, settings.tool_batch):
+            record.pause(0)
+            indexes = range(first, min(first + settings.tool_batch, settings.tool_calls + 1))
+            calls = [self._announce(record, settings, index) for index in indexes]
+            asked = [call for index, call in zip(indexes, calls, strict=True) if settings.asks_permission(index)]
+            allowed = self._permissions(record, settings, asked)
+            for index, call in zip(indexes, calls, strict=True):
+                if call in asked and call["toolCallId"] not in allowed:
+                    failed = {"sessionUpdate": "tool_call_update", "toolCallId": call["toolCallId"], "status": "failed"}
+                    content = [{"type": "content", "content": _text(TOOL_REJECTED)}]
+                    self._send(record, {**failed, "content": content}, "toolCallsFailed")
+                else:
+                    self._run_tool(record, settings, index, call["toolCallId"])
+
+    def _announce(self, record: Prompt, settings: PromptSettings, index: int) -> dict[str, Any]:
         call_id = f"call-{next(self._call_ids)}"
         title = f"mock {settings.tool_kind} tool #{index}"
         call = {"toolCallId": call_id, "title": title, "kind": settings.tool_kind, "status": "pending"}
         self._send(record, {"sessionUpdate": "tool_call", **call, "rawInput": {"index": index}}, "toolCalls")
-        if settings.asks_permission(index) and not self._permission(record, settings, call):
-            failed = {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": "failed"}
-            self._send(
-                record, {**failed, "content": [{"type": "content", "content": _text(TOOL_REJECTED)}]}, "toolCallsFailed"
-            )
-            return
+        return call
+
+    def _run_tool(self, record: Prompt, settings: PromptSettings, index: int, call_id: str) -> None:
         running = {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": "in_progress"}
         self._send(record, running, "toolCallsRunning")
         record.pause(settings.tool_delay_ms)
@@ -699,27 +713,44 @@ class Agent:
             final["rawOutput"] = {"error": TOOL_FAILURE}
         self._send(record, final, "toolCallsFailed" if fails else "toolCallsCompleted")
 
-    def _permission(self, record: Prompt, settings: PromptSettings, call: dict[str, Any]) -> bool:
-        """Ask the client; return True to run the tool call, False when it is rejected.
+    def _permissions(self, record: Prompt, settings: PromptSettings, calls: list[dict[str, Any]]) -> set[str]:
+        """Ask the client about `calls` (all requests sent before any answer is awaited).
+
+        Returns:
+            The toolCallIds whose answer allows them.
+
+        Raises:
+            Stopped: An answer is ``cancelled``, or the prompt was stopped while waiting.
+        """
+        kinds = settings.option_kinds()
+        options = [{"optionId": kind, "name": OPTION_NAMES[kind], "kind": kind} for kind in kinds]
+        waiters = [self.outgoing.prepare() for _ in calls]
+        record.waiters = waiters
+        for waiter, call in zip(waiters, calls, strict=True):
+            params = {"sessionId": record.session_id, "toolCall": call, "options": options}
+            self.outgoing.send(waiter, "session/request_permission", params)
+            record.sent["permissionRequests"] += 1
+            self.report.event("permission_requested", **_request_fields(record, waiter, call), options=kinds)
+        allowed: set[str] = set()
+        try:
+            for waiter, call in zip(waiters, calls, strict=True):
+                if self._await_answer(record, waiter, call, kinds) == "allow":
+                    allowed.add(call["toolCallId"])
+        finally:
+            record.waiters = []
+        return allowed
+
+    def _await_answer(self, record: Prompt, waiter: Waiter, call: dict[str, Any], kinds: list[str]) -> str:
+        """Wait for one answer; return the action (``allow``, ``reject`` or ``invalid``).
 
         Raises:
             Stopped: The answer is ``cancelled``, or the prompt was stopped while waiting.
         """
-        kinds = settings.option_kinds()
-        options = [{"optionId": kind, "name": OPTION_NAMES[kind], "kind": kind} for kind in kinds]
-        waiter = self.outgoing.prepare()
-        record.waiter = waiter
-        self.outgoing.send(
-            waiter, "session/request_permission", {"sessionId": record.session_id, "toolCall": call, "options": options}
-        )
-        record.sent["permissionRequests"] += 1
-        base = {"sessionId": record.session_id, "requestId": waiter.request_id, "toolCallId": call["toolCallId"]}
-        self.report.event("permission_requested", **base, options=kinds)
         if record.stop.is_set():
             waiter.answered.set()
         waiter.answered.wait()
-        record.waiter = None
         waited_ms = round((time.monotonic() - waiter.sent_mono) * 1000, 3)
+        base = _request_fields(record, waiter, call)
         if waiter.reply is None:
             waiter.abandoned = True
             self.report.event("permission_abandoned", **base, waitedMs=waited_ms)
@@ -729,7 +760,7 @@ class Agent:
         self.report.event("permission_outcome", **base, **fields, action=action, waitedMs=waited_ms)
         if action == "cancel_turn":
             raise Stopped
-        return action == "allow"
+        return action
 
     def _finish(self, record: Prompt, settings: PromptSettings) -> dict[str, Any]:
         """The final answer of a prompt (`Stopped` when a hang ends by a cancel)."""
@@ -752,7 +783,7 @@ class Agent:
         """
         with self._prompts_lock:
             targets = [r for r in self._prompts.get(session_id, ()) if closing or r.honours_cancel]
-        pending = [r.waiter.request_id for r in targets if r.waiter is not None]
+        pending = [w.request_id for r in targets for w in r.waiters if w.reply is None]
         self.report.event("cancel", sessionId=session_id, via=via, prompts=len(targets), pendingPermissions=pending)
         for record in targets:
             record.halt()

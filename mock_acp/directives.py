@@ -124,6 +124,13 @@ PROMPT_SETTINGS: tuple[Setting, ...] = (
     _int("tool_calls", 0, MAX_TOOL_CALLS, "Tool calls per prompt, after the chunks: pending, in_progress, final."),
     _int("tool_output_bytes", 0, MAX_CHUNK_SIZE, "Characters of text content in each finished tool call (0: none)."),
     _int("tool_delay_ms", 0, MAX_DELAY_MS, "Time a tool call stays in_progress before its final status."),
+    _int(
+        "tool_batch",
+        1,
+        MAX_TOOL_CALLS,
+        "Tool calls announced at once; their permission requests go out together.",
+        low=1,
+    ),
     Setting("tool_kind", "choice", "read", "ACP tool kind of the mock's tool calls.", values=TOOL_KINDS),
     _int("tool_fail_every", 0, MAX_TOOL_CALLS, "Every Nth tool call (1-based) ends failed; 0: none fails."),
     _int("plan_entries", 0, MAX_PLAN_ENTRIES, "A plan update with this many entries first and all completed last."),
@@ -170,6 +177,8 @@ class PromptSettings:
         tool_calls: Tool calls per prompt (after the chunks).
         tool_output_bytes: Characters of text content in each finished tool call.
         tool_delay_ms: Time each tool call stays ``in_progress``.
+        tool_batch: Tool calls announced together; their permission requests are all sent before any answer
+            is awaited (parallel tool calls of one model reply).
         tool_kind: The ACP tool kind of the tool calls.
         tool_fail_every: Every Nth tool call ends ``failed`` (0: none).
         plan_entries: Entries of the plan sent before the tool calls and again, completed, after them.
@@ -188,6 +197,7 @@ class PromptSettings:
     tool_calls: int = 0
     tool_output_bytes: int = 0
     tool_delay_ms: int = 0
+    tool_batch: int = 1
     tool_kind: str = "read"
     tool_fail_every: int = 0
     plan_entries: int = 0

@@ -110,6 +110,7 @@ def test_prompt_settings_defaults() -> None:
         "tool_calls": 0,
         "tool_output_bytes": 0,
         "tool_delay_ms": 0,
+        "tool_batch": 1,
         "tool_kind": "read",
         "tool_fail_every": 0,
         "plan_entries": 0,
@@ -1065,3 +1066,22 @@ def test_no_report_without_control_file(spawn: SpawnFn, tmp_path: Path) -> None:
     result_of(agent, agent.prompt(sid, "[[mock tool_calls=1]]"))
     agent.stop()
     assert not list(tmp_path.rglob(REPORT_FILE_NAME))
+
+
+def test_tool_batch_sends_permission_requests_together(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"chunks": 0}})
+    sid = agent.start()
+    msg_id = agent.prompt(sid, "[[mock tool_calls=4 tool_batch=3 permissions=3 permission_at=2]]")
+    agent.wait_for(lambda _m: len(agent.agent_requests()) == 2)
+    assert [s for _, s in tool_statuses(agent, sid)] == ["pending"] * 3
+    first, second = agent.agent_requests()
+    agent.answer(second, {"outcome": {"outcome": "selected", "optionId": "reject_once"}})
+    assert_unanswered(agent, msg_id, 0.2)
+    agent.answer(first, {"outcome": {"outcome": "selected", "optionId": "allow_once"}})
+    third = agent.next_agent_request(2)
+    assert third["params"]["toolCall"]["title"].endswith("#4")
+    agent.answer(third, {"outcome": {"outcome": "selected", "optionId": "allow_once"}})
+    assert result_of(agent, msg_id) == {"stopReason": "end_turn"}
+    finals = {call_id: status for call_id, status in tool_statuses(agent, sid) if status in ("completed", "failed")}
+    assert list(finals.values()) == ["completed", "completed", "failed", "completed"]
+    assert finals[second["params"]["toolCall"]["toolCallId"]] == "failed"
