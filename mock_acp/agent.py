@@ -164,23 +164,39 @@ class Reporter:
 
 
 class Waiter:
-    """One request the agent sent to the client, and its answer once it arrives.
+    """One permission request the agent sent to the client, and its answer once it arrives.
 
     Attributes:
         request_id: The JSON-RPC id the agent used.
+        session_id: The session of the request.
+        tool_call_id: The tool call it asks about.
+        kinds: The option kinds (= optionIds) it offered.
+        stopped: The asking prompt's stop event (an answer after it is set is late).
         sent_mono: When it was sent (this process's monotonic clock).
         answered: Set when the answer arrives or when the waiting prompt is stopped.
         reply: The answer message (with ``result`` or ``error``), None until it arrives.
-        abandoned: Whether the prompt stopped waiting before the answer came.
     """
 
-    def __init__(self, request_id: str) -> None:
+    def __init__(
+        self, request_id: str, session_id: str, tool_call_id: str, kinds: list[str], stopped: threading.Event
+    ) -> None:
         """Create the record of request `request_id`."""
         self.request_id = request_id
+        self.session_id = session_id
+        self.tool_call_id = tool_call_id
+        self.kinds = kinds
+        self.stopped = stopped
         self.sent_mono = time.monotonic()
         self.answered = threading.Event()
         self.reply: dict[str, Any] | None = None
-        self.abandoned = False
+
+    def fields(self) -> dict[str, Any]:
+        """The report fields naming the request."""
+        return {"sessionId": self.session_id, "requestId": self.request_id, "toolCallId": self.tool_call_id}
+
+    def waited_ms(self) -> float:
+        """Milliseconds since the request was sent."""
+        return round((time.monotonic() - self.sent_mono) * 1000, 3)
 
 
 class Outgoing:
@@ -193,9 +209,9 @@ class Outgoing:
         self._waiting: dict[str, Waiter] = {}
         self._lock = threading.Lock()
 
-    def prepare(self) -> Waiter:
+    def prepare(self, record: Prompt, tool_call_id: str, kinds: list[str]) -> Waiter:
         """A new request record with a fresh id (registered before it is sent, so no answer is missed)."""
-        waiter = Waiter(f"mock-{next(self._ids)}")
+        waiter = Waiter(f"mock-{next(self._ids)}", record.session_id, tool_call_id, kinds, record.stop)
         with self._lock:
             self._waiting[waiter.request_id] = waiter
         return waiter
@@ -390,10 +406,6 @@ def _answer_fields(reply: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _request_fields(record: Prompt, waiter: Waiter, call: dict[str, Any]) -> dict[str, Any]:
-    return {"sessionId": record.session_id, "requestId": waiter.request_id, "toolCallId": call["toolCallId"]}
-
-
 def _action(fields: dict[str, Any], kinds: list[str]) -> str:
     """What the agent does with an answer: ``allow``, ``reject``, ``cancel_turn`` or ``invalid`` (tool fails)."""
     if fields.get("outcome") == "cancelled":
@@ -473,11 +485,21 @@ class Agent:
             self._log.write(f"{time.time():.6f} {method}\n")
 
     def _answer_arrived(self, message: dict[str, Any]) -> None:
+        """Report an answer to a permission request the moment it arrives, then wake the asking prompt."""
         waiter = self.outgoing.answer(message)
         if waiter is None:
             self.report.event("stray_response", requestId=message.get("id"))
-        elif waiter.abandoned:
-            self.report.event("late_answer", requestId=waiter.request_id, **_answer_fields(message))
+            return
+        fields = _answer_fields(message)
+        self.report.event(
+            "permission_outcome",
+            **waiter.fields(),
+            **fields,
+            action=_action(fields, waiter.kinds),
+            waitedMs=waiter.waited_ms(),
+            late=waiter.stopped.is_set(),
+        )
+        waiter.answered.set()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -724,23 +746,23 @@ class Agent:
         """
         kinds = settings.option_kinds()
         options = [{"optionId": kind, "name": OPTION_NAMES[kind], "kind": kind} for kind in kinds]
-        waiters = [self.outgoing.prepare() for _ in calls]
+        waiters = [self.outgoing.prepare(record, call["toolCallId"], kinds) for call in calls]
         record.waiters = waiters
         for waiter, call in zip(waiters, calls, strict=True):
             params = {"sessionId": record.session_id, "toolCall": call, "options": options}
             self.outgoing.send(waiter, "session/request_permission", params)
             record.sent["permissionRequests"] += 1
-            self.report.event("permission_requested", **_request_fields(record, waiter, call), options=kinds)
+            self.report.event("permission_requested", **waiter.fields(), options=kinds)
         allowed: set[str] = set()
         try:
-            for waiter, call in zip(waiters, calls, strict=True):
-                if self._await_answer(record, waiter, call, kinds) == "allow":
-                    allowed.add(call["toolCallId"])
+            for waiter in waiters:
+                if self._await_answer(record, waiter) == "allow":
+                    allowed.add(waiter.tool_call_id)
         finally:
             record.waiters = []
         return allowed
 
-    def _await_answer(self, record: Prompt, waiter: Waiter, call: dict[str, Any], kinds: list[str]) -> str:
+    def _await_answer(self, record: Prompt, waiter: Waiter) -> str:
         """Wait for one answer; return the action (``allow``, ``reject`` or ``invalid``).
 
         Raises:
@@ -749,15 +771,10 @@ class Agent:
         if record.stop.is_set():
             waiter.answered.set()
         waiter.answered.wait()
-        waited_ms = round((time.monotonic() - waiter.sent_mono) * 1000, 3)
-        base = _request_fields(record, waiter, call)
         if waiter.reply is None:
-            waiter.abandoned = True
-            self.report.event("permission_abandoned", **base, waitedMs=waited_ms)
+            self.report.event("permission_abandoned", **waiter.fields(), waitedMs=waiter.waited_ms())
             raise Stopped
-        fields = _answer_fields(waiter.reply)
-        action = _action(fields, kinds)
-        self.report.event("permission_outcome", **base, **fields, action=action, waitedMs=waited_ms)
+        action = _action(_answer_fields(waiter.reply), waiter.kinds)
         if action == "cancel_turn":
             raise Stopped
         return action

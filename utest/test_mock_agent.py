@@ -912,6 +912,7 @@ def test_permission_allow_continues_the_tool_call(reporting: Callable[..., tuple
     (outcome,) = report_of(agent, report, "permission_outcome")
     assert outcome["requestId"] == request["id"] and outcome["toolCallId"] == second
     assert (outcome["outcome"], outcome["optionId"], outcome["action"]) == ("selected", "allow_always", "allow")
+    assert outcome["late"] is False
     assert outcome["waitedMs"] >= 200
     (finished,) = report_of(agent, report, "prompt_finished")
     assert finished["stopReason"] == "end_turn"
@@ -970,8 +971,8 @@ def test_cancel_while_permission_pending_ends_turn(
     assert result_of(agent, msg_id) == {"stopReason": "cancelled"}
     assert len(agent.agent_requests()) == 1
     agent.answer(request, {"outcome": {"outcome": "cancelled"}})
-    (late,) = report_of(agent, report, "late_answer")
-    assert late["requestId"] == request["id"] and late["outcome"] == "cancelled"
+    (late,) = report_of(agent, report, "permission_outcome")
+    assert late["requestId"] == request["id"] and late["outcome"] == "cancelled" and late["late"] is True
     (cancel,) = report_of(agent, report, "cancel")
     assert cancel["via"] == via and cancel["pendingPermissions"] == [request["id"]]
     (abandoned,) = report_of(agent, report, "permission_abandoned")
@@ -1068,8 +1069,8 @@ def test_no_report_without_control_file(spawn: SpawnFn, tmp_path: Path) -> None:
     assert not list(tmp_path.rglob(REPORT_FILE_NAME))
 
 
-def test_tool_batch_sends_permission_requests_together(spawn: SpawnFn) -> None:
-    agent = spawn(config={"defaults": {"chunks": 0}})
+def test_tool_batch_sends_permission_requests_together(reporting: Callable[..., tuple[MockAgentProcess, Path]]) -> None:
+    agent, report = reporting(chunks=0)
     sid = agent.start()
     msg_id = agent.prompt(sid, "[[mock tool_calls=4 tool_batch=3 permissions=3 permission_at=2]]")
     agent.wait_for(lambda _m: len(agent.agent_requests()) == 2)
@@ -1085,3 +1086,5 @@ def test_tool_batch_sends_permission_requests_together(spawn: SpawnFn) -> None:
     finals = {call_id: status for call_id, status in tool_statuses(agent, sid) if status in ("completed", "failed")}
     assert list(finals.values()) == ["completed", "completed", "failed", "completed"]
     assert finals[second["params"]["toolCall"]["toolCallId"]] == "failed"
+    outcomes = report_of(agent, report, "permission_outcome")
+    assert [o["requestId"] for o in outcomes] == [second["id"], first["id"], third["id"]], "reported as they arrive"
