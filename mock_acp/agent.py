@@ -43,6 +43,8 @@ PROTOCOL_VERSION = 1
 GUARD_META = {"qwen-code/external-tool-guard-ready": "required-v1"}
 SESSION_ID_META = "qwen-code/sessionId"
 INVOCATION_META = "qwen-code/invocation"
+LOAD_REPLAY_MODE_META = "qwen.session.loadReplayMode"
+LOAD_REPLAY_META = "qwen.session.loadReplay"
 GARBAGE_LINE = b"mock-acp garbage: this line is deliberately not JSON\n"
 REJECT_MESSAGE = "mock injected failure"
 TOOL_FAILURE = "mock tool failure"
@@ -244,7 +246,7 @@ class Prompt:
             hang-ignore-cancel mode, whose prompt is never answered).
         stop: Set by a cancel (cancellable prompts only) or by the session's close (all prompts).
         waiters: The permission requests the prompt waits on (empty when it waits on none).
-        updates: The session updates sent so far (kept for the session's history, up to a cap).
+        updates: The newest session updates of the prompt (for the session's history, up to a cap).
         sent: Counts of what the prompt sent, by kind.
     """
 
@@ -255,8 +257,7 @@ class Prompt:
         self.honours_cancel = honours_cancel
         self.stop = threading.Event()
         self.waiters: list[Waiter] = []
-        self.updates: list[dict[str, Any]] = []
-        self._keep = keep_updates
+        self.updates: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep_updates)
         self.sent: collections.Counter[str] = collections.Counter()
         self.started = time.monotonic()
 
@@ -272,9 +273,8 @@ class Prompt:
             raise Stopped
 
     def keep(self, update: dict[str, Any]) -> None:
-        """Remember a sent update for the session's history (up to the cap)."""
-        if len(self.updates) < self._keep:
-            self.updates.append(update)
+        """Remember a sent update for the session's history (the newest ones, up to the cap)."""
+        self.updates.append(update)
 
 
 class SessionStore:
@@ -555,7 +555,9 @@ class Agent:
                 self.report.event("session_not_found", sessionId=session_id, replay=replay)
                 self.out.error(msg_id, RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
                 return
-            if replay:
+            meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+            bulk = replay and self.config.load_replay == "bulk" and meta.get(LOAD_REPLAY_MODE_META) == "bulk"
+            if replay and not bulk:
                 for update in history:
                     self.out.update(session_id, update)
             self.report.event(
@@ -563,9 +565,10 @@ class Agent:
                 sessionId=session_id,
                 historyUpdates=len(history),
                 replayedUpdates=len(history) if replay else 0,
-                meta=params.get("_meta"),
+                replay="bulk" if bulk else "stream" if replay else None,
+                meta=meta,
             )
-            self.out.result(msg_id, {})
+            self.out.result(msg_id, {"_meta": {LOAD_REPLAY_META: {"v": 1, "updates": history}}} if bulk else {})
 
         self._later(self.config.load_delay_ms, answer)
 
@@ -635,7 +638,7 @@ class Agent:
             outcome = self._finish(record, settings)
         except Stopped:
             outcome = {"stopReason": "cancelled"} if record.honours_cancel else {"stopReason": None}
-        self.sessions.record(record.session_id, record.updates)
+        self.sessions.record(record.session_id, list(record.updates))
         self.report.event(
             "prompt_finished",
             sessionId=record.session_id,

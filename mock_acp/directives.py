@@ -26,6 +26,7 @@ PERMISSION_OPTION_KINDS = ("allow_once", "allow_always", "reject_once", "reject_
 """ACP ``PermissionOptionKind`` values; the mock uses each kind as the option's ``optionId`` too."""
 ALLOW_KINDS = ("allow_once", "allow_always")
 SWITCHES = ("off", "on")
+LOAD_REPLAY_MODES = ("stream", "bulk")
 
 CONFIG_ENV = "QWEN_MOCK_ACP_CONFIG"
 PYTHON_ENV = "QWEN_MOCK_ACP_PYTHON"
@@ -158,6 +159,13 @@ CONFIG_SETTINGS: dict[str, Setting] = {
         _int("new_session_delay_ms", 0, MAX_DELAY_MS, "Sleep before answering each session/new."),
         _int("load_delay_ms", 0, MAX_DELAY_MS, "Sleep before answering each session/load or session/resume."),
         _int("history_max_updates", 2000, MAX_CHUNKS, "Updates kept per session for session/load replay."),
+        Setting(
+            "load_replay",
+            "choice",
+            "stream",
+            "stream: replay history as session/update notifications; bulk: in the result when the daemon asks.",
+            values=LOAD_REPLAY_MODES,
+        ),
     )
 }
 """Start-up settings of the agent (the config file), checked like the prompt settings."""
@@ -378,6 +386,9 @@ class AgentConfig:
         new_session_delay_ms: Sleep before answering each `session/new`.
         load_delay_ms: Sleep before answering each `session/load` or `session/resume`.
         history_max_updates: Session updates kept per session for the replay of `session/load`.
+        load_replay: ``stream`` sends the history as ``session/update`` notifications before the answer;
+            ``bulk`` puts it into the answer's ``_meta["qwen.session.loadReplay"]`` when the request asks for
+            ``_meta["qwen.session.loadReplayMode"] = "bulk"`` (and streams otherwise).
         defaults: Base prompt settings.
         control_file: Runtime control file the agent re-reads when it changes, or None.
         log_file: File that gets one line per received message, or None.
@@ -392,6 +403,7 @@ class AgentConfig:
     new_session_delay_ms: int = 0
     load_delay_ms: int = 0
     history_max_updates: int = 2000
+    load_replay: str = "stream"
     defaults: PromptSettings = field(default_factory=PromptSettings)
     control_file: str | None = None
     log_file: str | None = None

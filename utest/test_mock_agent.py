@@ -1088,3 +1088,113 @@ def test_tool_batch_sends_permission_requests_together(reporting: Callable[..., 
     assert finals[second["params"]["toolCall"]["toolCallId"]] == "failed"
     outcomes = report_of(agent, report, "permission_outcome")
     assert [o["requestId"] for o in outcomes] == [second["id"], first["id"], third["id"]], "reported as they arrive"
+
+
+# --- session restore -----------------------------------------------------------------------------
+
+
+def load(agent: MockAgentProcess, sid: str, method: str = "session/load", meta: dict | None = None) -> dict:
+    """Send `session/load` (or `session/resume`) the way the daemon does and return the reply."""
+    params: dict[str, Any] = {"sessionId": sid, "cwd": os.getcwd(), "mcpServers": []}
+    if meta is not None:
+        params["_meta"] = meta
+    return agent.call(method, params)
+
+
+def test_load_replays_history_in_a_new_agent_process(reporting: Callable[..., tuple[MockAgentProcess, Path]]) -> None:
+    first, report = reporting(chunks=2)
+    sid = first.start()
+    result_of(first, first.prompt(sid, "[[mock tool_calls=2 plan_entries=1 usage=on]] one"))
+    result_of(first, first.prompt(sid, "two"))
+    sent = first.updates(sid)
+    first.stop()
+    config = {"control_file": str(report.parent / "control.json")}
+    second = spawn_like(first, config)
+    second.initialize()
+    assert load(second, sid)["result"] == {}
+    replayed = second.updates(sid)
+    user = [u["content"]["text"] for u in replayed if u["sessionUpdate"] == "user_message_chunk"]
+    assert user == ["[[mock tool_calls=2 plan_entries=1 usage=on]] one", "two"]
+    assert [u for u in replayed if u["sessionUpdate"] != "user_message_chunk"] == sent
+    (loaded,) = report_of(second, report, "session_load")
+    assert loaded["replayedUpdates"] == len(replayed) and loaded["replay"] == "stream"
+    assert result_of(second, second.prompt(sid, "three")) == {"stopReason": "end_turn"}
+
+
+def spawn_like(agent: MockAgentProcess, config: dict[str, Any]) -> MockAgentProcess:
+    """A second agent process with `config` (stopped by the test)."""
+    path = Path(config["control_file"]).parent / "config-2.json"
+    AgentConfig.from_dict(config).write(path)
+    fresh = MockAgentProcess(env={"QWEN_MOCK_ACP_CONFIG": str(path)}, cwd=path.parent)
+    SPAWNED.append(fresh)
+    return fresh
+
+
+SPAWNED: list[MockAgentProcess] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_spawned(acp_validator: AcpValidator) -> Iterator[None]:
+    yield
+    while SPAWNED:
+        agent = SPAWNED.pop()
+        agent.stop()
+        for message in agent.messages:
+            acp_validator.check(message, agent.methods.get(message.get("id", -1)))
+
+
+def test_resume_restores_without_replay_and_unknown_is_not_found(
+    reporting: Callable[..., tuple[MockAgentProcess, Path]],
+) -> None:
+    agent, report = reporting()
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid))
+    before = len(agent.updates(sid))
+    assert load(agent, sid, "session/resume")["result"] == {}
+    assert len(agent.updates(sid)) == before
+    assert report_of(agent, report, "session_resume")[0]["historyUpdates"] == before + 1
+    unknown = "7d0b8e1c-0000-4000-8000-000000000000"
+    reply = load(agent, unknown)
+    assert reply["error"] == {
+        "code": -32002,
+        "message": f"Resource not found: session:{unknown}",
+        "data": {"uri": f"session:{unknown}"},
+    }
+    assert load(agent, unknown, "session/resume")["error"]["code"] == -32002
+    caps = agent.initialize()["agentCapabilities"]
+    assert caps["loadSession"] is True and caps["sessionCapabilities"] == {"resume": {}}
+
+
+def test_history_is_capped_at_the_newest_updates(tmp_path: Path, spawn: SpawnFn) -> None:
+    agent = spawn(config={"control_file": str(tmp_path / "control.json"), "history_max_updates": 5})
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid, "[[mock chunks=10]] x"))
+    load(agent, sid)
+    replayed = agent.updates(sid)[10:]
+    assert [u["content"]["text"] for u in replayed] == [f"chunk-{i}" for i in range(5, 10)]
+    agent.stop()
+    lines = (tmp_path / "sessions" / f"{sid}.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["sessionId"] == sid and len(lines) == 1 + 5
+
+
+def test_bulk_replay_only_when_configured_and_asked(tmp_path: Path, spawn: SpawnFn) -> None:
+    agent = spawn(config={"control_file": str(tmp_path / "control.json"), "load_replay": "bulk"})
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid, "[[mock chunks=2 tool_calls=1]] x"))
+    sent = len(agent.updates(sid))
+    reply = load(agent, sid, meta={"qwen.session.loadReplayMode": "bulk"})
+    bulk = reply["result"]["_meta"]["qwen.session.loadReplay"]
+    kinds = [u["sessionUpdate"] for u in bulk["updates"]]
+    assert bulk["v"] == 1 and kinds[:2] == ["user_message_chunk", "agent_message_chunk"]
+    assert len(bulk["updates"]) == sent + 1 and len(agent.updates(sid)) == sent
+    assert load(agent, sid)["result"] == {}
+    assert len(agent.updates(sid)) == 2 * sent + 1
+
+
+def test_sessions_live_in_memory_without_a_control_file(spawn: SpawnFn, tmp_path: Path) -> None:
+    agent = spawn()
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid, "[[mock chunks=1]] x"))
+    assert load(agent, sid)["result"] == {}
+    assert agent.chunks(sid) == ["chunk-0", "chunk-0"]
+    assert not list(tmp_path.rglob("*.jsonl"))
