@@ -303,14 +303,21 @@ class SessionStore:
         header = {"sessionId": session_id, "cwd": cwd, "createdAt": round(time.time(), 3)}
         self._append(session_id, [header], mode="w")
 
-    def record(self, session_id: str, updates: list[dict[str, Any]]) -> None:
-        """Add the updates of one turn to the session's history."""
-        if not updates:
-            return
+    def remember(self, session_id: str, updates: list[dict[str, Any]]) -> None:
+        """Add the updates of one turn to the session's history in memory."""
         with self._lock:
-            history = self._history.setdefault(session_id, collections.deque(maxlen=self._max))
-            history.extend(updates)
-        self._append(session_id, updates, mode="a")
+            self._history.setdefault(session_id, collections.deque(maxlen=self._max)).extend(updates)
+
+    def persist(self, session_id: str, updates: list[dict[str, Any]]) -> None:
+        """Append the updates of one turn to the session's file (after the turn's answer went out)."""
+        if updates:
+            self._append(session_id, updates, mode="a")
+
+    def forget(self, session_id: str) -> None:
+        """Drop a closed session's history from memory when its file keeps it."""
+        if self._path(session_id) is not None:
+            with self._lock:
+                self._history.pop(session_id, None)
 
     def _append(self, session_id: str, lines: list[dict[str, Any]], mode: str) -> None:
         path = self._path(session_id)
@@ -638,7 +645,8 @@ class Agent:
             outcome = self._finish(record, settings)
         except Stopped:
             outcome = {"stopReason": "cancelled"} if record.honours_cancel else {"stopReason": None}
-        self.sessions.record(record.session_id, list(record.updates))
+        updates = list(record.updates)
+        self.sessions.remember(record.session_id, updates)
         self.report.event(
             "prompt_finished",
             sessionId=record.session_id,
@@ -651,6 +659,7 @@ class Agent:
             self.out.result(record.msg_id, {"stopReason": outcome["stopReason"]})
         elif "error" in outcome:
             self.out.error(record.msg_id, outcome["error"], REJECT_MESSAGE)
+        self.sessions.persist(record.session_id, updates)
 
     def _send(self, record: Prompt, update: dict[str, Any], kind: str) -> None:
         self.out.update(record.session_id, update)
@@ -822,6 +831,7 @@ class Agent:
         """Handle `qwen/control/session/close`, releasing the session's prompts."""
         session_id = str(params.get("sessionId", ""))
         self._release(session_id, closing=True, via="qwen/control/session/close")
+        self.sessions.forget(session_id)
         self.out.result(msg_id, {"sessionId": session_id, "closed": True})
 
     # --- status extensions -----------------------------------------------------------------------

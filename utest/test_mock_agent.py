@@ -1198,3 +1198,18 @@ def test_sessions_live_in_memory_without_a_control_file(spawn: SpawnFn, tmp_path
     assert load(agent, sid)["result"] == {}
     assert agent.chunks(sid) == ["chunk-0", "chunk-0"]
     assert not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_closed_session_loads_from_its_file(tmp_path: Path, spawn: SpawnFn) -> None:
+    agent = spawn(config={"control_file": str(tmp_path / "control.json")})
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid, "[[mock chunks=2 tool_calls=1]] x"))
+    sent = agent.updates(sid)
+    result_of(agent, agent.request("qwen/control/session/close", {"sessionId": sid}))
+    (tmp_path / "sessions" / f"{sid}.jsonl").write_text(
+        (tmp_path / "sessions" / f"{sid}.jsonl").read_text() + '{"sessionUpdate": "agent_message_chunk", '
+        '"content": {"type": "text", "text": "appended to the file"}}\n'
+    )
+    assert load(agent, sid)["result"] == {}
+    replayed = agent.updates(sid)[len(sent) :]
+    assert replayed[1 : len(sent) + 1] == sent and replayed[-1]["content"]["text"] == "appended to the file"
