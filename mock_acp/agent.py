@@ -289,7 +289,9 @@ class SessionStore:
         self._folder = folder
         self._max = max_updates
         self._history: dict[str, collections.deque[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self._unsaved: collections.Counter[str] = collections.Counter()
+        self._closed: set[str] = set()
+        self._lock = threading.Condition()
 
     def _path(self, session_id: str) -> str | None:
         if not self._folder or not _SAFE_ID.fullmatch(session_id):
@@ -304,20 +306,41 @@ class SessionStore:
         self._append(session_id, [header], mode="w")
 
     def remember(self, session_id: str, updates: list[dict[str, Any]]) -> None:
-        """Add the updates of one turn to the session's history in memory."""
+        """Add the updates of one turn to the session's history in memory (`persist` writes them later)."""
         with self._lock:
             self._history.setdefault(session_id, collections.deque(maxlen=self._max)).extend(updates)
+            self._unsaved[session_id] += 1
 
     def persist(self, session_id: str, updates: list[dict[str, Any]]) -> None:
-        """Append the updates of one turn to the session's file (after the turn's answer went out)."""
+        """Append the updates of one remembered turn to the session's file (after the turn's answer went out)."""
         if updates:
             self._append(session_id, updates, mode="a")
+        with self._lock:
+            self._unsaved[session_id] -= 1
+            if not self._unsaved[session_id]:
+                del self._unsaved[session_id]
+                if session_id in self._closed:
+                    self._drop(session_id)
+            self._lock.notify_all()
 
     def forget(self, session_id: str) -> None:
-        """Drop a closed session's history from memory when its file keeps it."""
+        """Drop a closed session's history from memory once its file holds all of it."""
+        with self._lock:
+            if self._unsaved[session_id]:
+                self._closed.add(session_id)
+            else:
+                self._drop(session_id)
+
+    def _drop(self, session_id: str) -> None:
+        self._closed.discard(session_id)
+        self._unsaved.pop(session_id, None)
         if self._path(session_id) is not None:
-            with self._lock:
-                self._history.pop(session_id, None)
+            self._history.pop(session_id, None)
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` until every remembered turn is written; return whether all are."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._unsaved, timeout_s)
 
     def _append(self, session_id: str, lines: list[dict[str, Any]], mode: str) -> None:
         path = self._path(session_id)
@@ -865,7 +888,13 @@ def _fresh_session_id() -> str:
     return str(uuid.uuid4())
 
 
+FLUSH_TIMEOUT_S = 2.0
+_STORES: list[SessionStore] = []
+
+
 def _exit_now(_signum: int, _frame: Any) -> None:
+    for store in _STORES:
+        store.flush(FLUSH_TIMEOUT_S)
     os._exit(0)
 
 
@@ -894,9 +923,11 @@ def main() -> int:
         log_stderr(f"bad config: {exc}")
         return 2
     agent = Agent(config, Output())
+    _STORES.append(agent.sessions)
     stdin = sys.stdin.buffer
     for line in iter(stdin.readline, b""):
         agent.handle_line(line)
+    agent.sessions.flush(FLUSH_TIMEOUT_S)
     return 0
 
 

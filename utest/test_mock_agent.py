@@ -1213,3 +1213,18 @@ def test_closed_session_loads_from_its_file(tmp_path: Path, spawn: SpawnFn) -> N
     assert load(agent, sid)["result"] == {}
     replayed = agent.updates(sid)[len(sent) :]
     assert replayed[1 : len(sent) + 1] == sent and replayed[-1]["content"]["text"] == "appended to the file"
+
+
+def test_close_and_exit_right_after_a_big_turn_keep_its_history(tmp_path: Path, spawn: SpawnFn) -> None:
+    agent = spawn(config={"control_file": str(tmp_path / "control.json"), "history_max_updates": 20000})
+    sid = agent.start()
+    result_of(agent, agent.prompt(sid, "[[mock chunks=400 chunk_size=10000]] big"), timeout=30)
+    agent.request("qwen/control/session/close", {"sessionId": sid})
+    load_id = agent.request("session/load", {"sessionId": sid, "cwd": os.getcwd(), "mcpServers": []})
+    assert result_of(agent, load_id, timeout=30) == {}
+    assert len(agent.chunks(sid)) == 800
+    result_of(agent, agent.prompt(sid, "[[mock chunks=400 chunk_size=10000]] again"), timeout=30)
+    agent.proc.stdin.close()
+    assert agent.wait_exit(10) == 0
+    lines = (tmp_path / "sessions" / f"{sid}.jsonl").read_text().splitlines()
+    assert len(lines) == 1 + 2 * 401
