@@ -6,12 +6,13 @@ from robotlibcore import DynamicCore, keyword
 
 from keywords.components.baseline_keywords import BaselineKeywords
 from keywords.components.benchmark_keywords import BenchmarkKeywords
+from keywords.components.connection_keywords import ConnectionKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.flow_keywords import FlowKeywords
 from keywords.components.gate_keywords import GateKeywords
-from keywords.components.limits_keywords import LimitsKeywords
 from keywords.components.load_keywords import LoadKeywords
+from keywords.components.log_keywords import LogKeywords
 from keywords.components.mock_keywords import MockKeywords
 from keywords.components.plot_keywords import PlotKeywords
 from keywords.components.process_keywords import ProcessKeywords
@@ -51,6 +52,37 @@ class QwenServe(DynamicCore):
     | Turn Should Complete | ${turn} | chunks=3 |
     | Close Session | ${sid} |
     | Stop Daemon |
+
+    = Stream options =
+
+    Every keyword that opens a session's event stream (`Read Events`, `Subscribe To Events`,
+    `Open Event Streams`) takes these options, always by name (``timeout=5 s``). Durations are Robot time
+    strings (``10 s``, ``1.5 min``) or numbers of seconds. A bad option is refused before the stream opens, with
+    its name, its range and the value given.
+
+    | = Option = | = Values = | = Meaning = |
+    | ``last_event_id`` | 0 or more | Send ``Last-Event-ID``: replay the events after it (``0``: the whole ring). |
+    | ``max_queued`` | 16 to 2048 | The daemon's queue cap for this subscriber (``?maxQueued=``). |
+    | ``max_events`` | 1 or more | Stop after this many frames. |
+    | ``until`` | frame types | Stop at the first frame of one of these types (a list, or comma-separated). |
+    | ``until_turn_end`` | a prompt id | Stop when this prompt's turn ends (``turn_complete``/``turn_error``). |
+    | ``timeout`` | up to 1 hour | Overall bound (10 s for `Read Events`, else 30 s); then ``end`` is ``timeout``. |
+    | ``delay`` | 0 to 60 s | Sleep after each frame (a slow consumer). |
+    | ``stall`` | 0 to 1 hour | Read nothing this long after connecting (a stalled consumer), then drain. |
+    | ``recv_buffer`` | 256 bytes or more | Socket receive buffer, set before connecting (small: a stall bites fast). |
+    | ``keep_events`` | boolean | Keep every frame (default); off for long floods: ids and counts stay. |
+
+    Without ``last_event_id`` the stream gets only events from now on; with it, the replayed events, then
+    ``replay_complete``, then live ones. A subscriber whose queue exceeds ``max_queued`` is evicted.
+    `Release Stalled Reader` ends a ``stall`` early. Ending by ``timeout`` is not an error.
+
+    The stream stops at a terminal frame (``session_closed``, ``session_died``, ``client_evicted``) in any case.
+    What arrived is a ``StreamResult``: ``status``, ``received``, ``ids``, ``last_id``, ``gaps``, ``duplicates``,
+    ``end`` (``terminal``, ``turn_end``, ``max_events``, ``until_type``, ``timeout``, ``eof``, ``cut``, ``stopped``,
+    ``error``), ``terminal``, ``evicted`` (a ``client_evicted`` frame arrived), ``eviction_reason``,
+    ``cut_before_terminal`` (the connection broke before any terminal frame: an eviction the daemon could not
+    announce, or a crash), ``replay_complete``, ``replayed_count``, ``resync``, ``counts``, ``events``,
+    ``first_event_ms``, ``stream_id``; ``figures()`` and ``line()`` for the report.
     """
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
@@ -73,7 +105,8 @@ class QwenServe(DynamicCore):
             MockKeywords(self.ctx),
             BenchmarkKeywords(self.ctx),
             LoadKeywords(self.ctx),
-            LimitsKeywords(self.ctx),
+            ConnectionKeywords(self.ctx),
+            LogKeywords(self.ctx),
             FlowKeywords(self.ctx),
             PlotKeywords(self.ctx),
             BaselineKeywords(self.ctx),

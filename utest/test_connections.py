@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from keywords.errors import HarnessConfigError
+from keywords.reporting.figures import non_camel_keys
 from keywords.traffic import connections
 
 
@@ -70,6 +71,11 @@ def test_flood_counts_served_and_rejected(server):
         assert all(a.status == 200 for a in flood.attempts[:3])
         assert set(flood.outcomes) <= {"served", "reset", "eof"}
         assert "6 connections" in flood.summary()
+        figures = flood.figures()
+        assert not non_camel_keys(figures)
+        assert (figures["attempted"], figures["served"], figures["rejected"], figures["firstRejected"]) == (6, 3, 3, 3)
+        assert figures["outcomes"]["served"] == 3 and figures["floodMs"] >= 0
+        assert flood.line() == flood.summary()
     finally:
         flood.close()
     assert flood.open_sockets == 0
@@ -83,6 +89,8 @@ def test_wait_until_served_after_release(server):
     recovery = connections.wait_until_served(server.port, timeout_s=3.0)
     assert recovery.served
     assert recovery.attempts >= 1
+    assert recovery.figures()["recoveryMs"] == round(recovery.elapsed_ms, 1)
+    assert recovery.line().startswith("served again after")
 
 
 def test_wait_until_served_gives_up_on_a_closed_port():
@@ -91,15 +99,17 @@ def test_wait_until_served_gives_up_on_a_closed_port():
     recovery = connections.wait_until_served(port, timeout_s=0.3, interval_s=0.05)
     assert not recovery.served
     assert recovery.attempts >= 2
+    assert recovery.figures() == {"served": False, "attempts": recovery.attempts, "recoveryMs": None}
 
 
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"port": 0, "count": 1}, "port"),
-        ({"port": 80, "count": 0}, "count"),
-        ({"port": 80, "count": 5000}, "count"),
-        ({"port": 80, "count": 1, "timeout_s": 0}, "timeout"),
+        ({"port": 0, "count": 1}, "port must be a whole number from 1 to 65535, got 0"),
+        ({"port": 80, "count": 0}, "count must be a whole number from 1 to 1000 connections, got 0"),
+        ({"port": 80, "count": 5000}, "count must be a whole number from 1 to 1000 connections, got 5000"),
+        ({"port": 80, "count": 1, "timeout_s": 0}, "timeout must be a number above 0 and at most 60 s, got 0"),
+        ({"port": 80, "count": 1, "pause_s": -1}, "pause must be a number from 0 to 60 s, got -1"),
         ({"port": 80, "count": 1, "path": "health"}, "path"),
     ],
 )
@@ -115,6 +125,8 @@ def test_signal_and_wait_measures_exit():
     assert result.exit_code == -15
     assert 0 <= result.exit_ms < 5000
     assert result.leftovers == []
+    assert result.figures() == {"exited": True, "exitCode": -15, "exitMs": round(result.exit_ms, 1), "processesLeft": 0}
+    assert result.line().startswith("SIGTERM -> exit -15 after")
 
 
 def test_signal_and_wait_reports_a_process_that_ignores_the_signal():
@@ -127,11 +139,12 @@ def test_signal_and_wait_reports_a_process_that_ignores_the_signal():
         result = connections.signal_and_wait(proc, [], "TERM", timeout_s=0.3)
         assert not result.exited
         assert result.exit_code is None and result.exit_ms is None
+        assert result.figures()["exitMs"] is None and "no exit" in result.line()
     finally:
         proc.kill()
         proc.wait(5)
 
 
 def test_signal_and_wait_rejects_unknown_signal():
-    with pytest.raises(HarnessConfigError, match="signal_name"):
+    with pytest.raises(HarnessConfigError, match="signal_name must be one of TERM, INT, HUP; got 'KILL'"):
         connections.signal_and_wait(None, [], "KILL")

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from keywords.errors import HarnessConfigError
-from keywords.traffic.sse import StreamOptions, Subscription, consume
+from keywords.traffic.sse import StreamOptions, StreamResult, Subscription, consume
 
 STREAM_ID = "11111111-2222-3333-4444-555555555555"
 
@@ -151,19 +151,22 @@ def test_client_evicted_frame_sets_reason(server):
     assert not res.cut_before_terminal
 
 
-def test_cut_connection_is_an_eviction_seen_from_the_client(server):
+def test_a_cut_is_seen_as_a_cut_not_taken_for_an_eviction(server):
     res = read(server, "cut-1")
     assert res.end == "cut"
     assert res.ids == [1, 2]  # complete frames before the cut are kept; the torn one is not
     assert res.cut_before_terminal
-    assert res.evicted and res.eviction_reason is None
+    assert not res.evicted and res.eviction_reason is None  # a crash cuts too: only client_evicted says evicted
     assert res.error
+    assert "cut before any terminal frame" in res.summary() and "evicted" not in res.summary()
+    assert res.figures()["cutBeforeTerminal"] is True and res.figures()["evicted"] is False
 
 
 def test_replay_complete_and_request_headers(server):
     Handler.seen.clear()
     res = read(server, "replay", last_event_id=3, max_queued=16, client_id="client_x")
     assert res.replay_complete == {"replayedCount": 2}
+    assert res.replayed_count == 2 and res.last_replayed_id is None
     assert res.ids == [4, 5, 6]
     request = Handler.seen[-1]
     assert request["headers"]["Last-Event-ID"] == "3"
@@ -244,6 +247,7 @@ def continuity(ids, cursor, replayed_up_to, replayed_count=None):
         if i == replayed_up_to:
             res.events.append({"type": "replay_complete", "data": done})
     res.replay_complete = done
+    res.replayed_count, res.last_replayed_id = count, replayed_up_to
     res.last_id = last
     return res
 
@@ -273,8 +277,212 @@ def test_continuity_names_what_broke(stream, last_id, message):
         check(stream, 5, last_id)
 
 
-def test_continuity_needs_replay_complete():
+def test_continuity_needs_replay_complete_and_says_where():
     stream = continuity(range(6, 10), 5, 7)
     stream.replay_complete = None
-    with pytest.raises(AssertionError, match="no replay_complete"):
+    stream.replayed_count = None
+    with pytest.raises(
+        AssertionError, match=r"no replay_complete frame after replaying from id 6 \(the stream got ids 6..9\)"
+    ):
         check(stream, 5)
+
+
+def test_continuity_names_a_missing_replay_count():
+    stream = continuity(range(6, 10), 5, 7)
+    stream.replayed_count = None
+    with pytest.raises(AssertionError, match="replay_complete has no replayedCount"):
+        check(stream, 5)
+
+
+# -- the one place that builds stream options from keyword arguments -------------------------------------
+def test_stream_options_take_time_strings_lists_and_text():
+    from datetime import timedelta
+
+    from keywords.traffic.sse import stream_options
+
+    opts = stream_options(timeout=timedelta(seconds=90), delay="0.5", until="turn_complete, turn_error", max_events="7")
+    assert opts.timeout_s == 90 and opts.delay_per_event_s == 0.5 and opts.max_events == 7
+    assert opts.until_types == ("turn_complete", "turn_error")
+    assert stream_options(until=["replay_complete"]).until_types == ("replay_complete",)
+    assert stream_options(until=None).until_types == ()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_queued": 8}, r"max_queued must be a whole number from 16 to 2048 .*got 8"),
+        ({"max_events": 0}, r"max_events must be a whole number 1 or more, got 0"),
+        ({"timeout": 0}, r"timeout must be a number above 0 and at most 3600 s, got 0"),
+        ({"stall": -1}, r"stall must be a number from 0 to 3600 s, got -1"),
+        ({"recv_buffer": 10}, r"recv_buffer must be a whole number 256 bytes or more, got 10"),
+        ({"until": [1, 2]}, r"until must be frame type names"),
+    ],
+)
+def test_stream_options_name_the_bad_option(options, message):
+    from keywords.traffic.sse import stream_options
+
+    with pytest.raises(HarnessConfigError, match=message):
+        stream_options(**options)
+
+
+# -- figures of the results a suite records ---------------------------------------------------------------
+def test_stream_and_summary_figures_are_measured_and_camel_case(server):
+    from keywords.reporting.figures import non_camel_keys
+    from keywords.traffic.sse import StreamsSummary
+
+    ok, evicted = read(server, "ok"), read(server, "evicted")
+    figures = ok.figures()
+    assert not non_camel_keys(figures)
+    assert figures["received"] == 6 and figures["firstId"] == 1 and figures["lastId"] == 5
+    assert figures["terminal"] == "session_closed" and figures["replayedCount"] is None
+    assert figures["deliveryMs"]["count"] == 6
+    assert evicted.figures()["evicted"] is True and evicted.figures()["evictionReason"] == "queue_overflow"
+    summary = StreamsSummary.of([ok, evicted])
+    assert not non_camel_keys(summary.figures())
+    assert summary.figures()["terminals"] == {"sessionClosed": 1, "clientEvicted": 1}
+    assert summary.figures()["ends"] == {"terminal": 2} and summary.figures()["answered"] == 2
+    assert summary.count_with("client_evicted", reason="queue_overflow") == 1
+    assert summary.line() == summary.summary()
+    assert StreamResult().figures()["firstEventMs"] is None  # not measured, never an invented 0
+
+
+def test_wait_until_received_returns_when_every_stream_has_frames_or_ended(server):
+    from keywords.traffic.sse import wait_until_received
+
+    subs = [Subscription(server, sid, StreamOptions(timeout_s=5.0)).start() for sid in ("ok", "many")]
+    started = time.monotonic()
+    counts = wait_until_received(subs, 3, timeout_s=5.0)
+    assert all(n >= 3 for n in counts) and time.monotonic() - started < 5.0
+    for sub in subs:
+        sub.join(5.0)
+    stalled = Subscription(server, "many", StreamOptions(stall_s=30.0, timeout_s=30.0)).start()
+    try:
+        started = time.monotonic()
+        assert wait_until_received([stalled], 1, timeout_s=0.3) == [0]  # bounded: it gives up
+        assert time.monotonic() - started < 2.0
+    finally:
+        stalled.stop()
+        stalled.join(5.0)
+
+
+def test_stopping_a_stalled_reader_ends_it_as_stopped(server):
+    stalled = Subscription(server, "many", StreamOptions(stall_s=30.0, timeout_s=30.0)).start()
+    assert stalled.wait_connected(5.0)
+    stalled.stop()
+    res = stalled.join(5.0)
+    assert stalled.done
+    assert res.end == "stopped" and res.error is None  # before: the thread died on httpx.StreamClosed
+
+
+# -- the turn of a prompt, as the stream holds it ------------------------------------------------------------
+def turn_stream(
+    after: int, chunks: int, *, prompt: str = "p1", end: str = "turn_complete", drop=(), extra=(), keep=True
+):
+    """The frames of one turn after id ``after``: the echo, ``chunks`` agent chunks, the end frame."""
+    res = StreamResult(status=200, end="turn_end")
+    frames = [(after + 1, "session_update", {"update": {"sessionUpdate": "user_message_chunk"}})]
+    frames += [
+        (after + 2 + i, "session_update", {"update": {"sessionUpdate": "agent_message_chunk"}}) for i in range(chunks)
+    ]
+    frames.append((after + chunks + 2, end, {"promptId": prompt, "stopReason": "end_turn", "code": "x"}))
+    frames += list(extra)
+    last = None
+    for event_id, etype, data in frames:
+        if event_id in drop:
+            continue
+        if last is not None and event_id != last + 1:
+            (res.duplicates if event_id <= last else res.gaps).append(
+                event_id if event_id <= last else f"{last}->{event_id}"
+            )
+        res.ids.append(event_id)
+        res.counts[etype] = res.counts.get(etype, 0) + 1
+        if keep:
+            res.events.append({"type": etype, "id": event_id, "promptId": data.get("promptId", prompt), "data": data})
+        last = event_id if last is None else max(last, event_id)
+    res.last_id, res.received = last, len(res.ids)
+    return res
+
+
+def accepted_after(after: int, prompt: str = "p1"):
+    from keywords.traffic.client import PromptAccepted
+
+    return PromptAccepted(prompt_id=prompt, last_event_id=after, event_epoch="e", elapsed_ms=1.0, posted_at=0.0)
+
+
+def hold(stream, after, **kwargs):
+    from keywords.components.event_keywords import EventKeywords
+
+    EventKeywords(None).stream_should_hold_exactly_the_turn(stream, accepted_after(after), **kwargs)
+
+
+def test_a_whole_turn_passes_with_its_chunk_count():
+    hold(turn_stream(10, 5), 10, chunks=5)
+    hold(turn_stream(10, 5), 10)
+    hold(turn_stream(10, 5, keep=False), 10, chunks=5)  # without kept frames: ids and counts
+
+
+@pytest.mark.parametrize(
+    ("stream", "kwargs", "message"),
+    [
+        (turn_stream(10, 5, drop=(13,)), {"chunks": 5}, r"ids 13..13 are missing"),
+        (turn_stream(10, 5, drop=(11,)), {"chunks": 5}, r"id 11, the first of the turn, is missing"),
+        (turn_stream(10, 4), {"chunks": 5}, r"turn_complete has id 16, expected 17"),
+        (turn_stream(10, 5, drop=(17,)), {"chunks": 5}, r"no turn_complete of prompt p1 arrived after id 10"),
+        (turn_stream(10, 5, prompt="other"), {"chunks": 5}, r"no turn_complete of prompt p1"),
+        (
+            turn_stream(10, 5, end="turn_error"),
+            {"chunks": 5},
+            r"ended with turn_error x at id 17, expected turn_complete",
+        ),
+        (turn_stream(10, 5, keep=False), {}, r"give chunks="),
+        (turn_stream(10, 4, keep=False), {"chunks": 5}, r"the last id is 16, expected 17"),
+        (StreamResult(status=200), {"chunks": 1}, r"no event of the turn arrived \(expected ids from 11"),
+    ],
+)
+def test_the_turn_check_says_which_frame_is_missing_and_where(stream, kwargs, message):
+    with pytest.raises(AssertionError, match=message):
+        hold(stream, 10, **kwargs)
+
+
+def test_the_turn_check_ignores_frames_before_the_turn_but_not_a_second_echo():
+    earlier = turn_stream(4, 3)  # ids 5..9: an earlier turn, then ours from 10
+    ours = turn_stream(9, 2, prompt="p2")
+    earlier.events += ours.events
+    earlier.ids += ours.ids
+    earlier.last_id = ours.last_id
+    from keywords.components.event_keywords import EventKeywords
+
+    EventKeywords(None).stream_should_hold_exactly_the_turn(earlier, accepted_after(9, "p2"), chunks=2)
+    doubled = turn_stream(10, 1)
+    doubled.events.insert(
+        1, {"type": "session_update", "id": 12, "data": {"update": {"sessionUpdate": "user_message_chunk"}}}
+    )
+    with pytest.raises(AssertionError, match="came again"):
+        hold(doubled, 10)
+
+
+def test_turn_figures_are_camel_case_and_none_when_not_reached():
+    from keywords.reporting.figures import non_camel_keys
+    from keywords.traffic.turns import TurnResult, classify
+
+    turn = classify(accepted_after(10), turn_stream(10, 3))
+    figures = turn.figures()
+    assert not non_camel_keys(figures)
+    assert figures["outcome"] == "completed" and figures["chunks"] == 3 and figures["sessionUpdates"] == 4
+    assert TurnResult(prompt_id="x").figures()["turnMs"] is None
+    assert turn.line() == turn.summary()
+
+
+def test_every_keyword_that_opens_streams_takes_the_same_typed_stream_options():
+    from robot.libdocpkg import LibraryDocumentation
+
+    from keywords.components.event_keywords import STREAM_OPTIONS
+
+    docs = {kw.name: kw for kw in LibraryDocumentation("keywords.QwenServe").keywords}
+    for name in ("Read Events", "Subscribe To Events", "Open Event Streams"):
+        args = {arg.name: arg for arg in docs[name].args}
+        assert set(STREAM_OPTIONS) <= set(args), name
+        assert all(args[option].kind == "NAMED_ONLY" for option in STREAM_OPTIONS), name
+        assert str(args["timeout"].type) == "timedelta | float", name
+        assert "`Stream options`" in docs[name].doc, name
+    assert [a.default_repr for a in docs["Read Events"].args if a.name == "timeout"] == ["10.0"]

@@ -1,195 +1,320 @@
-"""Keywords that subscribe to a session's server-sent events and check what arrived."""
+"""Keywords that subscribe to a session's server-sent events and check what arrived.
+
+Every keyword that opens a stream takes the same options, documented once in the library introduction
+(`Stream options`) and turned into :class:`~keywords.traffic.sse.StreamOptions` by one function,
+:func:`keywords.traffic.sse.stream_options`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Literal, get_type_hints
+
 from robotlibcore import keyword
 
+from keywords.checks import seconds, whole_number
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
-from keywords.traffic.sse import StreamOptions, StreamResult, Subscription
+from keywords.traffic.client import PromptAccepted
+from keywords.traffic.sse import (
+    END_REASONS,
+    TERMINAL_TYPES,
+    TURN_END_TYPES,
+    StreamOptions,
+    StreamResult,
+    StreamsSummary,
+    Subscription,
+    continuity_problems,
+    find_frame,
+    order_problems,
+    stream_options,
+    wait_until_received,
+)
+from keywords.traffic.turns import turn_span_problems
+
+EndReason = Literal[END_REASONS]
+TerminalFrame = Literal[TERMINAL_TYPES]
+TurnEnd = Literal[TURN_END_TYPES]
+MAX_STREAMS = 256
+CONNECT_S = 10.0
+
+
+StreamOption = tuple[object, object]
+STREAM_OPTIONS: dict[str, StreamOption] = {  # name -> (type, default): the `Stream options` of the introduction
+    "last_event_id": (int | None, None),
+    "max_queued": (int | None, None),
+    "max_events": (int | None, None),
+    "until": (list[str] | str | None, None),
+    "until_turn_end": (str | None, None),
+    "timeout": (timedelta | float, 30.0),
+    "delay": (timedelta | float, 0.0),
+    "stall": (timedelta | float, 0.0),
+    "recv_buffer": (int | None, None),
+    "keep_events": (bool, True),
+}
+
+
+def takes_stream_options(*, timeout: float) -> Callable[[Callable], Callable]:
+    """Give a keyword the `Stream options` as typed keyword-only arguments, placed before ``daemon``.
+
+    The keyword declares ``*, daemon=None, **options`` and passes ``options`` to
+    :func:`~keywords.traffic.sse.stream_options`; Robot Framework (and libdoc) see the options one by one, with
+    their types and defaults, from the signature set here. ``timeout`` is the keyword's default bound.
+    """
+
+    def add(function: Callable) -> Callable:
+        signature = inspect.signature(function)
+        kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD and p.name != "daemon"]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=timeout if name == "timeout" else default, annotation=hint
+            )
+            for name, (hint, default) in STREAM_OPTIONS.items()
+        ]
+        function.__signature__ = signature.replace(parameters=[*kept, *added, signature.parameters["daemon"]])
+        hints = get_type_hints(function)
+        hints.pop("options", None)
+        function.__annotations__ = {**hints, **{name: hint for name, (hint, _) in STREAM_OPTIONS.items()}}
+        return function
+
+    return add
 
 
 class EventKeywords(Component):
     """Subscribe to SSE streams (inline or in the background) and assert on the results."""
 
-    def _options(
-        self,
-        last_event_id,
-        max_queued,
-        max_events,
-        until,
-        timeout,
-        delay,
-        stall,
-        recv_buffer,
-        keep_events=True,
-        until_turn_end=None,
-    ) -> StreamOptions:
-        until_types = tuple(t.strip() for t in until.split(",") if t.strip()) if until else ()
-        return StreamOptions(
-            last_event_id=last_event_id,
-            max_queued=max_queued,
-            max_events=max_events,
-            until_types=until_types,
-            timeout_s=float(timeout),
-            delay_per_event_s=float(delay),
-            stall_s=float(stall),
-            recv_buffer=recv_buffer,
-            keep_events=keep_events,
-            until_turn_end=until_turn_end or None,
-        )
-
     @keyword(tags=("events",))
+    @takes_stream_options(timeout=10.0)
     def read_events(
         self,
         session_id: str,
-        last_event_id: int | None = None,
-        max_queued: int | None = None,
-        max_events: int | None = None,
-        until: str | None = None,
-        timeout: float = 10.0,
-        delay: float = 0.0,
-        stall: float = 0.0,
-        recv_buffer: int | None = None,
-        until_turn_end: str | None = None,
+        *,
         daemon: str | None = None,
+        **options: Any,
     ) -> StreamResult:
         """Subscribe to a session's events and read until a stop condition, then return what arrived.
 
+        Takes the `Stream options` (``last_event_id``, ``max_queued``, ``max_events``, ``until``,
+        ``until_turn_end``, ``timeout``, ``delay``, ``stall``, ``recv_buffer``, ``keep_events``). A stream with
+        no stop condition but its ``timeout`` may last at most 600 s.
+
         Args:
             session_id: The session.
-            last_event_id: Send ``Last-Event-ID`` (0 replays the whole ring; the daemon then sends
-                ``replay_complete``).
-            max_queued: The daemon's per-subscriber queue cap (16..2048).
-            max_events: Stop after this many frames.
-            until: Stop at the first frame of these types (comma separated), e.g. ``replay_complete``.
-            timeout: Overall bound in seconds (ending by timeout is not an error; see ``${stream.end}``).
-            delay: Seconds to sleep after each frame (a slow consumer).
-            stall: Seconds to read nothing after connecting (a stalled consumer), then drain.
-            recv_buffer: Socket receive buffer in bytes, set before connecting.
-            until_turn_end: Stop when the turn of this prompt id ends (``turn_complete``/``turn_error``).
 
         Returns:
-            ``StreamResult``: ``received``, ``ids``, ``last_id``, ``gaps``, ``duplicates``, ``end``,
-            ``terminal``, ``evicted``, ``eviction_reason``, ``replay_complete``, ``first_event_ms``...
+            ``StreamResult`` (see `Stream options`): ``received``, ``ids``, ``last_id``, ``gaps``, ``end``,
+            ``terminal``, ``evicted``, ``cut_before_terminal``, ``replayed_count``, ``figures()``, ``line()``.
 
         Example:
             | ${stream}= | Read Events | ${sid} | last_event_id=0 | until=replay_complete |
             | Stream Should Have No Gaps | ${stream} |
         """
+        options = stream_options(**options)
+        if options.max_events is None and not options.until_types and not options.until_turn_end:
+            seconds("timeout", options.timeout_s, high=600)
         running = self.ctx.get(daemon)
-        options = self._options(
-            last_event_id, max_queued, max_events, until, timeout, delay, stall, recv_buffer, True, until_turn_end
-        )
-        return _run_checked(Subscription(running.client.base_url, session_id, options, running.client.token))
+        return Subscription(running.client.base_url, session_id, options, running.client.token).run()
 
     @keyword(tags=("events",))
+    @takes_stream_options(timeout=30.0)
     def subscribe_to_events(
         self,
         session_id: str,
-        last_event_id: int | None = None,
-        max_queued: int | None = None,
-        max_events: int | None = None,
-        until: str | None = None,
-        timeout: float = 30.0,
-        delay: float = 0.0,
-        stall: float = 0.0,
-        recv_buffer: int | None = None,
-        keep_events: bool = True,
-        until_turn_end: str | None = None,
+        *,
         daemon: str | None = None,
+        **options: Any,
     ) -> Subscription:
         """Start reading a session's events in the background; collect them with `Collect Events`.
 
-        Takes the arguments of `Read Events`. Returns once the daemon answered the subscription (fails if it
-        did not within 10 s). Stopping the daemon also stops the subscription.
+        Takes the `Stream options` (``last_event_id``, ``max_queued``, ``max_events``, ``until``,
+        ``until_turn_end``, ``timeout``, ``delay``, ``stall``, ``recv_buffer``, ``keep_events``). Returns once
+        the daemon answered the subscription (fails if it did not within 10 s). Stopping the daemon also stops
+        the subscription.
 
         Args:
             session_id: The session.
-            last_event_id: Send ``Last-Event-ID`` (0 replays the whole ring; the daemon then sends
-                ``replay_complete``).
-            max_queued: The daemon's per-subscriber queue cap (16..2048).
-            max_events: Stop after this many frames.
-            until: Stop at the first frame of these types (comma separated), e.g. ``session_closed``.
-            timeout: Overall bound on the subscription in seconds (ending by timeout is not an error).
-            delay: Seconds to sleep after each frame (a slow consumer).
-            stall: Seconds to read nothing after connecting (a stalled consumer), then drain;
-                `Release Stalled Reader` ends the stall early.
-            recv_buffer: Socket receive buffer in bytes, set before connecting (small: a stall bites fast).
-            keep_events: Keep every frame in the result; turn off for long floods (counts and ids are still
-                recorded).
-            until_turn_end: Stop when the turn of this prompt id ends (``turn_complete``/``turn_error``).
 
         Returns:
-            The running ``Subscription``; `Collect Events` turns it into a ``StreamResult``.
+            The running ``Subscription`` (``result`` fills as frames arrive, ``done``); `Collect Events` turns
+            it into a ``StreamResult``.
 
         Example:
-            | ${sub}= | Subscribe To Events | ${sid} |
+            | ${sub}= | Subscribe To Events | ${sid} | until=turn_complete,turn_error | timeout=20 s |
             | Prompt And Wait | ${sid} |
             | ${stream}= | Collect Events | ${sub} |
         """
-        running = self.ctx.get(daemon)
-        options = self._options(
-            last_event_id,
-            max_queued,
-            max_events,
-            until,
-            timeout,
-            delay,
-            stall,
-            recv_buffer,
-            keep_events,
-            until_turn_end,
-        )
-        sub = Subscription(running.client.base_url, session_id, options, running.client.token).start()
-        running.subscriptions.append(sub)
-        if not sub.wait_connected(10.0):
-            raise AssertionError(f"The event stream of {session_id} did not answer within 10 s.")
+        options = stream_options(**options)
+        sub = self._start(session_id, options, daemon)
+        if not sub.wait_connected(CONNECT_S):
+            raise AssertionError(f"The event stream of {session_id} did not answer within {CONNECT_S:g} s.")
         return sub
 
     @keyword(tags=("events",))
-    def collect_events(self, subscription: Subscription, timeout: float = 30.0, stop: bool = False) -> StreamResult:
+    @takes_stream_options(timeout=30.0)
+    def open_event_streams(
+        self,
+        session_id: str,
+        count: int,
+        *,
+        daemon: str | None = None,
+        **options: Any,
+    ) -> list[Subscription]:
+        """Open ``count`` background subscriptions on one session and wait until each is answered with 200.
+
+        Takes the `Stream options` (``last_event_id``, ``max_queued``, ``max_events``, ``until``,
+        ``until_turn_end``, ``timeout``, ``delay``, ``stall``, ``recv_buffer``, ``keep_events``), the same for
+        every stream. Fails if any subscription is refused (probe the one over a cap with a plain request).
+
+        Args:
+            session_id: The session.
+            count: Subscriptions, 1 to 256.
+
+        Returns:
+            The running ``Subscription`` objects, in opening order; pass them to `Collect Event Streams`.
+
+        Example:
+            | ${subs}= | Open Event Streams | ${sid} | 64 | until=turn_complete | timeout=20 s |
+        """
+        count = whole_number("count", count, low=1, high=MAX_STREAMS, unit="streams")
+        options = stream_options(**options)
+        subs = [self._start(session_id, dataclasses.replace(options), daemon) for _ in range(count)]
+        deadline = time.monotonic() + 15.0
+        for index, sub in enumerate(subs):
+            if not sub.wait_connected(max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"Event stream #{index + 1} of {session_id} did not answer within 15 s.")
+            if sub.result.status != 200:
+                raise AssertionError(f"Event stream #{index + 1} of {session_id} was refused: {sub.result.error}")
+        return subs
+
+    def _start(self, session_id: str, options: StreamOptions, daemon: str | None) -> Subscription:
+        running = self.ctx.get(daemon)
+        sub = Subscription(running.client.base_url, session_id, options, running.client.token).start()
+        running.subscriptions.append(sub)
+        return sub
+
+    @keyword(tags=("events",))
+    def wait_until_event_streams_receive(
+        self,
+        subscriptions: list[Subscription] | Subscription,
+        *,
+        frames: int = 1,
+        timeout: timedelta | float = 10.0,
+    ) -> list[int]:
+        """Wait until every background stream has received ``frames`` frames; fail after ``timeout``.
+
+        Use it instead of a fixed sleep when a step needs the streams to be flowing (a turn's frames arriving).
+        A stream that ended before it got that many fails the wait too.
+
+        Args:
+            subscriptions: One subscription or a list (`Subscribe To Events`, `Open Event Streams`).
+            frames: Frames each stream must have received, 1 or more.
+            timeout: How long to wait (Robot time string or seconds, at most 120 s).
+
+        Returns:
+            The number of frames each stream had received when the wait ended, in the order given.
+
+        Example:
+            | ${sub}= | Subscribe To Events | ${sid} |
+            | Send Prompt | ${sid} | stream on | chunks=5000 | chunk_delay_ms=2 |
+            | Wait Until Event Streams Receive | ${sub} | frames=2 | timeout=5 s |
+        """
+        subs = subscriptions if isinstance(subscriptions, list) else [subscriptions]
+        if not subs or not all(isinstance(sub, Subscription) for sub in subs):
+            raise HarnessConfigError(
+                "subscriptions must be one or more subscriptions from Subscribe To Events or Open Event Streams, "
+                f"got {subscriptions!r}."
+            )
+        frames = whole_number("frames", frames, low=1)
+        timeout_s = seconds("timeout", timeout, high=120)
+        counts = wait_until_received(subs, frames, timeout_s)
+        short = [f"#{i + 1} got {n}" for i, n in enumerate(counts) if n < frames]
+        if short:
+            raise AssertionError(
+                f"Not every event stream received {frames} frame(s) within {timeout_s:g} s: {', '.join(short)} "
+                f"(of {len(subs)} streams)."
+            )
+        return counts
+
+    @keyword(tags=("events",))
+    def collect_events(
+        self, subscription: Subscription, *, timeout: timedelta | float = 30.0, stop: bool = False
+    ) -> StreamResult:
         """Wait for a background subscription to finish (or stop it) and return its result.
 
         Args:
             subscription: From `Subscribe To Events`.
-            timeout: Seconds to wait before stopping it.
+            timeout: How long to wait before stopping it (Robot time string or seconds).
             stop: Stop it now instead of waiting for its own stop condition.
 
+        Returns:
+            Its ``StreamResult`` (see `Stream options`).
+
         Example:
+            | ${stream}= | Collect Events | ${sub} | timeout=10 s |
             | ${stream}= | Collect Events | ${sub} | stop=${True} |
         """
+        timeout_s = seconds("timeout", timeout)
         if stop:
             subscription.stop()
-        return subscription.join(float(timeout))
+        return subscription.join(timeout_s)
+
+    @keyword(tags=("events",))
+    def collect_event_streams(
+        self, subscriptions: list[Subscription], *, timeout: timedelta | float = 30.0, stop: bool = False
+    ) -> StreamsSummary:
+        """Wait for background subscriptions to end (or stop them) and summarise what they saw.
+
+        Args:
+            subscriptions: From `Open Event Streams` or `Subscribe To Events`.
+            timeout: Overall bound (Robot time string or seconds); subscriptions still running then are stopped.
+            stop: Stop them all now instead of waiting for their stop conditions.
+
+        Returns:
+            ``StreamsSummary``: ``count``, ``statuses`` (status -> streams), ``ends`` (end -> streams),
+            ``terminals`` (terminal frame -> streams), ``results`` (each ``StreamResult``),
+            ``count_with(type, code, reason)`` (streams with such a frame), ``figures()``, ``line()``.
+
+        Example:
+            | ${all}= | Collect Event Streams | ${subs} | timeout=10 s |
+            | Should Be Equal As Integers | ${all.count_with('turn_complete')} | 64 |
+        """
+        timeout_s = seconds("timeout", timeout)
+        if stop:
+            for sub in subscriptions:
+                sub.stop()
+        deadline = time.monotonic() + timeout_s
+        summary = StreamsSummary.of([sub.join(max(0.1, deadline - time.monotonic())) for sub in subscriptions])
+        self.info(summary.line())
+        return summary
 
     @keyword(tags=("events", "assertion"))
     def stream_should_have_no_gaps(self, stream: StreamResult) -> None:
         """Fail if event ids did not rise by exactly one (gaps, duplicates, out of order) or frames were malformed.
 
+        Args:
+            stream: A stream result (`Read Events`, `Collect Events`).
+
         Example:
             | Stream Should Have No Gaps | ${stream} |
         """
-        problems = []
-        if stream.gaps:
-            problems.append(f"gaps {', '.join(stream.gaps[:10])}")
-        if stream.duplicates:
-            problems.append(f"repeated/out-of-order ids {stream.duplicates[:10]}")
-        if stream.malformed:
-            problems.append(f"{stream.malformed} malformed frames")
+        problems = order_problems(stream)
         if problems:
             raise AssertionError(f"Event stream not continuous: {'; '.join(problems)} ({stream.summary()}).")
 
     @keyword(tags=("events", "assertion"))
-    def stream_should_have_ended_with(self, stream: StreamResult, end: str, terminal: str | None = None) -> None:
+    def stream_should_have_ended_with(
+        self, stream: StreamResult, end: EndReason, terminal: TerminalFrame | None = None
+    ) -> None:
         """Fail unless the stream ended this way (terminal, eof, cut, timeout...) with this terminal frame.
 
         Args:
             stream: A stream result (`Read Events`, `Collect Events`).
-            end: Expected ``end``: ``terminal``, ``turn_end``, ``max_events``, ``until_type``, ``timeout``,
-                ``eof``, ``cut``, ``stopped`` or ``error``.
-            terminal: Expected terminal frame type (``session_closed``, ``session_died``, ``client_evicted``);
-                not checked when empty.
+            end: Expected ``end`` of the result.
+            terminal: Expected terminal frame type; not checked when empty.
 
         Example:
             | Stream Should Have Ended With | ${stream} | terminal | session_closed |
@@ -208,7 +333,7 @@ class EventKeywords(Component):
             subscription: A background subscription started with ``stall``.
 
         Example:
-            | ${stalled}= | Subscribe To Events | ${sid} | max_queued=16 | stall=30 | recv_buffer=4096 |
+            | ${stalled}= | Subscribe To Events | ${sid} | max_queued=16 | stall=30 s | recv_buffer=4096 |
             | Release Stalled Reader | ${stalled} |
         """
         subscription.release()
@@ -218,7 +343,8 @@ class EventKeywords(Component):
         """Fail unless the connection broke (reset or truncated body) before any terminal frame arrived.
 
         This is how a stalled reader experiences its eviction on this daemon: the ``client_evicted`` frame is
-        written behind a full kernel buffer and lost when the daemon destroys the socket.
+        written behind a full kernel buffer and lost when the daemon destroys the socket. A cut alone does not
+        say why (a daemon crash cuts too): `Wait For Eviction In Daemon Log` confirms an eviction.
 
         Args:
             stream: The stalled reader's result (`Collect Events`).
@@ -234,39 +360,99 @@ class EventKeywords(Component):
 
     @keyword(tags=("events", "assertion"))
     def stream_should_continue_exactly_after(
-        self, stream: StreamResult, cursor: int, last_id: int | None = None, replay: bool = True
+        self, stream: StreamResult, cursor: int, last_id: int | None = None, *, replay: bool = True
     ) -> None:
-        """Fail unless the stream holds exactly the events after ``cursor``: ids cursor+1, cursor+2, ... with
-        no gap or duplicate, up to ``last_id`` when given, and ``replay_complete`` seen when ``replay`` is true.
+        """Fail unless the stream holds exactly the events after ``cursor``.
+
+        Ids must run ``cursor+1``, ``cursor+2``, ... with no gap, duplicate or malformed frame, and no
+        ``state_resync_required`` may arrive. The failure names each thing that is off, e.g. "the first id is
+        7, expected 6" or "no replay_complete frame after replaying from id 6".
+
+        Args:
+            stream: A stream result (`Read Events`, `Collect Events`).
+            cursor: The id the stream continues after: the ``last_event_id`` it was opened with, or the
+                ``last_event_id`` of a `Send Prompt` answer for a stream opened before the prompt.
+            last_id: The id the stream must end at; not checked when empty. For the end of one turn use
+                `Stream Should Hold Exactly The Turn`, which knows how many frames a turn has.
+            replay: The stream was a reconnect (opened with ``last_event_id``): ``replay_complete`` must have
+                arrived, right after the last replayed event, with ``replayedCount`` = the events replayed.
+                Use ``replay=${False}`` for a stream subscribed before the events happened.
 
         Example:
             | ${again}= | Read Events | ${sid} | last_event_id=${first.last_id} | until=turn_complete |
-            | Stream Should Continue Exactly After | ${again} | ${first.last_id} | ${accepted.last_event_id} |
+            | Stream Should Continue Exactly After | ${again} | ${first.last_id} |
+            | Stream Should Continue Exactly After | ${live} | ${accepted.last_event_id} | replay=${False} |
         """
-        cursor = int(cursor)
-        problems = []
-        if not stream.ids:
-            problems.append("no event with an id arrived")
-        elif stream.ids[0] != cursor + 1:
-            problems.append(f"the first id is {stream.ids[0]}, expected {cursor + 1}")
-        if stream.gaps:
-            problems.append(f"gaps {', '.join(stream.gaps[:10])}")
-        if stream.duplicates:
-            problems.append(f"repeated/out-of-order ids {stream.duplicates[:10]}")
-        if stream.malformed:
-            problems.append(f"{stream.malformed} malformed frames")
-        if last_id is not None and stream.last_id != int(last_id):
-            problems.append(f"the last id is {stream.last_id}, expected {last_id}")
-        if replay and stream.replay_complete is None:
-            problems.append("no replay_complete frame")
-        elif replay:
-            problems += _replay_boundary_problems(stream, cursor)
-        if stream.resync is not None:
-            problems.append(f"state_resync_required {stream.resync}")
+        cursor = whole_number("cursor", cursor, low=0)
+        last_id = None if last_id is None else whole_number("last_id", last_id, low=0)
+        problems = continuity_problems(stream, cursor, last_id, replay)
         if problems:
             raise AssertionError(
                 f"The stream did not continue exactly after id {cursor}: {'; '.join(problems)} ({stream.summary()})."
             )
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_hold_exactly_the_turn(
+        self,
+        stream: StreamResult,
+        accepted: PromptAccepted,
+        *,
+        chunks: int | None = None,
+        end: TurnEnd = "turn_complete",
+    ) -> None:
+        """Fail unless the stream holds the whole turn of an accepted prompt, each of its events once.
+
+        A turn of N chunks is the daemon's echo of the prompt, N agent chunks and the end frame: ids
+        ``accepted.last_event_id + 1`` to ``accepted.last_event_id + N + 2``, with no gap or duplicate. Frames
+        before the turn (a stream opened earlier, e.g. a reconnect) are not judged here; check them with
+        `Stream Should Continue Exactly After`. A stream read with ``keep_events=${False}`` must hold only the
+        turn and needs ``chunks`` (it is judged by its ids and its counts per type).
+
+        Args:
+            stream: A stream that was open during the turn (`Collect Events`, `Read Events`).
+            accepted: The prompt's 202 answer (`Send Prompt`).
+            chunks: The agent chunks the turn must have (the mock's ``chunks``); then the end frame's id is
+                checked too. Not checked when empty.
+            end: The frame that must end the turn.
+
+        Example:
+            | ${accepted}= | Send Prompt | ${sid} | flood | chunks=200 |
+            | ${all}= | Collect Events | ${healthy} |
+            | Stream Should Hold Exactly The Turn | ${all} | ${accepted} | chunks=200 |
+        """
+        chunks = None if chunks is None else whole_number("chunks", chunks, low=0)
+        problems = turn_span_problems(stream, accepted, chunks=chunks, end=end)
+        if problems:
+            raise AssertionError(
+                f"The stream does not hold exactly the turn of prompt {accepted.prompt_id} (ids after "
+                f"{accepted.last_event_id}): {'; '.join(problems)} ({stream.summary()})."
+            )
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_contain_event(
+        self, stream: StreamResult, event_type: str, *, code: str | None = None, reason: str | None = None
+    ) -> dict:
+        """Fail unless a stream result holds a frame of this type (with this ``code``/``reason`` in its data).
+
+        Only frames kept in the result are searched (not those of a subscription with ``keep_events=${False}``).
+
+        Args:
+            stream: A stream result (`Read Events`, `Collect Events`, ``${summary.results}``).
+            event_type: The frame type, e.g. ``turn_error`` or ``client_evicted``.
+            code: Required ``code`` of the frame's data (compared as text); not checked when empty.
+            reason: Required ``reason`` of the frame's data; not checked when empty.
+
+        Returns:
+            The first matching frame (envelope dict with ``_recv_ms``, ms from the subscribe request).
+
+        Example:
+            | ${frame}= | Stream Should Contain Event | ${stream} | turn_error | code=session_closed |
+        """
+        found = find_frame(stream, event_type, code, reason)
+        if found is None:
+            want = " ".join(x for x in (event_type, code, reason) if x)
+            raise AssertionError(f"No {want} frame arrived; saw {stream.counts} ({stream.summary()}).")
+        return found
 
     @keyword(tags=("events",))
     def count_events(self, stream: StreamResult, event_type: str) -> int:
@@ -285,33 +471,3 @@ class EventKeywords(Component):
             | ${n}= | Count Events | ${stream} | session_update |
         """
         return stream.counts.get(event_type, 0)
-
-
-def _run_checked(sub: Subscription) -> StreamResult:
-    opts = sub.options
-    if opts.max_events is None and not opts.until_types and not opts.until_turn_end and opts.timeout_s > 600:
-        raise HarnessConfigError("A stream without a stop condition needs a timeout of 600 s or less.")
-    return sub.run()
-
-
-def _replay_boundary_problems(stream: StreamResult, cursor: int) -> list[str]:
-    """``replay_complete`` must sit right after the last replayed event and count the events since the cursor."""
-    done = stream.replay_complete or {}
-    last_replayed = done.get("lastReplayedEventId")
-    count = done.get("replayedCount")
-    problems = []
-    if isinstance(last_replayed, int) and isinstance(count, int) and count != last_replayed - cursor:
-        problems.append(
-            f"replay_complete counts {count} replayed events, but ids {cursor + 1}..{last_replayed} "
-            f"are {last_replayed - cursor}"
-        )
-    if stream.events and isinstance(last_replayed, int):
-        before = None
-        for env in stream.events:
-            if env.get("type") == "replay_complete":
-                break
-            if isinstance(env.get("id"), int):
-                before = env["id"]
-        if before != (last_replayed if last_replayed > cursor else None):
-            problems.append(f"replay_complete came after id {before}, but says the replay ended at {last_replayed}")
-    return problems

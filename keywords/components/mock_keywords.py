@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Literal
 
 from robotlibcore import keyword
 
 from keywords.components.base import Component, typed_settings
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control
+from mock_acp import directives
+
+InitMode = Literal[directives.INIT_MODES]
 
 
 class MockKeywords(Component):
     """Control the mock ACP agent at run time: for every prompt, or for one session."""
 
     @keyword(tags=("mock",))
-    def set_mock_behaviour(self, session_id: str | None = None, daemon: str | None = None, **settings: Any) -> dict:
+    def set_mock_behaviour(self, *, session_id: str | None = None, daemon: str | None = None, **settings: Any) -> dict:
         """Change what the mock agent does from the next prompt on, without restarting the daemon.
 
         Settings: ``mode`` (echo, reject, crash-on-prompt, crash-mid, hang, hang-ignore-cancel, garbage),
@@ -60,3 +64,29 @@ class MockKeywords(Component):
             | Send Prompt | ${sid} | ${prefix}wait forever |
         """
         return mock_control.directive(**typed_settings(settings))
+
+    @keyword(tags=("mock",))
+    def set_mock_init_mode(self, init_mode: InitMode = "normal", *, daemon: str | None = None) -> None:
+        """Change how the next mock agent the daemon spawns answers ``initialize``.
+
+        The agent reads its config file once at start, so this affects the next spawn (e.g. after a failed
+        ``initialize`` killed the agent), not a running agent. Only a daemon started with the mock agent has
+        init modes.
+
+        Args:
+            init_mode: ``normal`` (answer ``initialize``), ``never`` (do not answer), ``exit`` (exit with status 1
+                on it) or ``no-guard`` (answer without the external-tool-guard acknowledgement).
+
+        Example:
+            | Set Mock Init Mode | normal |
+            | ${sid}= | Open Session |
+        """
+        if init_mode not in directives.INIT_MODES:
+            raise HarnessConfigError(f"init_mode must be one of {', '.join(directives.INIT_MODES)}; got {init_mode!r}.")
+        running = self.ctx.get(daemon)
+        if running.control_file is None:
+            raise HarnessConfigError(f"{running.daemon.name} runs the real agent; only the mock has init modes.")
+        config_path = running.control_file.parent / "config.json"
+        config = json.loads(config_path.read_text())
+        config["init_mode"] = init_mode
+        directives.write_json_atomic(config_path, config)

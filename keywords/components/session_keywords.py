@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
 from robotlibcore import keyword
 
+from keywords.checks import choice, seconds, whole_number
 from keywords.components.base import Component, typed_settings
-from keywords.errors import DaemonHttpError, HarnessConfigError
+from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import PromptAccepted, SessionInfo
 from keywords.traffic.sse import StreamResult
-from keywords.traffic.turns import TurnResult, classify, follow_turn
+from keywords.traffic.turns import OUTCOMES, TurnResult, classify, follow_turn
 
 SCOPES = ("thread", "single")
+Scope = Literal[SCOPES]
+Outcome = Literal[OUTCOMES]
+StatusDetail = Literal["summary", "full"]
+StopReason = Literal["end_turn", "max_tokens", "max_turn_requests", "refusal", "cancelled"]
+MAX_TURN_S = 3600.0
 
 
 class SessionKeywords(Component):
@@ -21,8 +28,11 @@ class SessionKeywords(Component):
 
     # -- health and status ----------------------------------------------------------------------
     @keyword(tags=("status",))
-    def daemon_should_be_healthy(self, deep: bool = False, daemon: str | None = None) -> dict:
+    def daemon_should_be_healthy(self, *, deep: bool = False, daemon: str | None = None) -> dict:
         """Fail unless ``GET /health`` (or ``/health?deep=1``) answers 200 with status ``ok``.
+
+        Args:
+            deep: Ask ``/health?deep=1`` (the daemon then reports its sessions and pending work too).
 
         Returns:
             The health body.
@@ -33,11 +43,14 @@ class SessionKeywords(Component):
         """
         reply = self.ctx.get(daemon).client.health(deep=deep, expected=None)
         if reply.status != 200 or not isinstance(reply.body, dict) or reply.body.get("status") != "ok":
-            raise AssertionError(f"GET /health{'?deep=1' if deep else ''} -> {reply.status}: {reply.body}")
+            raise AssertionError(
+                f"GET /health{'?deep=1' if deep else ''} should answer 200 with status ok, "
+                f"but answered {reply.status}: {reply.body}"
+            )
         return reply.body
 
     @keyword(tags=("status",))
-    def get_capabilities(self, daemon: str | None = None) -> dict:
+    def get_capabilities(self, *, daemon: str | None = None) -> dict:
         """``GET /capabilities``: version, features and limits of the daemon.
 
         Returns:
@@ -52,11 +65,11 @@ class SessionKeywords(Component):
         return self.ctx.get(daemon).client.capabilities()
 
     @keyword(tags=("status",))
-    def get_daemon_status(self, detail: str = "summary", daemon: str | None = None) -> dict:
+    def get_daemon_status(self, detail: StatusDetail = "summary", *, daemon: str | None = None) -> dict:
         """``GET /daemon/status``: the daemon's own view of itself (startup, limits, runtime figures).
 
         Args:
-            detail: ``summary`` or ``full`` (any other value is refused by the daemon with 400 ``invalid_detail``).
+            detail: ``summary`` or ``full`` (the daemon refuses any other value with 400 ``invalid_detail``).
 
         Returns:
             The status body as a dictionary: ``status``, ``issues``, ``daemon`` (``pid``, ``uptimeMs``,
@@ -68,10 +81,10 @@ class SessionKeywords(Component):
             | Should Be Equal | ${status}[status] | ok |
             | ${full}= | Get Daemon Status | detail=full |
         """
-        return self.ctx.get(daemon).client.daemon_status(detail)
+        return self.ctx.get(daemon).client.daemon_status(choice("detail", detail, ("summary", "full")))
 
     @keyword(tags=("status",))
-    def get_workspace_mcp_status(self, daemon: str | None = None) -> dict:
+    def get_workspace_mcp_status(self, *, daemon: str | None = None) -> dict:
         """``GET /workspace/mcp``: the agent's MCP servers as the daemon reports them.
 
         Fails with the daemon's error when the route does not answer 200 (it answers 500 when the agent does
@@ -90,7 +103,8 @@ class SessionKeywords(Component):
     @keyword(tags=("session",))
     def open_session(
         self,
-        scope: str = "thread",
+        *,
+        scope: Scope = "thread",
         client_id: str | None = None,
         session_id: str | None = None,
         cwd: str | None = None,
@@ -108,12 +122,15 @@ class SessionKeywords(Component):
             | ${sid}= | Open Session |
             | ${shared}= | Open Session | scope=single |
         """
-        return self.open_session_with_info(scope, client_id, session_id, cwd, daemon).session_id
+        return self.open_session_with_info(
+            scope=scope, client_id=client_id, session_id=session_id, cwd=cwd, daemon=daemon
+        ).session_id
 
     @keyword(tags=("session",))
     def open_session_with_info(
         self,
-        scope: str = "thread",
+        *,
+        scope: Scope = "thread",
         client_id: str | None = None,
         session_id: str | None = None,
         cwd: str | None = None,
@@ -135,13 +152,12 @@ class SessionKeywords(Component):
             | ${info}= | Open Session With Info | scope=single |
             | Should Be True | ${info.attached} |
         """
-        if scope not in SCOPES:
-            raise HarnessConfigError(f"scope must be 'thread' or 'single', got {scope!r}.")
+        scope = choice("scope", scope, SCOPES)
         return self.ctx.get(daemon).client.create_session(scope, cwd=cwd, session_id=session_id, client_id=client_id)
 
     @keyword(tags=("session",))
     def open_session_should_fail(
-        self, status: int, code: str | None = None, scope: str = "thread", daemon: str | None = None
+        self, status: int, code: str | None = None, *, scope: Scope = "thread", daemon: str | None = None
     ) -> DaemonHttpError:
         """Try to create a session and fail unless the daemon refuses with ``status`` (and ``code``).
 
@@ -157,17 +173,16 @@ class SessionKeywords(Component):
             | ${err}= | Open Session Should Fail | 503 | session_limit_exceeded |
             | Should Be Equal | ${err.headers}[retry-after] | 5 |
         """
-        if scope not in SCOPES:
-            raise HarnessConfigError(f"scope must be 'thread' or 'single', got {scope!r}.")
+        scope = choice("scope", scope, SCOPES)
         try:
             info = self.ctx.get(daemon).client.create_session(scope)
         except DaemonHttpError as err:
             _check_refusal(err, status, code)
             return err
-        raise AssertionError(f"POST /session succeeded (session {info.session_id}) but {status} was expected.")
+        raise AssertionError(f"POST /session should be refused with {status}, but created session {info.session_id}.")
 
     @keyword(tags=("session",))
-    def close_session(self, session_id: str, client_id: str | None = None, daemon: str | None = None) -> float:
+    def close_session(self, session_id: str, *, client_id: str | None = None, daemon: str | None = None) -> float:
         """Close a session (``DELETE /session/:id``) and fail unless the daemon answers 204.
 
         Args:
@@ -184,7 +199,7 @@ class SessionKeywords(Component):
         return self.ctx.get(daemon).client.close_session(session_id, client_id).elapsed_ms
 
     @keyword(tags=("session",))
-    def session_should_be_gone(self, session_id: str, daemon: str | None = None) -> None:
+    def session_should_be_gone(self, session_id: str, *, daemon: str | None = None) -> None:
         """Fail unless ``GET /session/:id/status`` answers 404 (the session is unknown to the daemon).
 
         Args:
@@ -196,10 +211,13 @@ class SessionKeywords(Component):
         """
         reply = self.ctx.get(daemon).client.session_status(session_id, expected=None)
         if reply.status != 404:
-            raise AssertionError(f"Session {session_id} still answers {reply.status}: {reply.body}")
+            raise AssertionError(
+                f"Session {session_id} should be unknown (404), but its status still answers {reply.status}: "
+                f"{reply.body}"
+            )
 
     @keyword(tags=("session",))
-    def get_session_status(self, session_id: str, daemon: str | None = None) -> dict:
+    def get_session_status(self, session_id: str, *, daemon: str | None = None) -> dict:
         """``GET /session/:id/status``; fails with the daemon's error unless it answers 200.
 
         Args:
@@ -216,7 +234,7 @@ class SessionKeywords(Component):
         return self.ctx.get(daemon).client.session_status(session_id).body
 
     @keyword(tags=("session",))
-    def cancel_prompt(self, session_id: str, client_id: str | None = None, daemon: str | None = None) -> None:
+    def cancel_prompt(self, session_id: str, *, client_id: str | None = None, daemon: str | None = None) -> None:
         """Cancel the session's running prompt (``POST /session/:id/cancel``); fail unless it answers 204.
 
         Args:
@@ -234,6 +252,7 @@ class SessionKeywords(Component):
         self,
         session_id: str,
         text: str = "hello",
+        *,
         client_id: str | None = None,
         deadline_ms: int | None = None,
         daemon: str | None = None,
@@ -242,7 +261,9 @@ class SessionKeywords(Component):
         """Send a prompt and return the daemon's 202 answer without waiting for the turn.
 
         Mock settings given as named arguments (``mode=hang``, ``chunks=5``, ``chunk_size``,
-        ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``) apply to this prompt only.
+        ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``: the mock's own setting table) apply to this prompt
+        only. They are checked against that table before anything is sent: an unknown name or a bad value
+        fails naming the setting.
 
         Args:
             session_id: The session to prompt.
@@ -260,6 +281,8 @@ class SessionKeywords(Component):
             | ${accepted}= | Send Prompt | ${sid} | hello | mode=hang |
         """
         text = mock_control.directive(**typed_settings(mock_settings)) + text
+        if deadline_ms is not None:
+            deadline_ms = whole_number("deadline_ms", deadline_ms, low=1, unit="ms")
         return self.ctx.get(daemon).client.prompt(session_id, text, client_id=client_id, deadline_ms=deadline_ms)
 
     @keyword(tags=("prompt",))
@@ -268,6 +291,7 @@ class SessionKeywords(Component):
         session_id: str,
         status: int,
         code: str | None = None,
+        *,
         text: str = "hello",
         client_id: str | None = None,
         daemon: str | None = None,
@@ -292,11 +316,18 @@ class SessionKeywords(Component):
         except DaemonHttpError as err:
             _check_refusal(err, status, code)
             return err
-        raise AssertionError(f"The prompt was accepted (prompt {accepted.prompt_id}) but {status} was expected.")
+        raise AssertionError(
+            f"The prompt should be refused with {status}, but was accepted (prompt {accepted.prompt_id})."
+        )
 
     @keyword(tags=("prompt",))
     def wait_for_turn_end(
-        self, session_id: str, accepted: PromptAccepted, timeout: float = 30.0, daemon: str | None = None
+        self,
+        session_id: str,
+        accepted: PromptAccepted,
+        *,
+        timeout: timedelta | float = 30.0,
+        daemon: str | None = None,
     ) -> TurnResult:
         """Follow an accepted prompt's events until its turn ends, without a race.
 
@@ -306,17 +337,21 @@ class SessionKeywords(Component):
         Args:
             session_id: The prompted session.
             accepted: The prompt's 202 answer (`Send Prompt`).
-            timeout: Seconds to wait for the end of the turn; then the outcome is ``timeout``.
+            timeout: How long to wait for the end of the turn (Robot time string or seconds); then the outcome
+                is ``timeout``.
 
         Returns:
-            ``TurnResult``: ``outcome`` (completed, error, session_died, session_closed, timeout, stream_cut,
-            stream_refused),
-            ``stop_reason``, ``error_code``, ``chunks``, ``session_updates``, ``text``, ``turn_ms``...
+            ``TurnResult``: ``prompt_id``, ``outcome`` (completed, error, session_died, session_closed, timeout,
+            stream_cut, stream_refused), ``stop_reason``, ``error_code``, ``error_message``, ``cancelled``,
+            ``cancel_reason``, ``chunks``, ``session_updates``, ``text``, ``post_ms``, ``first_chunk_ms``,
+            ``turn_ms``, ``last_event_id``, ``types``, ``stream`` (the ``StreamResult``), ``figures()``,
+            ``line()``.
 
         Example:
             | ${turn}= | Wait For Turn End | ${sid} | ${accepted} |
         """
-        return follow_turn(self.ctx.get(daemon).client, session_id, accepted, timeout_s=timeout)
+        timeout_s = seconds("timeout", timeout, high=MAX_TURN_S)
+        return follow_turn(self.ctx.get(daemon).client, session_id, accepted, timeout_s=timeout_s)
 
     @keyword(tags=("prompt",))
     def turn_from_stream(self, accepted: PromptAccepted, stream: StreamResult) -> TurnResult:
@@ -346,7 +381,8 @@ class SessionKeywords(Component):
         self,
         session_id: str,
         text: str = "hello",
-        timeout: float = 30.0,
+        *,
+        timeout: timedelta | float = 30.0,
         client_id: str | None = None,
         deadline_ms: int | None = None,
         daemon: str | None = None,
@@ -357,38 +393,49 @@ class SessionKeywords(Component):
         Args:
             session_id: The session to prompt.
             text: The prompt text.
-            timeout: Seconds to wait for the end of the turn.
+            timeout: How long to wait for the end of the turn (Robot time string or seconds).
             client_id: ``X-Qwen-Client-Id`` to send; none by default.
             deadline_ms: ``deadlineMs`` of the request body in milliseconds (see `Send Prompt`).
-            mock_settings: Mock agent settings for this prompt only (``mode``, ``chunks``, ``chunk_size``,
-                ``chunk_delay_ms``, ``end_delay_ms``, ``error_code``).
+            mock_settings: Mock agent settings for this prompt only, checked as for `Send Prompt`.
 
         Returns:
             ``TurnResult`` as for `Wait For Turn End` (``outcome``, ``stop_reason``, ``error_code``,
-            ``chunks``, ``text``, ``turn_ms``...).
+            ``chunks``, ``text``, ``turn_ms``, ``figures()``, ``line()``).
 
         Example:
             | ${turn}= | Prompt And Wait | ${sid} | hello | chunks=5 |
             | Turn Should Complete | ${turn} | chunks=5 |
         """
-        accepted = self.send_prompt(session_id, text, client_id, deadline_ms, daemon, **mock_settings)
-        return self.wait_for_turn_end(session_id, accepted, timeout, daemon)
+        timeout_s = seconds("timeout", timeout, high=MAX_TURN_S)
+        accepted = self.send_prompt(
+            session_id, text, client_id=client_id, deadline_ms=deadline_ms, daemon=daemon, **mock_settings
+        )
+        return self.wait_for_turn_end(session_id, accepted, timeout=timeout_s, daemon=daemon)
 
     @keyword(tags=("prompt", "assertion"))
-    def turn_should_complete(self, turn: TurnResult, stop_reason: str = "end_turn", chunks: int | None = None) -> None:
+    def turn_should_complete(
+        self, turn: TurnResult, *, stop_reason: StopReason = "end_turn", chunks: int | None = None
+    ) -> None:
         """Fail unless the turn ended with ``turn_complete`` and this stop reason (and chunk count).
 
         The daemon echoes the user prompt as one extra ``session_update``, so N chunks give N+1 updates.
+
+        Args:
+            turn: The turn (`Wait For Turn End`, `Prompt And Wait`).
+            stop_reason: The ``stopReason`` of ``turn_complete``.
+            chunks: The agent chunks the turn must have had; not checked when empty.
 
         Example:
             | Turn Should Complete | ${turn} | chunks=3 |
             | Turn Should Complete | ${turn} | stop_reason=cancelled |
         """
         if turn.outcome != "completed" or turn.stop_reason != stop_reason:
-            raise AssertionError(f"Turn {turn.prompt_id} ended {turn.summary()}, expected completed {stop_reason}.")
+            raise AssertionError(
+                f"Turn {turn.prompt_id} should complete with {stop_reason}, but ended {turn.summary()}."
+            )
         if chunks is not None:
             if turn.chunks != chunks:
-                raise AssertionError(f"Turn {turn.prompt_id} had {turn.chunks} agent chunks, expected {chunks}.")
+                raise AssertionError(f"Turn {turn.prompt_id} should have {chunks} agent chunks, but had {turn.chunks}.")
             if turn.session_updates != chunks + 1:
                 raise AssertionError(
                     f"Turn {turn.prompt_id} had {turn.session_updates} session_update events, "
@@ -396,13 +443,12 @@ class SessionKeywords(Component):
                 )
 
     @keyword(tags=("prompt", "assertion"))
-    def turn_should_end_with(self, turn: TurnResult, outcome: str, code: str | None = None) -> None:
+    def turn_should_end_with(self, turn: TurnResult, outcome: Outcome, code: str | None = None) -> None:
         """Fail unless the turn ended this way (error, session_died, session_closed...) with this code.
 
         Args:
             turn: The turn (`Wait For Turn End`, `Prompt And Wait`).
-            outcome: Expected ``outcome``: ``completed``, ``error``, ``session_died``, ``session_closed``,
-                ``timeout``, ``stream_cut`` or ``stream_refused``.
+            outcome: Expected ``outcome`` of the turn.
             code: Expected ``error_code`` (e.g. ``prompt_deadline_exceeded``); not checked when empty.
 
         Example:
@@ -410,7 +456,7 @@ class SessionKeywords(Component):
             | Turn Should End With | ${turn} | session_died |
         """
         if turn.outcome != outcome:
-            raise AssertionError(f"Turn {turn.prompt_id} ended {turn.summary()}, expected {outcome}.")
+            raise AssertionError(f"Turn {turn.prompt_id} should end {outcome}, but ended {turn.summary()}.")
         if code is not None and turn.error_code != code:
             raise AssertionError(f"Turn {turn.prompt_id} ended with code {turn.error_code!r}, expected {code!r}.")
 

@@ -17,10 +17,12 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
-from keywords.daemon.liveness import is_alive as _alive
+from keywords.checks import choice, number, seconds, whole_number
+from keywords.daemon.liveness import is_alive
 from keywords.errors import HarnessConfigError
 
 OUTCOMES = ("served", "reset", "eof", "refused", "timeout", "error")
@@ -48,7 +50,7 @@ class Attempt:
 
 
 @dataclass
-class FloodResult:
+class ConnectionFloodResult:
     """Sockets opened against one daemon; the served ones stay open until :meth:`close`.
 
     Attributes:
@@ -93,6 +95,21 @@ class FloodResult:
         parts = ", ".join(f"{k} {v}" for k, v in self.outcomes.items())
         return f"{self.attempted} connections: {parts} (first rejected #{self.first_rejected})"
 
+    def line(self) -> str:
+        """One line of key figures for the test message (as :meth:`summary`)."""
+        return self.summary()
+
+    def figures(self) -> dict[str, Any]:
+        """Connections per outcome by camelCase key; ``firstRejected`` is ``None`` when none was rejected."""
+        return {
+            "attempted": self.attempted,
+            "served": self.served,
+            "rejected": self.rejected,
+            "firstRejected": self.first_rejected,
+            "outcomes": self.outcomes,
+            "floodMs": round(self.elapsed_ms, 1),
+        }
+
 
 @dataclass(frozen=True)
 class Recovery:
@@ -107,6 +124,19 @@ class Recovery:
     served: bool
     attempts: int
     elapsed_ms: float
+
+    def line(self) -> str:
+        """One line: served or not, after how many tries and how long."""
+        verdict = "served again" if self.served else "not served"
+        return f"{verdict} after {self.attempts} connection(s), {self.elapsed_ms:.0f} ms"
+
+    def figures(self) -> dict[str, Any]:
+        """``served``, ``attempts``, ``recoveryMs`` (``None`` when it never served)."""
+        return {
+            "served": self.served,
+            "attempts": self.attempts,
+            "recoveryMs": round(self.elapsed_ms, 1) if self.served else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -127,10 +157,23 @@ class ShutdownResult:
     exit_ms: float | None
     leftovers: list[str]
 
+    def line(self) -> str:
+        """One line: the signal, the exit code and time, what was left."""
+        after = f"after {self.exit_ms:.0f} ms" if self.exit_ms is not None else "no exit"
+        return f"SIG{self.signal_name} -> exit {self.exit_code} {after}; processes left: {len(self.leftovers)}"
+
+    def figures(self) -> dict[str, Any]:
+        """``exited``, ``exitCode``, ``exitMs`` (``None`` without an exit), ``processesLeft``."""
+        return {
+            "exited": self.exited,
+            "exitCode": self.exit_code,
+            "exitMs": None if self.exit_ms is None else round(self.exit_ms, 1),
+            "processesLeft": len(self.leftovers),
+        }
+
 
 def _check_port(port: int) -> None:
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise HarnessConfigError(f"port must be a TCP port number, got {port!r}.")
+    whole_number("port", port, low=1, high=65535)
 
 
 def _get_request(port: int, path: str, close: bool) -> bytes:
@@ -182,10 +225,10 @@ def _try_once(
 
 def open_flood(
     port: int, count: int, timeout_s: float = 2.0, pause_s: float = 0.0, path: str = "/health"
-) -> FloodResult:
+) -> ConnectionFloodResult:
     """Open ``count`` connections one after another, each asking ``GET path`` with keep-alive.
 
-    Served sockets stay open and are never read again (the caller must :meth:`FloodResult.close` them);
+    Served sockets stay open and are never read again (the caller must :meth:`ConnectionFloodResult.close` them);
     rejected ones are closed. With an SSE path (``/session/<id>/events``) each socket is a stream whose
     reader neither reads nor closes.
 
@@ -199,11 +242,10 @@ def open_flood(
     _check_port(port)
     if not path.startswith("/") or any(c in path for c in "\r\n "):
         raise HarnessConfigError(f"path must be an absolute request path without spaces, got {path!r}.")
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-        raise HarnessConfigError(f"count must be from 1 to 1000 connections, got {count!r}.")
-    if not 0 < timeout_s <= 60 or pause_s < 0:
-        raise HarnessConfigError("timeout must be in (0, 60] seconds and pause must not be negative.")
-    result = FloodResult()
+    count = whole_number("count", count, low=1, high=1000, unit="connections")
+    timeout_s = seconds("timeout", timeout_s, high=60)
+    pause_s = seconds("pause", pause_s, high=60, allow_zero=True)
+    result = ConnectionFloodResult()
     started = time.monotonic()
     try:
         for index in range(count):
@@ -229,8 +271,8 @@ def open_flood(
 def wait_until_served(port: int, timeout_s: float = 5.0, interval_s: float = 0.05) -> Recovery:
     """Try fresh connections (``Connection: close``) until one gets an HTTP answer, within ``timeout_s``."""
     _check_port(port)
-    if not 0 < timeout_s <= 120 or not 0 < interval_s <= 5:
-        raise HarnessConfigError("timeout must be in (0, 120] s and interval in (0, 5] s.")
+    timeout_s = seconds("timeout", timeout_s, high=120)
+    interval_s = seconds("interval", interval_s, high=5)
     started = time.monotonic()
     attempts = 0
     max_attempts = int(timeout_s / interval_s) + 1
@@ -260,24 +302,22 @@ def signal_and_wait(
         timeout_s: Bound on the wait for the exit (the daemon's own hard limit is 10 s).
         settle_s: After the exit, how long agent processes may take to disappear before they count as left.
     """
-    name = signal_name.upper()
-    if name not in SIGNALS:
-        raise HarnessConfigError(f"signal_name must be one of {', '.join(SIGNALS)}, got {signal_name!r}.")
-    if not 0 < timeout_s <= 60 or not 0 <= settle_s <= 10:
-        raise HarnessConfigError("timeout must be in (0, 60] s and settle in [0, 10] s.")
+    name = choice("signal_name", str(signal_name).upper(), SIGNALS)
+    timeout_s = seconds("timeout", timeout_s, high=60)
+    settle_s = number("settle", settle_s, low=0, high=10, unit="s")
     started = time.monotonic()
     proc.send_signal(SIGNALS[name])
     try:
         code = proc.wait(timeout=timeout_s)
     except Exception:
-        return ShutdownResult(name, False, None, None, [_describe(p) for p in tree if _alive(p)])
+        return ShutdownResult(name, False, None, None, [_describe(p) for p in tree if is_alive(p)])
     exit_ms = (time.monotonic() - started) * 1000
     others = [p for p in tree if p.pid != proc.pid]
     deadline = time.monotonic() + settle_s
-    alive = [p for p in others if _alive(p)]
+    alive = [p for p in others if is_alive(p)]
     while alive and time.monotonic() < deadline:
         time.sleep(0.05)
-        alive = [p for p in alive if _alive(p)]
+        alive = [p for p in alive if is_alive(p)]
     return ShutdownResult(name, True, code, exit_ms, [_describe(p) for p in alive])
 
 

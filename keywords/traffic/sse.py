@@ -15,17 +15,22 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from sseclient import SSEClient
 
+from keywords.checks import seconds, whole_number
 from keywords.errors import HarnessConfigError
+from keywords.measure.metrics import summarize
 
 _decode = json.JSONDecoder().decode
 TERMINAL_TYPES = ("session_closed", "session_died", "client_evicted")
 TURN_END_TYPES = ("turn_complete", "turn_error")
+END_REASONS = ("terminal", "turn_end", "max_events", "until_type", "timeout", "eof", "cut", "stopped", "error")
+MAX_STREAM_S = 3600.0
 
 
 @dataclass
@@ -62,19 +67,71 @@ class StreamOptions:
     snapshot: bool = False
 
     def validate(self) -> None:
-        """Raise :class:`HarnessConfigError` naming the first bad option."""
-        if self.max_queued is not None and not 16 <= self.max_queued <= 2048:
-            raise HarnessConfigError(f"max_queued must be from 16 to 2048 (the daemon's range), got {self.max_queued}.")
-        if self.max_events is not None and self.max_events < 1:
-            raise HarnessConfigError(f"max_events must be 1 or more, got {self.max_events}.")
-        if self.last_event_id is not None and self.last_event_id < 0:
-            raise HarnessConfigError(f"last_event_id must be 0 or more, got {self.last_event_id}.")
-        if not 0 < self.timeout_s <= 3600:
-            raise HarnessConfigError(f"timeout must be between 0 and 3600 seconds, got {self.timeout_s}.")
-        if self.delay_per_event_s < 0 or self.stall_s < 0:
-            raise HarnessConfigError("delay and stall must not be negative.")
-        if self.recv_buffer is not None and self.recv_buffer < 256:
-            raise HarnessConfigError(f"recv_buffer must be at least 256 bytes, got {self.recv_buffer}.")
+        """Raise :class:`HarnessConfigError` naming the first bad option (through :mod:`keywords.checks`)."""
+        if self.max_queued is not None:
+            whole_number("max_queued", self.max_queued, low=16, high=2048, unit="events (the daemon's range)")
+        if self.max_events is not None:
+            whole_number("max_events", self.max_events, low=1)
+        if self.last_event_id is not None:
+            whole_number("last_event_id", self.last_event_id, low=0)
+        seconds("timeout", self.timeout_s, high=MAX_STREAM_S)
+        seconds("delay", self.delay_per_event_s, high=60, allow_zero=True)
+        seconds("stall", self.stall_s, high=MAX_STREAM_S, allow_zero=True)
+        if self.recv_buffer is not None:
+            whole_number("recv_buffer", self.recv_buffer, low=256, unit="bytes")
+        for name in self.until_types:
+            if not isinstance(name, str) or not name:
+                raise HarnessConfigError(f"until must name frame types, got {self.until_types!r}.")
+
+
+def frame_types(until: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Frame types from a list or a comma-separated text (``"turn_complete, turn_error"``); ``()`` for none."""
+    if until is None:
+        return ()
+    items = until.split(",") if isinstance(until, str) else list(until)
+    if not all(isinstance(item, str) for item in items):
+        raise HarnessConfigError(f"until must be frame type names (a list or comma-separated text), got {until!r}.")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def stream_options(
+    *,
+    last_event_id: Any = None,
+    max_queued: Any = None,
+    max_events: Any = None,
+    until: str | Sequence[str] | None = None,
+    until_turn_end: str | None = None,
+    timeout: Any = 30.0,
+    delay: Any = 0.0,
+    stall: Any = 0.0,
+    recv_buffer: Any = None,
+    keep_events: bool = True,
+) -> StreamOptions:
+    """The one place that turns the stream options of a keyword into validated :class:`StreamOptions`.
+
+    Durations (``timeout``, ``delay``, ``stall``) are seconds or ``timedelta``; counts are whole numbers.
+
+    Raises:
+        HarnessConfigError: the first bad option, named, with its range and the value given.
+    """
+
+    def count(name: str, value: Any, low: int, high: int | None = None, unit: str = "") -> int | None:
+        return None if value is None else whole_number(name, value, low=low, high=high, unit=unit)
+
+    options = StreamOptions(
+        last_event_id=count("last_event_id", last_event_id, 0),
+        max_queued=count("max_queued", max_queued, 16, 2048, "events (the daemon's range)"),
+        max_events=count("max_events", max_events, 1),
+        until_types=frame_types(until),
+        until_turn_end=until_turn_end or None,
+        timeout_s=seconds("timeout", timeout, high=MAX_STREAM_S),
+        delay_per_event_s=seconds("delay", delay, high=60, allow_zero=True),
+        stall_s=seconds("stall", stall, high=MAX_STREAM_S, allow_zero=True),
+        recv_buffer=count("recv_buffer", recv_buffer, 256, unit="bytes"),
+        keep_events=bool(keep_events),
+    )
+    options.validate()
+    return options
 
 
 @dataclass
@@ -91,14 +148,17 @@ class StreamResult:
         gaps: Id gaps as ``"a->b"`` strings (ids must rise by exactly 1).
         duplicates: Ids that did not rise (duplicates or out of order).
         replay_complete: Payload of ``replay_complete`` when seen.
+        replayed_count: Its ``replayedCount`` (events replayed after ``Last-Event-ID``), ``None`` without the frame.
+        last_replayed_id: Its ``lastReplayedEventId``, ``None`` without the frame.
         resync: Payload of ``state_resync_required`` when seen.
         malformed: Frames whose payload was not a JSON object.
         end: Why it stopped: ``terminal``, ``turn_end``, ``max_events``, ``until_type``, ``timeout``, ``eof``
             (clean end of body), ``cut`` (connection broken before a terminal frame), ``stopped`` or ``error``.
         terminal: Type of the terminal frame (``session_closed``, ``session_died``, ``client_evicted``).
         terminal_data: Its payload.
-        evicted: A ``client_evicted`` frame arrived, or the stream was cut before any terminal frame.
-        eviction_reason: ``reason`` of ``client_evicted`` (``None`` when only the cut was seen).
+        evicted: A ``client_evicted`` frame arrived (what the frame says). A stream cut before any terminal
+            frame is ``cut_before_terminal`` (what was seen), whatever its cause: an eviction, a daemon crash.
+        eviction_reason: ``reason`` of ``client_evicted``, ``None`` without that frame.
         error: Text of the error that cut or failed the stream.
         elapsed_ms: Whole subscription.
         counts: Frames per type.
@@ -119,6 +179,8 @@ class StreamResult:
     gaps: list[str] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
     replay_complete: dict | None = None
+    replayed_count: int | None = None
+    last_replayed_id: int | None = None
     resync: dict | None = None
     malformed: int = 0
     end: str = "error"
@@ -151,13 +213,123 @@ class StreamResult:
         return [e for e in self.events if e.get("type") == event_type]
 
     def summary(self) -> str:
-        """One line for logs: counts, ids, end."""
+        """One line for logs: counts, ids, end (an eviction frame and a cut are named apart)."""
         ids = f"ids {self.ids[0]}..{self.ids[-1]}" if self.ids else "no ids"
-        extra = f", evicted ({self.eviction_reason or 'cut'})" if self.evicted else ""
+        extra = ""
+        if self.evicted:
+            extra = f", evicted ({self.eviction_reason or 'no reason'})"
+        elif self.cut_before_terminal:
+            extra = ", cut before any terminal frame"
         return (
             f"{self.received} frames, {ids}, gaps {len(self.gaps)}, dups {len(self.duplicates)}, "
             f"end {self.end}{' ' + self.terminal if self.terminal else ''}{extra}"
         )
+
+    def line(self) -> str:
+        """One line of key figures for the test message (as :meth:`summary`)."""
+        return self.summary()
+
+    def figures(self) -> dict[str, Any]:
+        """What this stream measured, by camelCase key (``None``: not seen in this run)."""
+        return {
+            "status": self.status or None,
+            "received": self.received,
+            "firstId": self.ids[0] if self.ids else None,
+            "lastId": self.last_id,
+            "gaps": len(self.gaps),
+            "duplicates": len(self.duplicates),
+            "malformed": self.malformed,
+            "end": self.end,
+            "terminal": self.terminal,
+            "evicted": self.evicted,
+            "evictionReason": self.eviction_reason,
+            "cutBeforeTerminal": self.cut_before_terminal,
+            "replayedCount": self.replayed_count,
+            "resyncReason": (self.resync or {}).get("reason") if self.resync is not None else None,
+            "headersMs": _rounded(self.headers_ms),
+            "firstEventMs": _rounded(self.first_event_ms),
+            "elapsedMs": _rounded(self.elapsed_ms),
+            "deliveryMs": summarize(self.delivery_ms).to_dict() if self.delivery_ms else None,
+        }
+
+
+def _rounded(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 1)
+
+
+def camel(name: str) -> str:
+    """``until_type`` -> ``untilType`` (frame types and end reasons as figure keys)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _frame_matches(env: dict, event_type: str, code: str | None, reason: str | None) -> bool:
+    if env.get("type") != event_type:
+        return False
+    data = env.get("data") if isinstance(env.get("data"), dict) else {}
+    if code is not None and str(data.get("code")) != code:
+        return False
+    return reason is None or data.get("reason") == reason
+
+
+def find_frame(
+    stream: StreamResult, event_type: str, code: str | None = None, reason: str | None = None
+) -> dict | None:
+    """The first kept frame of this type (with this ``code``/``reason`` in its data), or ``None``."""
+    return next((env for env in stream.events if _frame_matches(env, event_type, code, reason)), None)
+
+
+@dataclass
+class StreamsSummary:
+    """What a group of background subscriptions saw.
+
+    Attributes:
+        count: Subscriptions collected.
+        statuses: Subscribe status -> number of streams.
+        ends: End reason (``terminal``, ``until_type``, ``timeout``...) -> number of streams.
+        terminals: Terminal frame type -> number of streams.
+        results: The individual ``StreamResult`` objects, in the order given.
+    """
+
+    count: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    ends: dict[str, int] = field(default_factory=dict)
+    terminals: dict[str, int] = field(default_factory=dict)
+    results: list[StreamResult] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, results: list[StreamResult]) -> StreamsSummary:
+        """Count statuses, ends and terminal frames of these results."""
+        return cls(
+            count=len(results),
+            statuses=dict(Counter(r.status for r in results)),
+            ends=dict(Counter(r.end for r in results)),
+            terminals=dict(Counter(r.terminal for r in results if r.terminal)),
+            results=results,
+        )
+
+    def count_with(self, event_type: str, code: str | None = None, reason: str | None = None) -> int:
+        """Streams that received at least one frame of ``event_type`` (with this ``code``/``reason``)."""
+        return sum(1 for r in self.results if find_frame(r, event_type, code, reason) is not None)
+
+    def summary(self) -> str:
+        """One line: statuses, ends, terminals."""
+        return f"{self.count} streams; status {self.statuses}; ends {self.ends}; terminals {self.terminals}"
+
+    def line(self) -> str:
+        """One line of key figures for the test message (as :meth:`summary`)."""
+        return self.summary()
+
+    def figures(self) -> dict[str, Any]:
+        """Streams, refusals, ends and terminal frames by camelCase key (``untilType``, ``sessionDied``)."""
+        return {
+            "streams": self.count,
+            "answered": sum(n for status, n in self.statuses.items() if status == 200),
+            "refused": sum(n for status, n in self.statuses.items() if status != 200),
+            "ends": {camel(end): n for end, n in self.ends.items()},
+            "terminals": {camel(t): n for t, n in self.terminals.items()},
+            "received": sum(r.received for r in self.results),
+        }
 
 
 class _Chunks:
@@ -300,9 +472,14 @@ class Subscription:
                     return res
                 if opts.stall_s:
                     self._release.wait(min(opts.stall_s, max(0.0, deadline - time.monotonic())))
+                    if self._stop.is_set():  # stopped while stalled: the response is closed, nothing to drain
+                        res.end = "stopped"
+                        return res
                 self._read(response, started, deadline)
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
             self._ended_by_error(exc, "cut")
+        except httpx.StreamError as exc:  # the response was closed under the reader (stop())
+            self._ended_by_error(exc, "error")
         except httpx.TimeoutException as exc:
             if res.end == "error":
                 res.end = "timeout"
@@ -323,8 +500,6 @@ class Subscription:
             return
         res.end = kind
         res.error = f"{type(exc).__name__}: {exc}"
-        if kind == "cut" and res.terminal is None:
-            res.evicted = True
 
     def _read(self, response: httpx.Response, started: float, deadline: float) -> None:
         # The per-frame path is hot (tens of thousands of frames per second): names are bound locally.
@@ -383,6 +558,9 @@ class Subscription:
         payload = env.get("data") if isinstance(env.get("data"), dict) else {}
         if etype == "replay_complete":
             res.replay_complete = payload
+            count, last = payload.get("replayedCount"), payload.get("lastReplayedEventId")
+            res.replayed_count = count if isinstance(count, int) else None
+            res.last_replayed_id = last if isinstance(last, int) else None
         elif etype == "state_resync_required":
             res.resync = payload
         elif etype in TERMINAL_TYPES:
@@ -412,6 +590,88 @@ class Subscription:
         if opts.max_events is not None and res.received >= opts.max_events:
             return "max_events"
         return None
+
+
+def continuity_problems(
+    stream: StreamResult, cursor: int, last_id: int | None = None, replay: bool = True
+) -> list[str]:
+    """What keeps ``stream`` from holding exactly the events after ``cursor`` (empty when it does).
+
+    Ids must run ``cursor+1, cursor+2, ...`` with no gap or duplicate (up to ``last_id`` when given); with
+    ``replay``, ``replay_complete`` must have arrived, sit right after the last replayed event and count the
+    events since the cursor; no ``state_resync_required``.
+    """
+    problems = []
+    if not stream.ids:
+        problems.append(f"no event with an id arrived (expected ids from {cursor + 1})")
+    elif stream.ids[0] != cursor + 1:
+        problems.append(f"the first id is {stream.ids[0]}, expected {cursor + 1}")
+    problems += order_problems(stream)
+    if last_id is not None and stream.last_id != last_id:
+        problems.append(f"the last id is {stream.last_id}, expected {last_id}")
+    if replay:
+        problems += _replay_problems(stream, cursor)
+    if stream.resync is not None:
+        problems.append(f"state_resync_required {stream.resync}")
+    return problems
+
+
+def order_problems(stream: StreamResult) -> list[str]:
+    """Gaps, repeated or out-of-order ids and malformed frames of a stream, as texts (empty when none)."""
+    problems = []
+    if stream.gaps:
+        problems.append(f"gaps {', '.join(stream.gaps[:10])}")
+    if stream.duplicates:
+        problems.append(f"repeated/out-of-order ids {stream.duplicates[:10]}")
+    if stream.malformed:
+        problems.append(f"{stream.malformed} malformed frames")
+    return problems
+
+
+def _replay_problems(stream: StreamResult, cursor: int) -> list[str]:
+    """``replay_complete`` must have arrived, right after the last replayed event, counting the events replayed."""
+    if stream.replay_complete is None:
+        seen = f"ids {stream.ids[0]}..{stream.last_id}" if stream.ids else "no id"
+        return [f"no replay_complete frame after replaying from id {cursor + 1} (the stream got {seen})"]
+    problems = []
+    last_replayed, count = stream.last_replayed_id, stream.replayed_count
+    if count is None:
+        problems.append(f"replay_complete has no replayedCount: {stream.replay_complete}")
+    if last_replayed is None:
+        problems.append(f"replay_complete has no lastReplayedEventId: {stream.replay_complete}")
+    if last_replayed is not None and count is not None and count != max(0, last_replayed - cursor):
+        problems.append(
+            f"replay_complete counts {count} replayed events, but ids {cursor + 1}..{last_replayed} "
+            f"are {last_replayed - cursor}"
+        )
+    if stream.events and last_replayed is not None:
+        before = None
+        for env in stream.events:
+            if env.get("type") == "replay_complete":
+                break
+            if isinstance(env.get("id"), int):
+                before = env["id"]
+        if before != (last_replayed if last_replayed > cursor else None):
+            problems.append(f"replay_complete came after id {before}, but says the replay ended at {last_replayed}")
+    return problems
+
+
+def wait_until_received(
+    subscriptions: Sequence[Subscription], frames: int, timeout_s: float, interval_s: float = 0.02
+) -> list[int]:
+    """Poll until every subscription has received ``frames`` frames (or ended); return the counts then.
+
+    Bounded in time (``timeout_s``) and in polls; the caller judges the counts it gets back.
+    """
+    deadline = time.monotonic() + timeout_s
+    for _ in range(int(timeout_s / interval_s) + 2):
+        counts = [sub.result.received for sub in subscriptions]
+        if all(n >= frames or sub.done for n, sub in zip(counts, subscriptions, strict=True)):
+            return counts
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval_s)
+    return [sub.result.received for sub in subscriptions]
 
 
 def consume(base_url: str, session_id: str, options: StreamOptions, token: str | None = None) -> StreamResult:

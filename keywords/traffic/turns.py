@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from keywords.traffic.client import DaemonClient, PromptAccepted
-from keywords.traffic.sse import StreamOptions, StreamResult, Subscription
+from keywords.traffic.sse import TURN_END_TYPES, StreamOptions, StreamResult, Subscription
+
+OUTCOMES = ("completed", "error", "session_died", "session_closed", "timeout", "stream_cut", "stream_refused")
+ECHO_UPDATE = "user_message_chunk"
+CHUNK_UPDATE = "agent_message_chunk"
 
 
 @dataclass
@@ -61,6 +66,24 @@ class TurnResult:
         detail = self.stop_reason or self.error_code or self.error_message or ""
         ms = f"{self.turn_ms:.1f} ms" if self.turn_ms is not None else "no end"
         return f"{self.outcome} {detail} ({self.chunks} chunks, {ms})".replace("  ", " ")
+
+    def line(self) -> str:
+        """One line of key figures for the test message (as :meth:`summary`)."""
+        return self.summary()
+
+    def figures(self) -> dict[str, Any]:
+        """How the turn went, by camelCase key; times in ms from the prompt's POST (``None``: not reached)."""
+        return {
+            "outcome": self.outcome,
+            "stopReason": self.stop_reason,
+            "errorCode": self.error_code,
+            "cancelled": self.cancelled,
+            "chunks": self.chunks,
+            "sessionUpdates": self.session_updates,
+            "postMs": round(self.post_ms, 1),
+            "firstChunkMs": None if self.first_chunk_ms is None else round(self.first_chunk_ms, 1),
+            "turnMs": None if self.turn_ms is None else round(self.turn_ms, 1),
+        }
 
 
 def follow_turn(
@@ -154,3 +177,108 @@ def run_turn(
     """POST a prompt and follow it to the end of its turn."""
     accepted = client.prompt(session_id, text, client_id=client_id, deadline_ms=deadline_ms)
     return follow_turn(client, session_id, accepted, timeout_s=timeout_s)
+
+
+def turn_span_problems(
+    stream: StreamResult, accepted: PromptAccepted, *, chunks: int | None = None, end: str = "turn_complete"
+) -> list[str]:
+    """What keeps ``stream`` from holding exactly the turn of ``accepted`` (empty when it does).
+
+    A turn of N chunks is, on the session's event bus, the daemon's echo of the prompt, the N chunks and the
+    end frame: ids ``accepted.last_event_id + 1`` to ``accepted.last_event_id + N + 2``. Every id of that
+    range must be there once, in order; frames before it (a stream opened earlier) are not judged. Without
+    kept frames (``keep_events`` off) the whole stream must be the turn, and it is judged by ids and counts.
+    """
+    first = accepted.last_event_id + 1
+    expected_end = None if chunks is None else first + chunks + 1
+    if not stream.ids or stream.last_id is None or stream.last_id < first:
+        return [f"no event of the turn arrived (expected ids from {first}; the stream got {stream.summary()})"]
+    if not stream.events:
+        return _span_by_counts(stream, first, expected_end, chunks, end)
+    return _span_by_frames(stream, accepted, first, expected_end, chunks, end)
+
+
+def _span_ids_problems(ids: list[int], first: int, last: int) -> list[str]:
+    """Ids ``first..last`` each once and in order (``ids`` being those of that range, in arrival order)."""
+    problems = []
+    if not ids or ids[0] != first:
+        problems.append(f"id {first}, the first of the turn, is missing (the turn's ids start at {ids[:1] or 'none'})")
+    seen: set[int] = set()
+    previous = None
+    for event_id in ids:
+        if event_id in seen or (previous is not None and event_id < previous):
+            problems.append(f"id {event_id} came again or out of order")
+        elif previous is not None and event_id != previous + 1:
+            problems.append(f"ids {previous + 1}..{event_id - 1} are missing")
+        seen.add(event_id)
+        previous = event_id if previous is None else max(previous, event_id)
+    if ids and max(ids) != last:
+        problems.append(f"the turn's last id is {max(ids)}, expected {last}")
+    return problems[:10]
+
+
+def _span_by_frames(
+    stream: StreamResult, accepted: PromptAccepted, first: int, expected_end: int | None, chunks: int | None, end: str
+) -> list[str]:
+    prompt_id = accepted.prompt_id
+    turn_frames = [env for env in stream.events if isinstance(env.get("id"), int) and env["id"] >= first]
+    end_frame = next(
+        (env for env in turn_frames if env.get("type") in TURN_END_TYPES and _prompt_of(env) in (prompt_id, None)),
+        None,
+    )
+    if end_frame is None:
+        return [
+            f"no {end} of prompt {prompt_id} arrived after id {accepted.last_event_id} "
+            f"(the stream ended {stream.end}, last id {stream.last_id})"
+        ]
+    problems = []
+    if end_frame["type"] != end:
+        data = end_frame.get("data") or {}
+        problems.append(
+            f"the turn ended with {end_frame['type']} {data.get('code') or ''} at id {end_frame['id']}, "
+            f"expected {end}".replace("  ", " ")
+        )
+    end_id = end_frame["id"]
+    if expected_end is not None and end_id != expected_end:
+        problems.append(
+            f"{end_frame['type']} has id {end_id}, expected {expected_end} (the echo, {chunks} chunks, the end frame "
+            f"after id {accepted.last_event_id})"
+        )
+    span = [env for env in turn_frames if env["id"] <= end_id]
+    problems += _span_ids_problems([env["id"] for env in span], first, end_id)
+    foreign = [env["id"] for env in span if _prompt_of(env) not in (prompt_id, None)]
+    if foreign:
+        problems.append(f"ids {foreign[:10]} of the turn's range belong to another prompt")
+    kinds = [((env.get("data") or {}).get("update") or {}).get("sessionUpdate") for env in span]
+    echoes, agent_chunks = kinds.count(ECHO_UPDATE), kinds.count(CHUNK_UPDATE)
+    if echoes != 1:
+        problems.append(f"{echoes} echoes of the prompt ({ECHO_UPDATE}) in ids {first}..{end_id}, expected 1")
+    if chunks is not None and agent_chunks != chunks:
+        problems.append(f"{agent_chunks} agent chunks in ids {first}..{end_id}, expected {chunks}")
+    return problems
+
+
+def _span_by_counts(
+    stream: StreamResult, first: int, expected_end: int | None, chunks: int | None, end: str
+) -> list[str]:
+    if chunks is None or expected_end is None:
+        return ["the stream kept no frames (keep_events off): give chunks= so the turn's ids and counts can be judged"]
+    if stream.ids[0] != first:
+        return [
+            f"the stream kept no frames (keep_events off) and starts at id {stream.ids[0]}, not {first}: "
+            "it cannot tell the turn's frames from earlier ones"
+        ]
+    problems = _span_ids_problems([i for i in stream.ids if i <= expected_end], first, expected_end)
+    if stream.last_id != expected_end:
+        problems.append(f"the last id is {stream.last_id}, expected {expected_end} (the turn's {end})")
+    updates = stream.counts.get("session_update", 0)
+    if updates != chunks + 1:
+        problems.append(f"{updates} session_update frames, expected {chunks + 1} (the echo and {chunks} chunks)")
+    if stream.counts.get(end, 0) != 1:
+        problems.append(f"{stream.counts.get(end, 0)} {end} frames, expected 1 (saw {stream.counts})")
+    return problems
+
+
+def _prompt_of(env: dict) -> str | None:
+    data = env.get("data") if isinstance(env.get("data"), dict) else {}
+    return env.get("promptId") or data.get("promptId")

@@ -15,6 +15,8 @@ ${STREAMING_SESSIONS}         2
 ${HUNG_SESSIONS}              2
 ${FAST_EXIT_BOUND_MS}         3000
 ${KEEPALIVE_EXIT_BOUND_MS}    11000
+${FLOWING_FRAMES}             2
+${FLOW_TIMEOUT}               10 s
 
 
 *** Test Cases ***
@@ -93,7 +95,8 @@ Send SIGTERM Under Load
     [Arguments]    ${keep_alive_holders}
     ${daemon}    Start Daemon With Mock Agent
     ${subs}    ${sid}    Put Streaming And Hung Turns On Watched Sessions
-    Sleep    300 ms    let the streams flow
+    ${frames}    Wait Until Event Streams Receive    ${subs}    frames=${FLOWING_FRAMES}    timeout=${FLOW_TIMEOUT}
+    Log    frames per stream before the signal: ${frames}
     IF    ${keep_alive_holders}
         ${holders}    Open Connection Flood    ${keep_alive_holders}    path=/session/${sid}/events
         Should Be Equal As Integers    ${holders.served}    ${keep_alive_holders}
