@@ -49,3 +49,48 @@ Health And Errors Over Plain HTTP
     Should Be Equal    ${health.json()}[status]    ok
     ${missing}    GET    ${daemon.base_url}/session/not-a-session/status    expected_status=404
     Should Be Equal    ${missing.json()}[code]    session_not_found
+
+A Running Daemon's Status, Log, Memory And Agent
+    [Documentation]    What the daemon says of itself matches what the harness sees: ``/daemon/status`` names
+    ...    the pid the harness started, its stderr has its start-up lines, its RSS is that of a Node process,
+    ...    and one agent child serves a session.
+    ${daemon}    Start Daemon With Mock Agent
+    ${status}    Get Daemon Status
+    Should Be Equal As Integers    ${status}[daemon][pid]    ${daemon.pid}
+    ${full}    Get Daemon Status    full
+    Should Be Equal As Integers    ${full}[daemon][pid]    ${daemon.pid}
+    ${tail}    Get Daemon Stderr    lines=200
+    Should Contain    ${tail}    qwen serve: bound to workspace
+    ${rss}    Get Daemon Rss
+    Should Be True    20 < ${rss} < 2000    the daemon's RSS is ${rss} MB
+    Open Session
+    ${agents}    Count Agent Children
+    Should Be Equal As Integers    ${agents}    1    one agent child serves the session
+
+The Mock Changes Its Behaviour At Run Time, For Every Session Or For One
+    [Documentation]    `Set Mock Behaviour` without a session changes every next prompt; with one, only that
+    ...    session's; the daemon keeps running.
+    Start Daemon With Mock Agent
+    ${one}    Open Session
+    ${other}    Open Session
+    Set Mock Behaviour    chunks=2
+    ${control}    Set Mock Behaviour    session_id=${one}    chunks=4
+    Should Be Equal As Integers    ${control}[sessions][${one}][chunks]    4
+    ${turn}    Prompt And Wait    ${one}    four please
+    Turn Should Complete    ${turn}    chunks=4
+    ${turn}    Prompt And Wait    ${other}    two please
+    Turn Should Complete    ${turn}    chunks=2
+
+Two Daemons: Switch Between Them, Then Stop Everything
+    [Documentation]    The last daemon started is the current one; `Switch Daemon` makes the other one current;
+    ...    `Stop Everything` stops both and leaves no process.
+    ${first}    Start Daemon With Mock Agent
+    ${second}    Start Daemon With Mock Agent
+    ${status}    Get Daemon Status
+    Should Be Equal As Integers    ${status}[daemon][pid]    ${second.pid}
+    Switch Daemon    ${first.name}
+    ${status}    Get Daemon Status
+    Should Be Equal As Integers    ${status}[daemon][pid]    ${first.pid}
+    Stop Everything
+    Daemon Processes Should Be Gone    ${first}
+    Daemon Processes Should Be Gone    ${second}
