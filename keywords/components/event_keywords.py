@@ -41,6 +41,7 @@ TerminalFrame = Literal[TERMINAL_TYPES]
 TurnEnd = Literal[TURN_END_TYPES]
 MAX_STREAMS = 256
 CONNECT_S = 10.0
+MAX_UNBOUNDED_READ_S = 600.0
 
 
 StreamOption = tuple[object, object]
@@ -114,8 +115,12 @@ class EventKeywords(Component):
             | Stream Should Have No Gaps | ${stream} |
         """
         options = stream_options(**options)
-        if options.max_events is None and not options.until_types and not options.until_turn_end:
-            seconds("timeout", options.timeout_s, high=600)
+        unbounded = options.max_events is None and not options.until_types and not options.until_turn_end
+        if unbounded and options.timeout_s > MAX_UNBOUNDED_READ_S:
+            raise HarnessConfigError(
+                f"A stream read with no stop condition (max_events, until, until_turn_end) needs a timeout of "
+                f"{MAX_UNBOUNDED_READ_S:g} s or less, got {options.timeout_s:g} s."
+            )
         running = self.ctx.get(daemon)
         return Subscription(running.client.base_url, session_id, options, running.client.token).run()
 
