@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore, keyword
 
+from keywords.components.ab_keywords import BuildComparisonKeywords
 from keywords.components.baseline_keywords import BaselineKeywords
 from keywords.components.benchmark_keywords import BenchmarkKeywords
 from keywords.components.connection_keywords import ConnectionKeywords
@@ -104,6 +105,7 @@ class QwenServe(DynamicCore):
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
             BenchmarkKeywords(self.ctx),
+            BuildComparisonKeywords(self.ctx),
             LoadKeywords(self.ctx),
             ConnectionKeywords(self.ctx),
             LogKeywords(self.ctx),

@@ -1,43 +1,67 @@
-"""Keywords of the daemon-versus-CLI benchmark (upstream's C1-C12) and of the A/B comparison of two builds.
+"""Keywords of the daemon-versus-CLI benchmark (upstream's C1-C12).
 
 Thin wrappers: each keyword checks its arguments, reaches the daemon through the shared context and calls
-the measurement in :mod:`keywords.measure.daemon_vs_cli` (the A/B ratios come from :mod:`keywords.measure.ab`);
-the result dataclasses are defined there and re-exported here.
+one measurement of :mod:`keywords.measure` (``cli_runs``, ``boot_timing``, ``session_timing``, ``tree_rss``,
+``prompt_timer``, ``session_churn``, ``sse_flood``, ``side_by_side``); the result dataclasses are defined
+there and re-exported here. Every result has ``figures()`` (camelCase keys, for the snapshot) and ``line()``
+(for the test message).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Literal
 
 from robotlibcore import keyword
 
+from keywords.checks import seconds
 from keywords.components.base import Component
 from keywords.components.daemon_keywords import DaemonKeywords
+from keywords.fakes import provider as fake_provider
 from keywords.fakes.oneshot_cli import CliSpec, OneShotCli
-from keywords.measure import ab, daemon_vs_cli
-from keywords.measure.daemon_vs_cli import (
-    BootSeries,
-    ChurnResult,
-    CliSeries,
-    FloodResult,
-    PromptSeries,
-    SessionTimings,
-    ThroughputWindow,
-    TreeRss,
-)
+from keywords.measure import boot_timing, cli_runs, prompt_timer, session_churn, session_timing, sse_flood, tree_rss
+from keywords.measure.bench_common import Target
+from keywords.measure.boot_timing import BootSeries
+from keywords.measure.cli_runs import CliSeries
+from keywords.measure.prompt_timer import PromptSeries
+from keywords.measure.session_churn import ChurnResult, ThroughputWindow
+from keywords.measure.session_timing import SessionTimings
+from keywords.measure.side_by_side import side_by_side
+from keywords.measure.sse_flood import SseFloodResult
+from keywords.measure.tree_rss import TreeRss
 
 __all__ = [
     "BenchmarkKeywords",
     "BootSeries",
     "ChurnResult",
     "CliSeries",
-    "FloodResult",
     "PromptSeries",
     "SessionTimings",
+    "SseFloodResult",
     "ThroughputWindow",
     "TreeRss",
 ]
+
+MAX_CLI_TIMEOUT_S = 1800.0
+
+
+def real_agent_starter(
+    daemons: DaemonKeywords, provider_url: str, boot_timeout_s: float
+) -> Callable[[str | None, bool], Any]:
+    """``start(entry, preheat)``: starts a daemon of that build (``None``: the library's) with the real agent child.
+
+    The agent child is pointed at the fake provider ``provider_url``; each start gets a fresh HOME and
+    workspace, as `Start Daemon` gives.
+    """
+
+    def start(entry: str | None, preheat: bool) -> Any:
+        return daemons.start_daemon(
+            agent="real", provider_url=provider_url, preheat=preheat, daemon_entry=entry, boot_timeout=boot_timeout_s
+        )
+
+    return start
 
 
 class BenchmarkKeywords(Component):
@@ -48,7 +72,7 @@ class BenchmarkKeywords(Component):
         self._daemons = DaemonKeywords(ctx)
         self._cli_count = 0
 
-    def _target(self, daemon: str | None) -> daemon_vs_cli.Target:
+    def _target(self, daemon: str | None) -> Target:
         """The named (or current) daemon, looked up, and checked alive, at every use."""
         return functools.partial(self.ctx.get, daemon)
 
@@ -57,12 +81,13 @@ class BenchmarkKeywords(Component):
     def run_one_shot_cli(
         self,
         provider_url: str,
+        *,
         prompt: str = "say ok",
         iterations: int = 5,
         warmup: int = 1,
         profile_startup: bool = False,
         model: str = "fake-model",
-        timeout: float = 120.0,
+        timeout: timedelta | float = 120.0,
         cli_entry: str | None = None,
     ) -> CliSeries:
         """Run the real one-shot CLI (``node cli-entry.js -p <prompt> --output-format text``) and measure it.
@@ -78,32 +103,43 @@ class BenchmarkKeywords(Component):
             warmup: Excluded runs first (0..10).
             profile_startup: Set ``QWEN_CODE_PROFILE_STARTUP=1`` (and ``_OUTER=1``) and read the phases.
             model: Model name.
-            timeout: Bound on one run (seconds).
+            timeout: Bound on one run (``2 min`` or seconds, at most 1800).
             cli_entry: Another build's entry script (default: the library's daemon build).
 
         Returns:
-            A ``CliSeries`` (``wall``, ``full_startup``, ``peak_rss_mb``, ``phases``, ``profile``, ``to_dict()``).
+            ``CliSeries``: ``prompt`` (str), ``warmup`` (int), ``runs`` (list of ``CliRun``), ``wall``
+            (``LatencySummary``, ms per run), ``full_startup`` (``LatencySummary`` of the profiler's
+            ``fullStartupMs``, or ``None``), ``peak_rss_mb`` (``LatencySummary``, MB), ``phases``
+            (``StartupPhases`` of the last run, or ``None``), ``phases_note`` (str), ``profile``
+            (``ResourceProfile`` of the last run), ``rusage`` (``Rusage`` of the last run's root, or ``None``),
+            ``failures`` (int), ``stdout`` (str); ``figures()``, ``line()`` and ``to_dict()``.
 
         Example:
             | ${cli}= | Run One Shot CLI | ${provider.base_url} | iterations=5 | profile_startup=${True} |
-            | Should Be True | ${cli.wall.p50} > 0 |
+            | Report Figures | ${cli.line()} |
         """
-        iterations, warmup = daemon_vs_cli.check_cli_counts(iterations, warmup)
-        from keywords.fakes import provider as real_agent  # the fake provider's module owns the model settings
-
-        env, files = real_agent.settings(provider_url, model, None)
+        iterations, warmup = cli_runs.check_cli_counts(iterations, warmup)
+        timeout_s = seconds("timeout", timeout, high=MAX_CLI_TIMEOUT_S)
+        env, files = fake_provider.settings(provider_url, model, None)
         self._cli_count += 1
         cli = OneShotCli(
-            CliSpec(self.ctx.source(cli_entry), self.ctx.node().path, env=env, home_files=files, timeout_s=timeout),
+            CliSpec(self.ctx.source(cli_entry), self.ctx.node().path, env=env, home_files=files, timeout_s=timeout_s),
             self.ctx.registry,
             name=f"cli-{self._cli_count}",
         )
-        return daemon_vs_cli.run_cli_series(cli, prompt, iterations, warmup, bool(profile_startup), log=self.info)
+        return cli_runs.run_cli_series(
+            cli, prompt, iterations=iterations, warmup=warmup, profile_startup=bool(profile_startup), log=self.info
+        )
 
     # -- C2: boot to the first session ---------------------------------------------------------------
     @keyword(tags=("benchmark", "daemon"))
     def measure_daemon_boot_to_first_session(
-        self, provider_url: str, iterations: int = 5, daemon_entry: str | None = None, boot_timeout: float = 60.0
+        self,
+        provider_url: str,
+        *,
+        iterations: int = 5,
+        daemon_entry: str | None = None,
+        boot_timeout: timedelta | float = 60.0,
     ) -> BootSeries:
         """Start the daemon (real agent, not preheated) ``iterations`` times; time spawn → first session.
 
@@ -115,41 +151,43 @@ class BenchmarkKeywords(Component):
             provider_url: OpenAI base URL of the fake provider the real agent uses (``${provider.base_url}``).
             iterations: Boots to measure (1..100).
             daemon_entry: Another build's entry script (default: the library's daemon build).
-            boot_timeout: Seconds each boot may take to print its listening line.
+            boot_timeout: How long each boot may take to print its listening line (``1 min`` or seconds).
 
         Returns:
             ``BootSeries``: ``latency`` (spawn to the first ``POST /session`` answer), ``listen`` (spawn to the
-            listening line), ``first_session`` (listening line to the first session) as ``LatencySummary`` in
-            ms; ``profile`` (``ResourceProfile``), ``rusage`` (exact counters), ``peak_tree_mb`` of the last
-            iteration; ``to_dict()``.
+            listening line), ``first_session`` (listening line to the first session), each a
+            ``LatencySummary`` in ms; ``profile`` (``ResourceProfile`` of the last iteration, or ``None``),
+            ``rusage`` (dict of exact counters of the last iteration), ``peak_tree_mb`` (float MB, or
+            ``None``); ``figures()``, ``line()`` and ``to_dict()``.
 
         Example:
             | ${boot}= | Measure Daemon Boot To First Session | ${provider.base_url} | iterations=5 |
             | Figure Should Be At Most | boot p99 | ${boot.latency.p99} | 30000 |
         """
-
-        def start():
-            return self._daemons.start_daemon(
-                agent="real",
-                provider_url=provider_url,
-                preheat=False,
-                daemon_entry=daemon_entry,
-                boot_timeout=boot_timeout,
-            )
-
-        return daemon_vs_cli.measure_boot_to_first_session(
-            start, self._daemons.stop_daemon, self._target(None), iterations, log=self.info
+        start = real_agent_starter(self._daemons, provider_url, seconds("boot_timeout", boot_timeout, high=600))
+        return boot_timing.measure_boot_to_first_session(
+            functools.partial(start, daemon_entry, False),
+            self._daemons.stop_daemon,
+            self._target(None),
+            iterations=iterations,
+            log=self.info,
         )
 
     # -- C3 / C8: session creations ------------------------------------------------------------------
     @keyword(tags=("benchmark", "session"))
     def time_session_creations(
-        self, count: int, concurrent: bool = False, scope: str = "thread", daemon: str | None = None
+        self,
+        count: int,
+        *,
+        concurrent: bool = False,
+        scope: Literal["thread", "single"] = "thread",
+        daemon: str | None = None,
     ) -> SessionTimings:
         """Create ``count`` sessions, one after another or all at once, timing each ``POST /session``.
 
-        Failures are collected, not raised (the suite asserts on ``success_count``). A concurrent batch starts
-        all requests together behind a barrier, one thread each.
+        Failures are collected with their texts, not raised (the suite asserts on ``success_count``). A
+        concurrent batch starts all requests together behind one barrier, one thread each; a barrier that
+        breaks fails the keyword (the requests would not have started together).
 
         Args:
             count: Sessions to create (1..500); they are left open.
@@ -158,32 +196,38 @@ class BenchmarkKeywords(Component):
 
         Returns:
             ``SessionTimings``: ``latency`` (``LatencySummary``, ms per successful request, client side),
-            ``session_ids``, ``failures`` (error texts), ``wall_ms``, ``concurrency``, ``success_count``.
+            ``session_ids`` (list of str), ``failures`` (list of error texts), ``wall_ms`` (float),
+            ``concurrency`` (int), ``success_count`` (int); ``figures()`` and ``line()``.
 
         Example:
             | ${warm}= | Time Session Creations | 5 |
             | ${burst}= | Time Session Creations | 5 | concurrent=${True} |
         """
-        return daemon_vs_cli.time_session_creations(self._target(daemon), count, concurrent, scope)
+        return session_timing.time_session_creations(
+            self._target(daemon), count, concurrent=bool(concurrent), scope=scope
+        )
 
     # -- C4 / C10: tree RSS ------------------------------------------------------------------------
     @keyword(tags=("benchmark", "process"))
-    def measure_tree_rss(self, sessions: int = 0, settle: float = 1.0, daemon: str | None = None) -> TreeRss:
-        """Read the daemon's process-tree RSS with its daemon / agent / MCP breakdown, after ``settle`` seconds.
+    def measure_tree_rss(
+        self, *, sessions: int = 0, settle: timedelta | float = 1.0, daemon: str | None = None
+    ) -> TreeRss:
+        """Read the daemon's process-tree RSS with its daemon / agent / MCP breakdown, after ``settle``.
 
         Args:
             sessions: Sessions open at the time, recorded with the reading (not checked).
-            settle: Seconds to wait before reading (at most 30).
+            settle: How long to wait before reading (``500 ms`` or seconds, 0..30).
 
         Returns:
-            ``TreeRss`` in MB (1 decimal): ``total``, ``daemon``, ``agent``, ``mcp`` (the agents' descendants),
-            plus ``sessions``, ``agents``, ``descendants`` (counts), ``line()`` and ``to_dict()``.
+            ``TreeRss`` in MB (1 decimal): ``total``, ``daemon``, ``agent``, ``mcp`` (the agents'
+            descendants) as floats, plus ``sessions``, ``agents``, ``descendants`` (int counts); ``figures()``,
+            ``line()`` and ``to_dict()``.
 
         Example:
             | ${rss}= | Measure Tree RSS | sessions=5 |
-            | Log | ${rss.line()} |
+            | Report Figures | ${rss.line()} |
         """
-        return daemon_vs_cli.measure_tree_rss(self._target(daemon), sessions, settle)
+        return tree_rss.measure_tree_rss(self._target(daemon), sessions=sessions, settle=settle)
 
     # -- C5 / C6: prompts --------------------------------------------------------------------------
     @keyword(tags=("benchmark", "prompt"))
@@ -191,108 +235,140 @@ class BenchmarkKeywords(Component):
         self,
         session_id: str,
         text: str = "say ok",
+        *,
         iterations: int = 5,
         warmup: int = 1,
-        timeout: float = 120.0,
+        timeout: timedelta | float = 120.0,
+        provider: Any = None,
         daemon: str | None = None,
     ) -> PromptSeries:
-        """Send ``iterations`` prompts one after another on one session; time POST → end of turn.
+        """Send ``iterations`` prompts one after another on one session, the same text each; time each from its POST.
 
-        Each turn is followed without a race; a turn that does not complete is counted, not raised.
+        The one prompt timer (also behind `Measure Prompt Latency`): each turn is followed without a race;
+        a prompt that does not complete is counted as a failure with its outcome text, and none of its
+        times enters a latency figure.
 
         Args:
             session_id: The session to prompt.
             text: The prompt text (the same for every prompt).
-            iterations: Measured prompts.
-            warmup: Prompts sent first and left out of the figures.
-            timeout: Seconds to wait for each turn's end.
+            iterations: Measured prompts (1..10000).
+            warmup: Prompts sent first and left out of every figure (0..10).
+            timeout: How long to wait for each turn's end (``2 min`` or seconds).
+            provider: The fake provider the agent uses (`Start Fake Provider`), to time the arrival of each
+                turn's model request; optional.
 
         Returns:
-            ``PromptSeries``: ``latency`` (``LatencySummary``, ms from the POST to the end frame, completed turns
-            only), ``outcomes``, ``failures``, ``wall_ms`` (warm-up included).
+            ``PromptSeries``: ``prompts`` and ``concurrency`` (int); ``latency`` and ``first_chunk``
+            (``LatencySummary``, ms from the POST to the end frame / first chunk, completed turns only);
+            ``provider_arrival`` (``LatencySummary`` or ``None`` without a provider); the raw ``latency_ms``,
+            ``first_chunk_ms``, ``provider_arrival_ms`` (lists of float); ``outcomes`` (per prompt:
+            ``completed`` or the failure text); ``failed`` (``#n: <turn summary>`` per failed prompt);
+            ``wall_ms`` (float, measured prompts); ``provider_requests`` and ``provider_max_in_flight`` (int
+            or ``None``); ``completed`` and ``failures`` (int); ``figures()`` and ``line()``.
 
         Example:
             | ${daemon_prompt}= | Time Prompts | ${sid} | say ok | iterations=5 |
+            | Should Be Empty | ${daemon_prompt.failed} |
         """
-        return daemon_vs_cli.time_prompts(self._target(daemon), session_id, text, iterations, warmup, timeout)
+        return prompt_timer.time_prompts(
+            self._target(daemon),
+            session_id,
+            text,
+            iterations=iterations,
+            warmup=warmup,
+            timeout=timeout,
+            provider=provider,
+        )
 
     @keyword(tags=("benchmark", "prompt"))
     def time_concurrent_prompts(
-        self, session_ids: list[str], provider: Any = None, timeout: float = 300.0, daemon: str | None = None
+        self,
+        session_ids: list[str],
+        *,
+        provider: Any = None,
+        timeout: timedelta | float = 300.0,
+        daemon: str | None = None,
     ) -> PromptSeries:
-        """Send one prompt on every session at the same moment; time each to the end of its turn.
+        """Send one prompt on every session at the same moment; time each from its POST to the end of its turn.
 
-        With the fake provider given, its request log shows how the daemon's single agent child queued
-        them: ``provider_max_in_flight`` (1 = one model call at a time) and ``queue_wait`` (POST to that
-        prompt's first model request; prompts are told apart by their text).
+        The prompts are released together by one barrier (a barrier that breaks fails the keyword) and carry
+        their number (``say ok (3)``). With the fake provider given, its request log shows how the daemon's
+        single agent child queued them: ``provider_max_in_flight`` (1 = one model call at a time) and
+        ``provider_arrival`` (POST to that prompt's model request).
 
         Args:
             session_ids: The sessions, one prompt each (1..200).
             provider: The fake provider the agent uses (`Start Fake Provider`); optional.
-            timeout: Seconds to wait for each turn's end.
+            timeout: How long to wait for each turn's end (``5 min`` or seconds).
 
         Returns:
-            ``PromptSeries``: ``latency`` (``LatencySummary``, ms from each POST to its end frame, completed turns
-            only), ``outcomes``, ``failures``, ``wall_ms``; with a provider also ``provider_requests``,
-            ``provider_max_in_flight`` and ``queue_wait`` (ms).
+            ``PromptSeries`` as `Time Prompts` describes, with ``concurrency`` the number of sessions.
 
         Example:
             | ${conc}= | Time Concurrent Prompts | ${sids} | provider=${provider} |
+            | Should Be Equal As Integers | ${conc.failures} | 0 |
         """
-        return daemon_vs_cli.time_concurrent_prompts(self._target(daemon), session_ids, provider, timeout)
+        return prompt_timer.time_concurrent_prompts(
+            self._target(daemon), session_ids, timeout=timeout, provider=provider
+        )
 
     # -- C9: throughput ----------------------------------------------------------------------------
     @keyword(tags=("benchmark", "session"))
     def measure_create_close_throughput(
-        self, window: float = 10.0, anchors: int = 0, daemon: str | None = None
+        self, window: timedelta | float = 10.0, *, anchors: int = 0, daemon: str | None = None
     ) -> ThroughputWindow:
-        """Create and close ``thread`` sessions back to back for ``window`` seconds; count agent child spawns.
+        """Create and close ``thread`` sessions back to back for ``window``; count agent child spawns.
 
         With ``anchors`` > 0 that many sessions stay open during the window (closed afterwards). A background
-        thread reads the daemon's direct children every 50 ms; every agent process (``--acp``) that started
-        during the window counts as a spawn, and the figure is labelled by what happened. Failed operations
-        are counted, not raised (the loop stops after 1000 failures).
+        thread reads the daemon's process tree every 50 ms; every agent child (the process tree's rule: a
+        tree member whose parent is the daemon, or whose parent is not in the tree) that started during the
+        window counts as a spawn, and the figure is labelled by what happened. Failed operations are counted
+        with their texts, not raised (the loop stops after 1000 failures).
 
         Args:
-            window: Seconds of create+close (0.5..600).
-            anchors: Sessions held open during the window.
+            window: How long to create and close (``10 s`` or seconds, at most 600).
+            anchors: Sessions held open during the window (0..100).
 
         Returns:
-            ``ThroughputWindow``: ``mode`` (``anchored``/``unanchored``), ``ops``, ``window_s``, ``ops_per_sec``,
-            ``failures``, ``agent_spawns``, ``agent_pids``, ``label``, ``to_dict()``.
+            ``ThroughputWindow``: ``mode`` (``anchored``/``unanchored``), ``ops`` (int), ``window_s`` and
+            ``ops_per_sec`` (float), ``failures`` (int), ``failure_texts`` (the first distinct error texts,
+            each with ``text`` and ``count``), ``agent_spawns`` (int), ``agent_pids`` (list of int),
+            ``label`` (str); ``figures()``, ``line()`` and ``to_dict()``.
 
         Example:
-            | ${anchored}= | Measure Create Close Throughput | 10 | anchors=3 |
+            | ${anchored}= | Measure Create Close Throughput | 10 s | anchors=3 |
             | ${cold}= | Measure Create Close Throughput | 10 |
         """
-        return daemon_vs_cli.measure_create_close_throughput(self._target(daemon), window, anchors)
+        return session_churn.measure_create_close_throughput(self._target(daemon), window, anchors=anchors)
 
     # -- C10: churn ----------------------------------------------------------------------------------
     @keyword(tags=("benchmark", "session"))
-    def measure_session_churn(self, rounds: int = 20, anchors: int = 3, daemon: str | None = None) -> ChurnResult:
+    def measure_session_churn(self, rounds: int = 20, *, anchors: int = 3, daemon: str | None = None) -> ChurnResult:
         """Hold ``anchors`` sessions, then create+close ``rounds`` sessions, reading tree RSS before and after.
 
-        Failed rounds are counted, not raised. The anchor sessions are closed at the end.
+        Failed rounds are counted with their texts, not raised. The anchor sessions are closed at the end.
 
         Args:
             rounds: Create+close rounds (1..10000), one after another.
-            anchors: Sessions held open during the churn.
+            anchors: Sessions held open during the churn (0..100).
 
         Returns:
-            ``ChurnResult``: ``latency`` (``LatencySummary``, ms per round), ``rounds``, ``failures``, ``before``
-            and ``after`` (``TreeRss``), ``drift_mb`` (``after.total - before.total``, MB).
+            ``ChurnResult``: ``latency`` (``LatencySummary``, ms per completed round), ``rounds`` (int),
+            ``failures`` (int), ``failure_texts`` (the first distinct error texts with their counts),
+            ``before`` and ``after`` (``TreeRss``), ``drift_mb`` (float, ``after.total - before.total``);
+            ``figures()`` and ``line()``.
 
         Example:
             | ${churn}= | Measure Session Churn | 20 |
             | Figure Should Be At Most | churn drift | ${churn.drift_mb.__abs__()} | 100 | MB |
         """
-        return daemon_vs_cli.measure_session_churn(self._target(daemon), rounds, anchors)
+        return session_churn.measure_session_churn(self._target(daemon), rounds, anchors=anchors)
 
     # -- C12: SSE flood -------------------------------------------------------------------------------
     @keyword(tags=("benchmark", "sse"))
     def open_sse_flood(
-        self, session_id: str, count: int = 10, timeout: float = 10.0, daemon: str | None = None
-    ) -> FloodResult:
+        self, session_id: str, *, count: int = 10, timeout: timedelta | float = 10.0, daemon: str | None = None
+    ) -> SseFloodResult:
         """Open ``count`` SSE streams at once with ``Last-Event-ID: 0``; each waits for ``replay_complete``.
 
         The daemon sends ``replay_complete`` only to a reconnect (a ``Last-Event-ID`` header), so every stream
@@ -301,18 +377,18 @@ class BenchmarkKeywords(Component):
         Args:
             session_id: The session whose stream is opened ``count`` times.
             count: Streams (1..500).
-            timeout: Seconds each stream may wait for ``replay_complete``.
+            timeout: How long each stream may wait for ``replay_complete`` (``10 s`` or seconds).
 
         Returns:
-            ``FloodResult``: ``opened``, ``connected`` (streams that saw ``replay_complete``), ``statuses``,
-            ``time_to_replay_complete`` (``LatencySummary``, ms from the subscribe request), ``healthy_after``,
-            ``all_connected``.
+            ``SseFloodResult``: ``opened`` and ``connected`` (int; streams that saw ``replay_complete``),
+            ``statuses`` (list of int), ``time_to_replay_complete`` (``LatencySummary``, ms from the subscribe
+            request), ``healthy_after`` (bool), ``all_connected`` (bool); ``figures()`` and ``line()``.
 
         Example:
             | ${flood}= | Open SSE Flood | ${sid} | count=10 |
             | Should Be True | ${flood.all_connected} |
         """
-        return daemon_vs_cli.open_sse_flood(self._target(daemon), session_id, count, timeout)
+        return sse_flood.open_sse_flood(self._target(daemon), session_id, count=count, timeout=timeout)
 
     # -- side by side ---------------------------------------------------------------------------------
     @keyword(tags=("benchmark", "report"))
@@ -341,60 +417,4 @@ class BenchmarkKeywords(Component):
         Example:
             | ${side}= | Daemon Versus CLI Figures | ${CLI_COLD} | ${DAEMON_BOOT} | ${PROMPT_CLI} | ${PROMPT_DAEMON} |
         """
-        return daemon_vs_cli.side_by_side(cli_cold, daemon_boot, prompt_cli, prompt_daemon)
-
-    # -- A/B comparison of two builds ------------------------------------------------------------------
-    @keyword(tags=("benchmark", "compare"))
-    def compare_daemon_builds(
-        self,
-        provider_url: str,
-        a_entry: str = "",
-        b_entry: str = "",
-        rounds: int = 1,
-        creates: int = 5,
-        prompts: int = 3,
-        boot_timeout: float = 60.0,
-        warmup: int = 1,
-    ) -> ab.Comparison:
-        """Run the same measurements against two daemon builds, interleaved A B B A, and compare them.
-
-        Each run starts the build (real agent, fake provider, not preheated) and measures boot to the first
-        session, the median of ``creates`` warm ``thread`` creations, the median of ``prompts`` prompt
-        latencies and the tree RSS with one session, then stops it.
-
-        Args:
-            provider_url: The fake provider's base URL.
-            a_entry: Build A's entry script (empty: the library's build, normally the pinned release).
-            b_entry: Build B's entry script (empty: the library's build).
-            rounds: A B B A blocks.
-            creates: Warm creations per run.
-            prompts: Prompts per run (after one warm-up prompt).
-            boot_timeout: Seconds each start may take to print its listening line.
-            warmup: Runs of build A before the order starts, not recorded (first-run disk and cache effects).
-
-        Returns:
-            A ``Comparison`` (``results()``, ``to_dict()``, ``markdown()``).
-
-        Example:
-            | ${cmp}= | Compare Daemon Builds | ${provider.base_url} | b_entry=${LOCAL_BUILD} |
-        """
-        a_src, b_src = self.ctx.source(a_entry or None), self.ctx.source(b_entry or None)
-        cmp = ab.Comparison(a_src.label, b_src.label, int(rounds))
-
-        def start(entry: str | None, preheat: bool):
-            return self._daemons.start_daemon(
-                agent="real", provider_url=provider_url, preheat=preheat, daemon_entry=entry, boot_timeout=boot_timeout
-            )
-
-        return daemon_vs_cli.compare_builds(
-            cmp,
-            start,
-            self._daemons.stop_daemon,
-            self._target(None),
-            a_entry=a_entry or None,
-            b_entry=b_entry or None,
-            creates=creates,
-            prompts=prompts,
-            warmup=warmup,
-            log=self.info,
-        )
+        return side_by_side(cli_cold, daemon_boot, prompt_cli, prompt_daemon)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,50 +13,12 @@ from robotlibcore import keyword
 import mock_acp
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
-from keywords.fakes.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, ProviderRequest, stop_quietly
-from keywords.measure import metrics
-from keywords.traffic.turns import TurnResult, follow_turn
+from keywords.fakes.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, stop_quietly
+from keywords.measure import prompt_timer
+from keywords.measure.prompt_timer import PromptSeries
 
 IDLE_MCP = Path(mock_acp.__file__).resolve().parent / "idle_mcp.py"
 IDLE_MCP_PATTERN = r"idle_mcp\.py"
-
-
-@dataclass
-class PromptLatency:
-    """Prompt latency over several turns (all times from the POST of the prompt, monotonic clock, ms).
-
-    Attributes:
-        iterations: Turns measured.
-        completed: Turns that ended with ``turn_complete``.
-        first_chunk: Time to the first ``agent_message_chunk`` (``LatencySummary``).
-        total: Time to the end of the turn.
-        provider_arrival: Time until the provider received the turn's chat-completion request.
-        first_chunk_ms: Raw values.
-        total_ms: Raw values.
-        provider_arrival_ms: Raw values.
-        outcomes: Turn summaries that did not complete.
-    """
-
-    iterations: int = 0
-    completed: int = 0
-    first_chunk: metrics.LatencySummary | None = None
-    total: metrics.LatencySummary | None = None
-    provider_arrival: metrics.LatencySummary | None = None
-    first_chunk_ms: list[float] = field(default_factory=list)
-    total_ms: list[float] = field(default_factory=list)
-    provider_arrival_ms: list[float] = field(default_factory=list)
-    outcomes: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        """One line for a test message."""
-
-        def f(s: metrics.LatencySummary | None) -> str:
-            return "n/a" if s is None or not s.count else f"p50 {s.p50:.0f} · p90 {s.p90:.0f} · p99 {s.p99:.0f} ms"
-
-        return (
-            f"{self.completed}/{self.iterations} completed · first chunk {f(self.first_chunk)} · "
-            f"turn {f(self.total)} · provider arrival {f(self.provider_arrival)}"
-        )
 
 
 class ProviderKeywords(Component):
@@ -210,16 +173,19 @@ class ProviderKeywords(Component):
         self,
         session_id: str,
         iterations: int = 20,
+        *,
         text: str = "reply with the single word ok",
         provider: FakeProvider | None = None,
-        timeout: float = 60.0,
+        timeout: timedelta | float = 60.0,
         daemon: str | None = None,
-    ) -> PromptLatency:
+    ) -> PromptSeries:
         """Prompt ``iterations`` times, one after another, and measure each turn from its POST.
 
-        Each turn is followed without a race (stream opened at the prompt's ``lastEventId``). With a
-        provider, the arrival of the turn's chat-completion request is measured too. A turn that does not
-        complete is recorded in ``outcomes``, not raised.
+        The one prompt timer (also behind `Time Prompts`), with every prompt numbered and no warm-up. Each
+        turn is followed without a race (stream opened at the prompt's ``lastEventId``). With a provider,
+        the arrival of the turn's chat-completion request is measured too. A turn that does not complete is
+        counted as a failure with its outcome text (``failed``), and none of its times enters a latency
+        figure.
 
         Args:
             session_id: The session to prompt.
@@ -227,44 +193,28 @@ class ProviderKeywords(Component):
             text: Prompt text; each prompt gets its number appended, e.g. ``(3)``, so the provider's requests
                 can be matched to turns.
             provider: The fake provider the agent uses (`Start Fake Provider`), to measure request arrival.
-            timeout: Seconds to wait for each turn's end.
+            timeout: How long to wait for each turn's end (``1 min`` or seconds).
 
         Returns:
-            ``PromptLatency``: ``iterations``, ``completed``, ``first_chunk``, ``total``, ``provider_arrival``
-            (``LatencySummary``, ms from the POST), the raw ``*_ms`` lists, ``outcomes`` and ``line()``.
+            ``PromptSeries`` as `Time Prompts` describes: ``latency`` (POST to the turn's end),
+            ``first_chunk`` (POST to the first ``agent_message_chunk``) and ``provider_arrival`` (POST to the
+            provider's receipt of the request; ``None`` without a provider) as ``LatencySummary`` in ms over
+            completed turns, the raw ``latency_ms``/``first_chunk_ms``/``provider_arrival_ms`` lists,
+            ``outcomes``, ``failed``, ``completed``, ``failures``, ``figures()`` and ``line()``.
 
         Example:
             | ${lat}= | Measure Prompt Latency | ${sid} | 20 | provider=${provider} |
+            | Should Be Empty | ${lat.failed} |
         """
-        if not 1 <= iterations <= 10000:
-            raise HarnessConfigError(f"iterations must be from 1 to 10000, got {iterations}.")
-        client = self.ctx.get(daemon).client
-        out = PromptLatency(iterations=iterations)
-        for i in range(iterations):
-            seen = len(provider.requests()) if provider else 0
-            accepted = client.prompt(session_id, f"{text} ({i + 1})")
-            turn: TurnResult = follow_turn(client, session_id, accepted, timeout_s=timeout)
-            if turn.outcome == "completed":
-                out.completed += 1
-            else:
-                out.outcomes.append(f"#{i + 1}: {turn.summary()}")
-            if turn.first_chunk_ms is not None:
-                out.first_chunk_ms.append(turn.first_chunk_ms)
-            if turn.turn_ms is not None:
-                out.total_ms.append(turn.turn_ms)
-            if provider is not None:
-                arrival = _arrival(provider.requests()[seen:], f"({i + 1})", accepted.posted_at)
-                if arrival is not None:
-                    out.provider_arrival_ms.append(arrival)
-        out.first_chunk = metrics.summarize(out.first_chunk_ms, "first chunk")
-        out.total = metrics.summarize(out.total_ms, "turn")
-        out.provider_arrival = metrics.summarize(out.provider_arrival_ms, "provider arrival")
-        self.info(out.line())
-        return out
-
-
-def _arrival(requests: list[ProviderRequest], marker: str, posted_at: float) -> float | None:
-    for req in requests:
-        if marker in req.last_user_text and req.at_monotonic >= posted_at:
-            return (req.at_monotonic - posted_at) * 1000
-    return None
+        series = prompt_timer.time_prompts(
+            functools.partial(self.ctx.get, daemon),
+            session_id,
+            text,
+            iterations=iterations,
+            warmup=0,
+            timeout=timeout,
+            provider=provider,
+            numbered=True,
+        )
+        self.info(series.line())
+        return series

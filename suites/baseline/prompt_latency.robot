@@ -27,10 +27,11 @@ Prompt Latency Over 20 Prompts With The Real Agent Child
     ${lat}    Measure Prompt Latency    ${sid}    ${PROMPT_ITERATIONS}    provider=${provider}
     ...    timeout=${TURN_TIMEOUT_S}
     Record Baseline Figures    prompt-latency    ${lat.line()}
-    ...    iterations=${lat.iterations}    completed=${lat.completed}    firstByteMs=${lat.first_chunk}
-    ...    totalMs=${lat.total}    providerArrivalMs=${lat.provider_arrival}    skipped=${False}
-    Should Be Empty    ${lat.outcomes}    Turns that did not complete: ${lat.outcomes}
+    ...    iterations=${lat.prompts}    completed=${lat.completed}    failures=${lat.failures}
+    ...    firstByteMs=${lat.first_chunk}    totalMs=${lat.latency}    providerArrivalMs=${lat.provider_arrival}
+    ...    skipped=${False}
+    Should Be Empty    ${lat.failed}    Turns that did not complete: ${lat.failed}
     Should Be Equal As Integers    ${lat.first_chunk.count}    ${PROMPT_ITERATIONS}
     ...    Every turn must stream at least one agent_message_chunk.
-    Figure Should Be At Most    turn p99    ${lat.total.p99}    ${PROMPT_P99_MAX_MS}
+    Figure Should Be At Most    turn p99    ${lat.latency.p99}    ${PROMPT_P99_MAX_MS}
     Plot Prompt Latencies    ${lat}

@@ -39,7 +39,7 @@ Compare Two Daemon Builds Interleaved A B B A
     Record Scenario    A/B build comparison    kind=${KIND}    comparison=${cmp.to_dict()}
     FOR    ${m}    IN    @{cmp.results()}
         Report Figures    ${m.line()}
-        Should Be Equal As Integers    ${m.pairs}    ${{2 * int($COMPARE_ROUNDS)}}    ${m.name}: adjacent pairs
+        Should Be Equal As Integers    ${m.pairs}    ${{2 * int($COMPARE_ROUNDS)}}    ${m.name}: ${m.pairs_text()}
     END
     ${same}    Evaluate    $cmp.a_label.split()[-1] == $cmp.b_label.split()[-1] or not $COMPARE_B_ENTRY
     IF    ${same}    Ratios Should Be Near One    ${cmp}
@@ -55,6 +55,6 @@ Build B Entry
 Ratios Should Be Near One
     [Documentation]    With the same build on both sides, the tree RSS ratio lies within 1/bound .. bound.
     [Arguments]    ${cmp}
-    ${rss}    Evaluate    $cmp.compare('tree_rss_mb')
+    ${rss}    Evaluate    $cmp.compare('treeRssMB')
     Should Be True    1 / ${SAME_BUILD_RATIO_BOUND} <= ${rss.ratio} <= ${SAME_BUILD_RATIO_BOUND}
     ...    tree RSS: same build, but B/A is ${rss.ratio}

@@ -1,0 +1,93 @@
+"""Keywords of the A/B comparison of two daemon builds, interleaved A B B A.
+
+Thin wrapper: the keyword checks its arguments, then runs :func:`keywords.measure.ab.daemon_builds.compare_builds`,
+which fills a :class:`keywords.measure.ab.abba.BuildComparison` (the A/B engine).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+from robotlibcore import keyword
+
+from keywords.checks import seconds, whole_number
+from keywords.components.base import Component
+from keywords.components.benchmark_keywords import real_agent_starter
+from keywords.components.daemon_keywords import DaemonKeywords
+from keywords.measure.ab import daemon_builds
+from keywords.measure.ab.abba import BuildComparison, abba_order
+
+__all__ = ["BuildComparison", "BuildComparisonKeywords"]
+
+
+class BuildComparisonKeywords(Component):
+    """Compare two daemon builds run interleaved A B B A (ratios B/A with their spread)."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._daemons = DaemonKeywords(ctx)
+
+    @keyword(tags=("benchmark", "compare"))
+    def compare_daemon_builds(
+        self,
+        provider_url: str,
+        *,
+        a_entry: str = "",
+        b_entry: str = "",
+        rounds: int = 1,
+        creates: int = 5,
+        prompts: int = 3,
+        boot_timeout: timedelta | float = 60.0,
+        warmup: int = 1,
+    ) -> BuildComparison:
+        """Run the same measurements against two daemon builds, interleaved A B B A, and compare them.
+
+        Each run starts the build (real agent, fake provider, not preheated) and measures
+        ``bootToFirstSessionMs`` (spawn to the first session), ``warmCreateP50Ms`` (median of ``creates``
+        warm ``thread`` creations), ``promptP50Ms`` (median of ``prompts`` prompt latencies after one warm-up
+        prompt) and ``treeRssMB`` (tree RSS with those sessions open), then stops it. A figure a run could not
+        measure (every creation or prompt failed) is recorded as not measured, never as a number: that
+        metric then rests on fewer adjacent pairs, and its line says so.
+
+        Args:
+            provider_url: The fake provider's base URL.
+            a_entry: Build A's entry script (empty: the library's build, normally the pinned release).
+            b_entry: Build B's entry script (empty: the library's build).
+            rounds: A B B A blocks (1..50).
+            creates: Warm creations per run (1..500).
+            prompts: Prompts per run, after one warm-up prompt (1..200).
+            boot_timeout: How long each start may take to print its listening line (``1 min`` or seconds).
+            warmup: Runs of build A before the order starts, not recorded (0..10; first-run disk and cache
+                effects).
+
+        Returns:
+            ``BuildComparison``: ``a_label`` and ``b_label`` (str), ``order`` (list of ``A``/``B``), ``runs``
+            (list of ``BuildRun``: ``position``, ``build``, ``values``, ``missing``); ``compare(name)`` and
+            ``results()`` give a ``MetricComparison`` per metric (``name``, ``a_values``, ``b_values``,
+            ``a_median``, ``b_median``, ``ratio``, ``ratio_min``, ``ratio_max``, ``spread_pct``, ``pairs``,
+            ``possible_pairs``, ``pair_ratios``, ``missing_runs``, ``verdict``, ``line()``); ``figures()``,
+            ``line()``, ``to_dict()`` and ``markdown()``.
+
+        Example:
+            | ${cmp}= | Compare Daemon Builds | ${provider.base_url} | b_entry=${LOCAL_BUILD} |
+            | Log | ${cmp.markdown()} |
+        """
+        order = abba_order(rounds)  # checked before anything starts, like every count below
+        whole_number("creates", creates, low=1, high=daemon_builds.MAX_CREATIONS)
+        whole_number("prompts", prompts, low=1, high=daemon_builds.MAX_PROMPTS)
+        whole_number("warmup", warmup, low=0, high=daemon_builds.MAX_WARMUP)
+        start = real_agent_starter(self._daemons, provider_url, seconds("boot_timeout", boot_timeout, high=600))
+        a_src, b_src = self.ctx.source(a_entry or None), self.ctx.source(b_entry or None)
+        return daemon_builds.compare_builds(
+            BuildComparison(a_src.label, b_src.label, len(order) // 4),
+            start,
+            self._daemons.stop_daemon,
+            functools.partial(self.ctx.get, None),
+            a_entry=a_entry or None,
+            b_entry=b_entry or None,
+            creates=creates,
+            prompts=prompts,
+            warmup=warmup,
+            log=self.info,
+        )
