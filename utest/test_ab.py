@@ -181,3 +181,26 @@ def test_the_build_run_checks_its_counts_before_any_daemon_starts():
     for bad in ({"creates": 0}, {"prompts": 201}, {"warmup": 11}):
         with pytest.raises(HarnessConfigError, match="must be a whole number"):
             daemon_builds.compare_builds(ab.BuildComparison("a", "b"), no_start, no_start, no_start, **bad)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"rounds": 0}, "rounds must be a whole number from 1 to 50, got 0."),
+        ({"creates": 0}, "creates must be a whole number from 1 to 500, got 0."),
+        ({"boot_timeout": -1}, "boot_timeout must be a number above 0 and at most 600 s, got -1."),
+    ],
+)
+def test_compare_daemon_builds_refuses_bad_arguments_before_any_daemon_starts(bad, message):
+    from keywords.components.ab_keywords import BuildComparisonKeywords
+
+    ctx = SimpleNamespace(source=lambda entry=None: SimpleNamespace(label=f"build {entry}"), get=no_daemon)
+    keywords = BuildComparisonKeywords(ctx)
+    keywords._daemons = SimpleNamespace(start_daemon=no_daemon, stop_daemon=no_daemon)
+    with pytest.raises(HarnessConfigError) as err:
+        keywords.compare_daemon_builds("http://127.0.0.1:9/v1", **bad)
+    assert str(err.value) == message
+
+
+def no_daemon(*_, **__):
+    raise AssertionError("a daemon was started before the arguments were checked")

@@ -11,12 +11,12 @@ from datetime import timedelta
 
 from robotlibcore import keyword
 
-from keywords.checks import seconds, whole_number
+from keywords.checks import seconds
 from keywords.components.base import Component
 from keywords.components.benchmark_keywords import real_agent_starter
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.measure.ab import daemon_builds
-from keywords.measure.ab.abba import BuildComparison, abba_order
+from keywords.measure.ab.abba import BuildComparison
 
 __all__ = ["BuildComparison", "BuildComparisonKeywords"]
 
@@ -73,14 +73,11 @@ class BuildComparisonKeywords(Component):
             | ${cmp}= | Compare Daemon Builds | ${provider.base_url} | b_entry=${LOCAL_BUILD} |
             | Log | ${cmp.markdown()} |
         """
-        order = abba_order(rounds)  # checked before anything starts, like every count below
-        whole_number("creates", creates, low=1, high=daemon_builds.MAX_CREATIONS)
-        whole_number("prompts", prompts, low=1, high=daemon_builds.MAX_PROMPTS)
-        whole_number("warmup", warmup, low=0, high=daemon_builds.MAX_WARMUP)
         start = real_agent_starter(self._daemons, provider_url, seconds("boot_timeout", boot_timeout, high=600))
         a_src, b_src = self.ctx.source(a_entry or None), self.ctx.source(b_entry or None)
+        cmp = BuildComparison(a_src.label, b_src.label, rounds)  # the counts are checked before any daemon starts
         return daemon_builds.compare_builds(
-            BuildComparison(a_src.label, b_src.label, len(order) // 4),
+            cmp,
             start,
             self._daemons.stop_daemon,
             functools.partial(self.ctx.get, None),
