@@ -15,14 +15,19 @@ from typing import Any
 from keywords.errors import HarnessConfigError
 
 
+def _num(value: float) -> str:
+    """A bound as written: whole numbers in full (``86400000``, not ``8.64e+07``), others short (``0.5``)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _range_text(low: float | None, high: float | None, unit: str) -> str:
     unit = f" {unit}" if unit else ""
     if low is not None and high is not None:
-        return f"from {low:g} to {high:g}{unit}"
+        return f"from {_num(low)} to {_num(high)}{unit}"
     if low is not None:
-        return f"{low:g}{unit} or more"
+        return f"{_num(low)}{unit} or more"
     if high is not None:
-        return f"{high:g}{unit} or less"
+        return f"{_num(high)}{unit} or less"
     return f"any{unit}"
 
 
@@ -74,7 +79,9 @@ def number(
         where = _range_text(low, high, unit)
         if low_open and low is not None:
             where = (
-                f"above {low:g}" + (f" and at most {high:g}" if high is not None else "") + (f" {unit}" if unit else "")
+                f"above {_num(low)}"
+                + (f" and at most {_num(high)}" if high is not None else "")
+                + (f" {unit}" if unit else "")
             )
         raise HarnessConfigError(f"{name} must be a number {where}, got {value!r}.")
     return result

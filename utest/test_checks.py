@@ -40,6 +40,14 @@ def test_open_ranges_read_naturally():
         checks.number("delay", "slow", unit="ms")
 
 
+def test_large_bounds_are_written_in_full_not_in_exponent_form():
+    with pytest.raises(HarnessConfigError) as err:
+        checks.whole_number("delay_ms", -5, low=0, high=86_400_000, unit="ms")
+    assert str(err.value) == "delay_ms must be a whole number from 0 to 86400000 ms, got -5."
+    with pytest.raises(HarnessConfigError, match=r"above 0 and at most 2147483647 s, got '0\.5e10'"):
+        checks.seconds("wait", "0.5e10", high=2**31 - 1)
+
+
 def test_seconds_accepts_timedelta_and_refuses_zero_unless_allowed():
     assert checks.seconds("timeout", dt.timedelta(minutes=1.5)) == 90.0
     assert checks.seconds("settle", 0, allow_zero=True) == 0.0
