@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from keywords.daemon.process import Daemon
 from keywords.daemon.provision import DaemonSource, NodeInfo, check_node, resolve_daemon
 from keywords.daemon.registry import Registry, registry
-from keywords.errors import HarnessConfigError
+from keywords.errors import DaemonDiedError, HarnessConfigError
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.sse import Subscription
 
@@ -29,11 +28,18 @@ class RunningDaemon:
 
 
 class HarnessContext:
-    """Everything the library owns for one Robot run (GLOBAL scope)."""
+    """Everything the library owns for one Robot run (GLOBAL scope).
 
-    def __init__(self, daemon_entry: str = "", results_dir: str = "") -> None:
+    Args:
+        daemon_entry: A local daemon build (empty: ``QWEN_SERVE_ENTRY``, else the pinned release).
+        results_dir: Folder for artifacts chosen by the user (empty: ``output_dir``).
+        output_dir: Robot's output directory, set by the library (this module does not import Robot).
+    """
+
+    def __init__(self, daemon_entry: str = "", results_dir: str = "", output_dir: str = "") -> None:
         self.daemon_entry = daemon_entry
         self._results_dir = results_dir
+        self.output_dir = output_dir
         self.registry: Registry = registry()
         self.daemons: dict[str, RunningDaemon] = {}
         self.current: str | None = None
@@ -44,14 +50,8 @@ class HarnessContext:
     # -- where things are ---------------------------------------------------------------------
     @property
     def results_dir(self) -> Path:
-        """Folder for artifacts: the library argument, else Robot's ``${OUTPUT DIR}``, else ``results``."""
-        if self._results_dir:
-            return Path(self._results_dir)
-        with contextlib.suppress(Exception):
-            from robot.libraries.BuiltIn import BuiltIn
-
-            return Path(BuiltIn().get_variable_value("${OUTPUT DIR}"))
-        return Path("results")
+        """Folder for artifacts: the library argument, else Robot's output directory, else ``results``."""
+        return Path(self._results_dir or self.output_dir or "results")
 
     def source(self, entry: str | None = None) -> DaemonSource:
         """The daemon build (resolved once per entry)."""
@@ -84,21 +84,22 @@ class HarnessContext:
         Args:
             name: Daemon name; ``None`` for the current daemon.
             alive: Fail with the daemon's exit code and last stderr lines when its process has ended.
+
+        Raises:
+            HarnessConfigError: no daemon of that name was started (or none is current).
+            DaemonDiedError: ``alive`` is set and the daemon's process has ended.
         """
         key = name or self.current
         if key is None or key not in self.daemons:
             started = ", ".join(self.daemons) or "none"
             raise HarnessConfigError(
                 f"No running daemon {'named ' + repr(name) if name else 'is current'} (running: {started}). "
-                "Start one with `Start Daemon` first."
+                "Start one with `Start Daemon With Mock Agent` or `Start Daemon With Real Agent` first."
             )
         running = self.daemons[key]
         daemon = running.daemon
         if alive and daemon.proc is not None and daemon.proc.poll() is not None:
-            raise HarnessConfigError(
-                f"{daemon.name} (pid {daemon.pid}) is not running any more (exit {daemon.proc.returncode}). "
-                f"Last stderr lines:\n{daemon.stderr_tail(10)}"
-            )
+            raise DaemonDiedError(daemon.name, daemon.pid, daemon.proc.returncode, daemon.stderr_tail(10))
         return running
 
     def add(self, running: RunningDaemon) -> None:

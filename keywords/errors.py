@@ -21,6 +21,26 @@ class DaemonBootError(HarnessError):
     """The daemon did not come up: it exited, or never printed its listening line."""
 
 
+class DaemonDiedError(HarnessError):
+    """A daemon the harness started ended while a test still used it (crash, kill, exit).
+
+    Attributes:
+        name: The daemon's name (``daemon-2``).
+        pid: Its process id.
+        exit_code: Its exit status (negative: ended by that signal).
+        stderr_tail: Its last stderr lines.
+    """
+
+    def __init__(self, name: str, pid: int | None, exit_code: int | None, stderr_tail: str) -> None:
+        self.name = name
+        self.pid = pid
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+        super().__init__(
+            f"{name} (pid {pid}) is not running any more (exit {exit_code}). Last stderr lines:\n{stderr_tail}"
+        )
+
+
 class DaemonHttpError(HarnessError):
     """A daemon route answered with a status the caller did not expect.
 

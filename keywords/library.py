@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from robot.version import get_version as robot_version
 from robotlibcore import DynamicCore, keyword
 
 from keywords.components.ab_keywords import BuildComparisonKeywords
+from keywords.components.base import Component
 from keywords.components.baseline_keywords import BaselineKeywords
 from keywords.components.benchmark_keywords import BenchmarkKeywords
 from keywords.components.connection_keywords import ConnectionKeywords
@@ -92,10 +94,12 @@ class QwenServe(DynamicCore):
     ROBOT_LISTENER_API_VERSION = 3
 
     def __init__(self, daemon_entry: str = "", results_dir: str = "") -> None:
-        self.ctx = HarnessContext(daemon_entry=daemon_entry, results_dir=results_dir)
+        self.ctx = HarnessContext(
+            daemon_entry=daemon_entry, results_dir=results_dir, output_dir=Component.variable("${OUTPUT DIR}", "")
+        )
         self.ROBOT_LIBRARY_LISTENER = self
         self._report = ReportKeywords(self.ctx)
-        self._run_meta = RunMetadata(self.ctx)
+        self._run_meta = RunMetadata(self.ctx, robot_version())
         self._daemons = DaemonKeywords(self.ctx)
         self._providers = ProviderKeywords(self.ctx)
         components = [
@@ -133,6 +137,8 @@ class QwenServe(DynamicCore):
     # -- listener (v3): run-wide metadata; scenario records get the test's real outcome ------------
     def start_suite(self, data, result) -> None:
         """Listener: the first suite seen sets the run's facts as metadata of the top-level suite."""
+        if not self.ctx.output_dir:
+            self.ctx.output_dir = Component.variable("${OUTPUT DIR}", "")
         self._run_meta.start_suite(result)
 
     def end_suite(self, data, result) -> None:

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from robot.api import logger
-from robot.libraries.BuiltIn import BuiltIn
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from keywords.context import HarnessContext
 
@@ -27,7 +27,7 @@ class Component:
         """Value of a Robot variable such as ``${TEST NAME}`` (``default`` outside a run)."""
         try:
             return BuiltIn().get_variable_value(name, default)
-        except Exception:
+        except RobotNotRunningError:
             return default
 
 

@@ -1,6 +1,6 @@
 """Facts about a run for the report's top-level metadata: daemon, agent, Node, Python, Robot, machine, git.
 
-Nothing here imports Robot Framework except :func:`robot_version`, which asks for its version lazily.
+Nothing here imports Robot Framework: the library passes Robot's version in.
 """
 
 from __future__ import annotations
@@ -22,20 +22,14 @@ def git_state(cwd: str | os.PathLike | None = None) -> str:
     return f"{sha} (uncommitted changes)" if status else sha
 
 
-def robot_version() -> str:
-    """Robot Framework's version."""
-    from robot.version import get_version
-
-    return get_version()
-
-
-def run_facts(daemon_label: str, daemon_version: str, node_version: str) -> dict[str, str]:
+def run_facts(daemon_label: str, daemon_version: str, node_version: str, robot_version: str) -> dict[str, str]:
     """Metadata name -> value for the top suite (``Agent`` is added as daemons start).
 
     Args:
         daemon_label: ``release 0.24.4`` or ``local build /path/dist/cli.js``.
         daemon_version: The daemon's version.
         node_version: Node.js version running the daemon.
+        robot_version: Robot Framework's version.
     """
     plat = platform_info(node_version)
     cpu = f"{plat['cpuCount']} x {plat['cpuModel']}" if plat.get("cpuModel") else str(plat["cpuCount"])
@@ -43,7 +37,7 @@ def run_facts(daemon_label: str, daemon_version: str, node_version: str) -> dict
         "Daemon": f"{daemon_version} — {daemon_label}",
         "Node": node_version,
         "Python": platform.python_version(),
-        "Robot Framework": robot_version(),
+        "Robot Framework": robot_version,
         "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "CPUs": cpu,
         "Harness git commit": git_state(),
@@ -51,6 +45,8 @@ def run_facts(daemon_label: str, daemon_version: str, node_version: str) -> dict
 
 
 AGENT_NAMES = {"mock": "mock ACP agent", "real": "real agent child (fake model provider)"}
+# The keywords that start a daemon (the deprecated one included).
+START_KEYWORDS = ("Start Daemon With Mock Agent", "Start Daemon With Real Agent", "Start Daemon")
 
 
 class RunMetadata:
@@ -61,10 +57,12 @@ class RunMetadata:
 
     Args:
         ctx: The library's ``HarnessContext`` (daemon source, Node, running daemons).
+        robot_version: Robot Framework's version, for the metadata.
     """
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx, robot_version: str = "unknown") -> None:
         self.ctx = ctx
+        self.robot_version = robot_version
         self.top = None
         self.agents: set[str] = set()
 
@@ -85,13 +83,13 @@ class RunMetadata:
             node = self.ctx.node().version
         except Exception as exc:
             node = f"not found ({exc})"
-        for name, value in run_facts(label, version, node).items():
+        for name, value in run_facts(label, version, node, self.robot_version).items():
             top.metadata[name] = value
         top.metadata["Agent"] = "no daemon started yet"
 
     def end_keyword(self, keyword) -> None:
-        """After a passed `Start Daemon`, add the current daemon's agent to the ``Agent`` metadata."""
-        if self.top is None or getattr(keyword, "name", "") != "Start Daemon" or not getattr(keyword, "passed", 0):
+        """After a passed start keyword (:data:`START_KEYWORDS`), add the current daemon's agent to ``Agent``."""
+        if self.top is None or getattr(keyword, "name", "") not in START_KEYWORDS or not getattr(keyword, "passed", 0):
             return
         current = self.ctx.daemons.get(self.ctx.current) if self.ctx.current else None
         if current is None:

@@ -22,12 +22,14 @@ from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from keywords.errors import HarnessConfigError
+
 FAULTS = ("none", "http500", "http429", "stall")
 USER_TEXT_MAX = 20000
 
 
-class ProviderConfigError(ValueError):
-    """A bad fake-provider setting."""
+class ProviderConfigError(HarnessConfigError):
+    """A bad fake-provider setting (found before the provider or a daemon starts)."""
 
 
 @dataclass(frozen=True)
@@ -473,7 +475,7 @@ def settings(
     if generation_config:
         user.setdefault("model", {})["generationConfig"] = dict(generation_config)
     if mcp_servers:
-        user["mcpServers"] = _check_servers(mcp_servers)
+        user["mcpServers"] = check_servers(mcp_servers)
     return env, {".qwen/settings.json": json.dumps(user, indent=2)}
 
 
@@ -483,10 +485,17 @@ def write_workspace_settings(workspace: str, mcp_servers: dict) -> None:
 
     target = Path(workspace) / ".qwen" / "settings.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps({"mcpServers": _check_servers(mcp_servers)}, indent=2))
+    target.write_text(json.dumps({"mcpServers": check_servers(mcp_servers)}, indent=2))
 
 
-def _check_servers(servers: dict) -> dict:
+def check_servers(servers: dict) -> dict:
+    """MCP server declarations (name -> ``{command, args, ...}``) as plain dicts; each needs a ``command``.
+
+    Raises:
+        ProviderConfigError: an entry is not a mapping or has no ``command``.
+    """
+    if not isinstance(servers, dict):
+        raise ProviderConfigError(f"MCP servers must be a dictionary of name -> {{command, args}}, got {servers!r}.")
     out = {}
     for name, entry in servers.items():
         if not isinstance(entry, dict) or not entry.get("command"):

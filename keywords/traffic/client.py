@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from keywords.errors import DaemonHttpError
+from keywords.errors import DaemonHttpError, HarnessConfigError
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class DaemonClient:
 
     def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 30.0) -> None:
         if not base_url.startswith("http://127.0.0.1:"):
-            raise ValueError(f"Only loopback daemons are targets, got {base_url!r}.")
+            raise HarnessConfigError(f"Only loopback daemons (http://127.0.0.1:<port>) are targets, got {base_url!r}.")
         self.base_url = base_url
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
