@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from keywords.daemon import provision
+from keywords.daemon import flags, provision
 from keywords.daemon.process import Daemon, DaemonSpec
 from keywords.daemon.registry import Registry
 from keywords.errors import DaemonHttpError
@@ -76,3 +78,22 @@ def test_token_is_never_on_the_command_line(tmp_path):
     finally:
         d.stop(grace_s=5)
         reg.shutdown()
+
+
+def test_every_flag_of_the_table_is_a_flag_of_the_pinned_daemon(tmp_path):
+    """``qwen serve --help`` of the release lists each flag the start keywords may set."""
+    import subprocess
+
+    source = provision.resolve_daemon(None)
+    proc = subprocess.run(
+        [provision.check_node().path, source.entry, "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    listed = set(re.findall(r"^\s+(?:-\w, )?(--[a-z][a-z-]*)", proc.stdout, re.M))
+    assert {flag.flag for flag in flags.FLAGS.values()} <= listed, sorted(
+        {flag.flag for flag in flags.FLAGS.values()} - listed
+    )

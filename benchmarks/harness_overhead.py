@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     try:
-        daemon = daemons.start_daemon(agent="mock", mock_chunks=3, max_sessions=0)
+        daemon = daemons.start_daemon_with_mock_agent(chunks=3, max_sessions=0)
         client = ctx.get().client
         port = int(daemon.base_url.rsplit(":", 1)[1])
         report["daemon"] = {"version": ctx.source().version, "label": ctx.source().label}

@@ -22,7 +22,7 @@ Prompts Round Trip With The Mock Agent
     [Documentation]    Start, create a session, send ${PROMPTS} prompts and see each one's chunks, close, stop;
     ...    nothing is left. Records the turn times and the stop time.
     Begin Scenario    prompt-round-trip    prompts=${PROMPTS}    chunks=${CHUNKS}
-    ${daemon}    Start Daemon With Mock Agent    mock_chunks=${CHUNKS}
+    ${daemon}    Start Daemon With Mock Agent    chunks=${CHUNKS}
     Daemon Should Be Healthy
     ${caps}    Get Capabilities
     Should Not Be Empty    ${caps}[qwenCodeVersion]

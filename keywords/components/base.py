@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
@@ -29,14 +26,3 @@ class Component:
             return BuiltIn().get_variable_value(name, default)
         except RobotNotRunningError:
             return default
-
-
-_WHOLE_NUMBER = re.compile(r"-?\d+")
-
-
-def typed_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Free named arguments (``chunks=5`` arrives from Robot as the text ``"5"``) with whole numbers as ``int``.
-
-    Mock settings are integers or mode names, so a text that is a whole number is meant as a number.
-    """
-    return {k: int(v) if isinstance(v, str) and _WHOLE_NUMBER.fullmatch(v.strip()) else v for k, v in settings.items()}

@@ -93,7 +93,7 @@ class BenchmarkKeywords(Component):
         """Run the real one-shot CLI (``node cli-entry.js -p <prompt> --output-format text``) and measure it.
 
         The CLI gets a private HOME with the same model settings and environment as the daemon's real agent
-        child (`Start Daemon` ``agent=real``), so it talks to the same fake provider. Warm-up runs are
+        child (`Start Daemon With Real Agent`), so it talks to the same fake provider. Warm-up runs are
         excluded. Every run must exit 0 and print something, or the keyword fails with the CLI's stderr.
 
         Args:

@@ -3,19 +3,75 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
 
 from robotlibcore import keyword
 
+from keywords import checks
 from keywords.components.base import Component
 from keywords.context import RunningDaemon
+from keywords.daemon import flags as daemon_flags
 from keywords.daemon.process import Daemon, DaemonSpec
+from keywords.daemon.registry import terminate
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control
 from keywords.fakes import provider as real_agent
 from keywords.traffic.client import DaemonClient
+from mock_acp import directives
 
 SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT, "HUP": signal.SIGHUP, "KILL": signal.SIGKILL}
+SignalName = Literal["TERM", "INT", "HUP", "KILL"]
+MockMode = Literal[directives.MOCK_MODES]  # the mock's own table of modes
+InitMode = Literal[directives.INIT_MODES]
+PREHEAT_TIMEOUT_MS = 60000
+STOP_ALL_GRACE_S = 10.0
+
+# Arguments of the deprecated `Start Daemon` that belong to one agent only: old name -> new name.
+_MOCK_ONLY = {
+    "mock_mode": "mode",
+    "mock_chunks": "chunks",
+    "mock_chunk_size": "chunk_size",
+    "mock_chunk_delay_ms": "chunk_delay_ms",
+    "mock_delay_ms": "end_delay_ms",
+    "mock_init": "init",
+    "mock_init_delay_ms": "init_delay_ms",
+    "mock_new_session_delay_ms": "new_session_delay_ms",
+}
+_REAL_ONLY = ("provider_url", "model", "mcp_servers", "workspace_mcp_servers", "generation_config")
+# The options both start keywords take besides their agent's settings and the daemon flags.
+_COMMON = ("token", "require_auth", "workspace", "boot_timeout", "daemon_entry", "preheat", "extra_args")
+_COMMON_DOC = """token: Bearer token the daemon requires on its routes; it goes to the daemon through
+    ``QWEN_SERVER_TOKEN``, never its command line.
+require_auth: Add ``--require-auth`` (the token is then needed on ``/health`` too).
+workspace: An existing folder to use as workspace (default: a fresh temporary one).
+boot_timeout: How long to wait for the listening line (``30 s``, ``1 min`` or seconds; up to 600 s).
+daemon_entry: A local daemon build for this daemon only (default: the library setting).
+extra_args: Further daemon arguments; none may repeat a flag of the `Daemon flags` table.
+flags: Daemon flags as named arguments (``max_sessions=0``, ``prompt_deadline_ms=1500``): exactly the
+    names of the `Daemon flags` table in the library introduction; any other name is refused."""
+_RETURNS_DOC = """The daemon: ``name``, ``base_url``, ``pid``, ``boot_s`` (spawn to listening line, s), ``home``,
+``workspace`` and ``artifacts_dir`` (its stdout, stderr and own log)."""
+
+
+def _documented_as_start_keyword(func: Callable) -> Callable:
+    """Fill the common options and the returned daemon into a start keyword's docstring (written once here)."""
+
+    def indented(text: str, spaces: int) -> str:
+        return text.replace("\n", "\n" + " " * spaces)
+
+    func.__doc__ = func.__doc__.replace("{common}", indented(_COMMON_DOC, 12)).replace(
+        "{returns}", indented(_RETURNS_DOC, 12)
+    )
+    return func
+
+
+def _common(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The common options out of a start keyword's arguments."""
+    return {name: arguments[name] for name in _COMMON}
 
 
 @dataclass(frozen=True)
@@ -23,33 +79,185 @@ class StopResult:
     """How a daemon stopped.
 
     Attributes:
-        exit_code: Exit status (negative: killed by that signal).
-        stop_ms: Signal to process exit, monotonic clock, ms.
-        killed: Pids of its tree that had to be SIGKILLed afterwards.
-        leftovers: Pids of its tree still alive after the stop (should be empty).
+        daemon: The daemon's name (``daemon-2``).
+        signal_name: The first signal sent: TERM, INT, HUP or KILL.
+        exit_code: Exit status (negative: killed by that signal); ``None`` when it was not running.
+        stop_ms: Signal to process exit, monotonic clock, ms; ``None`` when it had already ended.
+        killed: Pids of its tree that had to be SIGKILLed after the daemon exited.
+        leftovers: Pids of its tree still alive after the stop (should be empty; they were killed then).
+        leftover_processes: ``<pid> <command>`` of each leftover, for the failure message.
     """
 
+    daemon: str
+    signal_name: str
     exit_code: int | None
     stop_ms: float | None
     killed: list[int]
     leftovers: list[int]
+    leftover_processes: list[str] = field(default_factory=list)
+
+    def figures(self) -> dict[str, Any]:
+        """``exitCode``, ``stopMs`` (``None``: not measured), ``killedCount`` and ``leftoverCount``."""
+        return {
+            "exitCode": self.exit_code,
+            "stopMs": None if self.stop_ms is None else round(self.stop_ms, 1),
+            "killedCount": len(self.killed),
+            "leftoverCount": len(self.leftovers),
+        }
+
+    def line(self) -> str:
+        """One line: exit code, time to exit, what had to be killed and what was left."""
+        took = "n/a" if self.stop_ms is None else f"{self.stop_ms:.0f} ms"
+        left = ", ".join(self.leftover_processes) or "nothing"
+        return (
+            f"{self.daemon} stopped by SIG{self.signal_name}: exit {self.exit_code} after {took}; "
+            f"killed {len(self.killed)} process(es); left {left}"
+        )
 
 
 class DaemonKeywords(Component):
     """Start, inspect and stop ``qwen serve`` daemons."""
 
     @keyword(tags=("daemon",))
+    @_documented_as_start_keyword
+    def start_daemon_with_mock_agent(
+        self,
+        *,
+        mode: MockMode = "echo",
+        chunks: int = 3,
+        chunk_size: int = 0,
+        chunk_delay_ms: int = 0,
+        end_delay_ms: int = 0,
+        init: InitMode = "normal",
+        init_delay_ms: int = 0,
+        new_session_delay_ms: int = 0,
+        token: str | None = None,
+        require_auth: bool = False,
+        workspace: str | None = None,
+        boot_timeout: timedelta | float = 30.0,
+        daemon_entry: str | None = None,
+        preheat: bool = True,
+        extra_args: list[str] | None = None,
+        **flags: Any,
+    ) -> Daemon:
+        """Start the real ``qwen serve`` daemon whose agent child is our mock ACP agent, and make it current.
+
+        The daemon gets a private HOME and workspace and listens on an OS-assigned loopback port. Every
+        argument is checked before anything starts. The mock settings are the defaults of every prompt;
+        `Set Mock Behaviour` and `Send Prompt` change them later.
+
+        Args:
+            mode: What the mock does with a prompt: echo, reject, crash-on-prompt, crash-mid, hang,
+                hang-ignore-cancel or garbage.
+            chunks: Agent message chunks per prompt (0 to 100000).
+            chunk_size: Characters per chunk (0: short ``chunk-N`` texts).
+            chunk_delay_ms: Pause between two chunks, ms.
+            end_delay_ms: Pause after the last chunk, before the prompt's answer, ms.
+            init: How the agent starts: normal, never (no ``initialize`` answer), exit (exits on it) or
+                no-guard.
+            init_delay_ms: Delay before the agent answers ``initialize``, ms.
+            new_session_delay_ms: Delay before the agent answers ``session/new``, ms.
+            {common}
+            preheat: Wait until the agent child is up (``POST /workspace/acp/preheat``) before returning, so
+                the first session is not slowed by the agent's start; skipped unless ``init`` is normal.
+
+        Returns:
+            {returns}
+
+        Example:
+            | ${daemon}= | Start Daemon With Mock Agent | chunks=5 | max_sessions=0 |
+            | Start Daemon With Mock Agent | mode=hang | prompt_deadline_ms=1500 |
+            | Start Daemon With Mock Agent | init=never | initialize_timeout_ms=2000 |
+        """
+        common = _common(locals())
+        settings = mock_control.prompt_settings(
+            mode=mode, chunks=chunks, chunk_size=chunk_size, chunk_delay_ms=chunk_delay_ms, end_delay_ms=end_delay_ms
+        )
+        start = {
+            name: mock_control.check_setting(name, value)
+            for name, value in (("init_mode", init), ("init_delay_ms", init_delay_ms))
+        }
+        start["new_session_delay_ms"] = mock_control.check_setting("new_session_delay_ms", new_session_delay_ms)
+
+        def prepare(home: Path) -> tuple[dict[str, str], dict[str, str]]:
+            env, files, _control = mock_control.agent_env(home, **start, **settings)
+            return env, files
+
+        common["preheat"] = preheat and init == "normal"
+        return self._start("mock", prepare, flags, **common)
+
+    @keyword(tags=("daemon",))
+    @_documented_as_start_keyword
+    def start_daemon_with_real_agent(
+        self,
+        provider_url: str,
+        *,
+        model: str = "fake-model",
+        mcp_servers: dict | None = None,
+        workspace_mcp_servers: dict | None = None,
+        generation_config: dict | None = None,
+        token: str | None = None,
+        require_auth: bool = False,
+        workspace: str | None = None,
+        boot_timeout: timedelta | float = 30.0,
+        daemon_entry: str | None = None,
+        preheat: bool = True,
+        extra_args: list[str] | None = None,
+        **flags: Any,
+    ) -> Daemon:
+        """Start the real ``qwen serve`` daemon with its own agent child pointed at a model provider; make it current.
+
+        The daemon gets a private HOME and workspace and listens on an OS-assigned loopback port. Every
+        argument is checked before anything starts. The child gets a dummy API key, ``provider_url`` and
+        ``model`` through its environment and ``<HOME>/.qwen/settings.json`` (auth type ``openai``).
+
+        Args:
+            provider_url: OpenAI base URL of a model provider on 127.0.0.1, e.g. the fake provider's
+                ``${provider.base_url}`` (see `Start Fake Provider`).
+            model: Model name.
+            mcp_servers: MCP servers for the user settings in the daemon's HOME (name -> ``{command, args}``);
+                the child starts these.
+            workspace_mcp_servers: MCP servers for ``<workspace>/.qwen/settings.json``; without an approval
+                record the daemon lists them as pending and starts none.
+            generation_config: The child's ``model.generationConfig`` (``maxRetries``, ``retryInitialDelayMs``,
+                ``retryMaxDelayMs``, ``streamIdleTimeoutMs``); by default the child retries a failing
+                provider for more than 30 s.
+            {common}
+            preheat: Wait until the agent child is up (``POST /workspace/acp/preheat``) before returning.
+
+        Returns:
+            {returns}
+
+        Example:
+            | ${provider}= | Start Fake Provider |
+            | ${daemon}= | Start Daemon With Real Agent | ${provider.base_url} | max_sessions=0 |
+            | Start Daemon With Real Agent | provider_url=${provider.base_url} | mcp_servers=${servers} |
+        """
+        common = _common(locals())
+        if not isinstance(provider_url, str) or not provider_url.strip():
+            raise HarnessConfigError(
+                f"provider_url must be the base URL of a model provider on 127.0.0.1, got {provider_url!r}."
+            )
+        env, files = real_agent.settings(provider_url, model, mcp_servers, generation_config)
+        servers = real_agent.check_servers(workspace_mcp_servers) if workspace_mcp_servers else None
+
+        def prepare(home: Path) -> tuple[dict[str, str], dict[str, str]]:
+            return env, files
+
+        return self._start("real", prepare, flags, workspace_mcp_servers=servers, **common)
+
+    @keyword(tags=("daemon",))
     def start_daemon(
         self,
         agent: str = "mock",
-        mock_mode: str = "echo",
-        mock_chunks: int = 3,
-        mock_chunk_size: int = 0,
-        mock_chunk_delay_ms: int = 0,
-        mock_delay_ms: int = 0,
-        mock_init: str = "normal",
-        mock_init_delay_ms: int = 0,
-        mock_new_session_delay_ms: int = 0,
+        mock_mode: str | None = None,
+        mock_chunks: int | None = None,
+        mock_chunk_size: int | None = None,
+        mock_chunk_delay_ms: int | None = None,
+        mock_delay_ms: int | None = None,
+        mock_init: str | None = None,
+        mock_init_delay_ms: int | None = None,
+        mock_new_session_delay_ms: int | None = None,
         max_sessions: int | None = None,
         max_connections: int | None = None,
         max_pending_prompts: int | None = None,
@@ -63,122 +271,80 @@ class DaemonKeywords(Component):
         require_auth: bool = False,
         extra_args: list[str] | None = None,
         workspace: str | None = None,
-        boot_timeout: float = 30.0,
+        boot_timeout: timedelta | float = 30.0,
         daemon_entry: str | None = None,
         preheat: bool = True,
         provider_url: str | None = None,
-        model: str = "fake-model",
+        model: str | None = None,
         mcp_servers: dict | None = None,
         workspace_mcp_servers: dict | None = None,
         generation_config: dict | None = None,
     ) -> Daemon:
-        """Start the real ``qwen serve`` daemon with a private HOME and workspace and make it current.
+        """*DEPRECATED* Use `Start Daemon With Mock Agent` or `Start Daemon With Real Agent` instead.
 
-        The daemon listens on an OS-assigned loopback port. Arguments are checked before anything starts.
-        The bearer token, when given, goes to the daemon through its environment, never its command line.
-
-        Args:
-            agent: ``mock`` (our mock ACP agent) or ``real`` (the daemon's own agent child; needs a model).
-            mock_mode: Default mock behaviour: echo, reject, crash-on-prompt, crash-mid, hang,
-                hang-ignore-cancel, garbage.
-            mock_chunks: Agent message chunks per prompt.
-            mock_chunk_size: Characters per chunk (0 = short ``chunk-N`` texts).
-            mock_chunk_delay_ms: Pause between chunks.
-            mock_delay_ms: Pause before the agent answers the prompt.
-            mock_init: Agent start-up behaviour: normal, never (no initialize answer), exit, no-guard.
-            mock_init_delay_ms: Delay before answering ``initialize``.
-            mock_new_session_delay_ms: Delay before answering ``session/new``.
-            max_sessions: ``--max-sessions`` (0 = unlimited).
-            max_connections: ``--max-connections``.
-            max_pending_prompts: ``--max-pending-prompts-per-session``.
-            event_ring_size: ``--event-ring-size``.
-            prompt_deadline_ms: ``--prompt-deadline-ms``.
-            writer_idle_timeout_ms: ``--writer-idle-timeout-ms``.
-            session_idle_timeout_ms: ``--session-idle-timeout-ms``.
-            session_reap_interval_ms: ``--session-reap-interval-ms``.
-            initialize_timeout_ms: ``--initialize-timeout-ms``.
-            token: Bearer token the daemon requires on its routes.
-            require_auth: Add ``--require-auth`` (the token is then needed on ``/health`` too).
-            extra_args: Further daemon arguments.
-            workspace: An existing folder to use as workspace (default: a fresh temporary one).
-            boot_timeout: Seconds to wait for the listening line.
-            daemon_entry: A local daemon build for this daemon only (default: library setting).
-            preheat: Wait until the agent child is up (``POST /workspace/acp/preheat``) before returning, so
-                the first session is not slowed by the agent's start and an early stop does not race it.
-                Skipped for mock init modes that never become ready.
-            provider_url: ``agent=real`` only: OpenAI base URL of a model provider (e.g. the fake provider's
-                ``${provider.base_url}``); the child gets a dummy key, this URL and ``model`` through its
-                environment and ``<HOME>/.qwen/settings.json`` (auth type ``openai``).
-            model: ``agent=real`` only: model name.
-            mcp_servers: ``agent=real`` only: MCP servers for the user settings in the daemon's HOME
-                (name -> ``{command, args}``); the child starts these.
-            workspace_mcp_servers: ``agent=real`` only: MCP servers for ``<workspace>/.qwen/settings.json``;
-                without an approval record the daemon lists them as pending and starts none.
-            generation_config: ``agent=real`` only: the child's ``model.generationConfig`` (``maxRetries``,
-                ``retryInitialDelayMs``, ``retryMaxDelayMs``, ``streamIdleTimeoutMs``...).
+        Maps its old arguments onto those keywords. ``agent`` is ``mock`` or ``real``. For the mock:
+        mock_mode -> ``mode``, mock_chunks -> ``chunks``, mock_chunk_size -> ``chunk_size``,
+        mock_chunk_delay_ms -> ``chunk_delay_ms``, mock_delay_ms -> ``end_delay_ms``, mock_init -> ``init``,
+        mock_init_delay_ms -> ``init_delay_ms``, mock_new_session_delay_ms -> ``new_session_delay_ms``. For the
+        real agent: provider_url (required), model, mcp_servers, workspace_mcp_servers, generation_config.
+        An argument of the other agent is refused, naming it (it used to be ignored). The daemon flags
+        max_sessions, max_connections, max_pending_prompts, event_ring_size, prompt_deadline_ms,
+        writer_idle_timeout_ms, session_idle_timeout_ms, session_reap_interval_ms and initialize_timeout_ms
+        are those of the `Daemon flags` table; token, require_auth, extra_args, workspace, boot_timeout,
+        daemon_entry and preheat are the common options of both keywords.
 
         Returns:
-            The daemon (``${d.base_url}``, ``${d.pid}``, ``${d.boot_s}``, ``${d.home}``, ``${d.workspace}``).
+            The daemon, as the new keywords return it.
 
         Example:
-            | ${daemon}= | Start Daemon | max_sessions=0 | mock_chunks=5 |
-            | Start Daemon | mock_mode=hang | prompt_deadline_ms=1500 |
+            | Start Daemon With Mock Agent | chunks=5 | max_sessions=0 |
         """
-        flags = {
-            "max_sessions": max_sessions,
-            "max_connections": max_connections,
-            "max_pending_prompts": max_pending_prompts,
-            "event_ring_size": event_ring_size,
-            "prompt_deadline_ms": prompt_deadline_ms,
-            "writer_idle_timeout_ms": writer_idle_timeout_ms,
-            "session_idle_timeout_ms": session_idle_timeout_ms,
-            "session_reap_interval_ms": session_reap_interval_ms,
-            "initialize_timeout_ms": initialize_timeout_ms,
-        }
-        flags = {k: v for k, v in flags.items() if v is not None}
-        if agent not in ("mock", "real"):
-            raise HarnessConfigError(f"agent must be 'mock' or 'real', got {agent!r}.")
-        defaults = {
-            "mode": mock_mode,
-            "chunks": mock_chunks,
-            "chunk_size": mock_chunk_size,
-            "chunk_delay_ms": mock_chunk_delay_ms,
-            "end_delay_ms": mock_delay_ms,
-        }
-        prepare = None
+        checks.choice("agent", agent, ("mock", "real"))
+        given = dict(locals())
+        mock_given = {old: given[old] for old in _MOCK_ONLY if given[old] is not None}
+        real_given = {name: given[name] for name in _REAL_ONLY if given[name] is not None}
+        wrong = real_given if agent == "mock" else mock_given
+        if wrong:
+            name = next(iter(wrong))
+            right = "Start Daemon With Real Agent" if agent == "mock" else "Start Daemon With Mock Agent"
+            raise HarnessConfigError(
+                f"{name} does not apply to agent={agent}; use `{right}` for the other agent, or leave {name} out."
+            )
+        common = _common(given)
+        common.update({name: given[name] for name in daemon_flags.FLAGS if given.get(name) is not None})
         if agent == "mock":
-            mock_control.prompt_settings(**defaults)  # validate before anything starts
+            return self.start_daemon_with_mock_agent(
+                **{_MOCK_ONLY[old]: value for old, value in mock_given.items()}, **common
+            )
+        if provider_url is None:
+            raise HarnessConfigError("provider_url is required for agent=real: pass the model provider's base URL.")
+        return self.start_daemon_with_real_agent(**real_given, **common)
 
-            def prepare(home):
-                env, files, _control = mock_control.agent_env(
-                    home,
-                    init_mode=mock_init,
-                    init_delay_ms=mock_init_delay_ms,
-                    new_session_delay_ms=mock_new_session_delay_ms,
-                    **defaults,
-                )
-                return env, files
-
-            _validate_init(mock_init, mock_init_delay_ms, mock_new_session_delay_ms)
-        else:
-            real_env, real_files = real_agent.settings(provider_url, model, mcp_servers, generation_config)
-
-            def prepare(home):
-                return real_env, real_files
-
-            if workspace_mcp_servers:
-                if not workspace:
-                    workspace = str(self.ctx.registry.make_dir("real-workspace"))
-                real_agent.write_workspace_settings(workspace, workspace_mcp_servers)
+    def _start(
+        self,
+        agent: Literal["mock", "real"],
+        prepare: Callable[[Path], tuple[dict[str, str], dict[str, str]]],
+        flags: dict[str, Any],
+        *,
+        token: str | None,
+        require_auth: bool,
+        workspace: str | None,
+        boot_timeout: timedelta | float,
+        daemon_entry: str | None,
+        preheat: bool,
+        extra_args: list[str] | None,
+        workspace_mcp_servers: dict | None = None,
+    ) -> Daemon:
+        """Check the common options and the flags, start the daemon, preheat its agent, register it."""
         spec = DaemonSpec(
             source=self.ctx.source(daemon_entry),
             node="",
-            flags=flags,
+            flags=dict(flags),
             extra_args=list(extra_args or []),
             token=token or None,
             require_auth=require_auth,
             workspace=workspace or None,
-            boot_timeout_s=float(boot_timeout),
+            boot_timeout_s=checks.seconds("boot_timeout", boot_timeout, high=600),
             prepare=prepare,
         )
         spec.validate()
@@ -186,14 +352,18 @@ class DaemonKeywords(Component):
         spec.node = node.path
         if node.warning:
             self.info(node.warning)
+        if workspace_mcp_servers:
+            if spec.workspace is None:
+                spec.workspace = str(self.ctx.registry.make_dir("real-workspace"))
+            real_agent.write_workspace_settings(spec.workspace, workspace_mcp_servers)
         name = self.ctx.next_name()
         daemon = Daemon(spec, self.ctx.registry, name, self.ctx.artifacts_for(name, self.variable("${TEST NAME}")))
         daemon.start()
         client = DaemonClient(daemon.base_url, token=spec.token)
         daemon.on_stop(client.close)
-        if preheat and (agent == "real" or mock_init == "normal"):
+        if preheat:
             try:
-                client.preheat(timeout_ms=60000)
+                client.preheat(timeout_ms=PREHEAT_TIMEOUT_MS)
             except Exception:
                 daemon.stop(grace_s=5.0)
                 raise
@@ -206,7 +376,9 @@ class DaemonKeywords(Component):
         return daemon
 
     @keyword(tags=("daemon",))
-    def stop_daemon(self, daemon: str | None = None, signal_name: str = "TERM", grace: float = 10.0) -> StopResult:
+    def stop_daemon(
+        self, daemon: str | None = None, *, signal_name: SignalName = "TERM", grace: timedelta | float = 10.0
+    ) -> StopResult:
         """Stop a daemon: close client sockets and streams, signal it, then kill anything of its tree left.
 
         When the current test failed, the daemon's last stderr lines are written to the log.
@@ -214,35 +386,52 @@ class DaemonKeywords(Component):
         Args:
             daemon: Daemon name (default: the current one).
             signal_name: First signal: TERM, INT, HUP or KILL.
-            grace: Seconds to wait for the daemon to exit before SIGKILL.
+            grace: How long the daemon gets to exit before SIGKILL (``10 s`` or seconds).
 
         Returns:
-            A ``StopResult`` (``exit_code``, ``stop_ms``, ``killed``, ``leftovers``).
+            A ``StopResult``: ``daemon`` (name), ``signal_name``, ``exit_code`` (int or ``None``), ``stop_ms``
+            (float or ``None``), ``killed`` (list of pids), ``leftovers`` (list of pids alive after the stop,
+            then killed) and ``leftover_processes`` (list of ``<pid> <command>`` texts).
 
         Example:
             | ${stop}= | Stop Daemon |
             | Should Be Equal As Integers | ${stop.exit_code} | 0 |
+            | Stop Daemon | daemon-2 | signal_name=INT | grace=5 s |
         """
-        if signal_name.upper() not in SIGNALS:
-            raise HarnessConfigError(f"signal_name must be one of {', '.join(SIGNALS)}, got {signal_name!r}.")
+        sig = SIGNALS[checks.choice("signal_name", str(signal_name).upper(), SIGNALS)]
+        grace_s = checks.seconds("grace", grace, high=600)
         running = self.ctx.get(daemon, alive=False)
-        result = self._stop(running, SIGNALS[signal_name.upper()], grace)
-        return result
+        return self._stop(running, sig, grace_s)
 
     @keyword(tags=("daemon",))
     def stop_all_daemons(self) -> None:
-        """Stop every daemon the library started (for Suite/Test Teardown); never fails.
+        """Stop every daemon the library started (for Suite/Test Teardown), then fail if any process survived.
+
+        Every daemon is stopped first. Processes of a daemon's tree still alive after its stop are killed
+        too, and then the keyword fails with one sentence naming each such daemon and its leftover processes
+        (pid and command), so a leak cannot pass silently. A stop that raised an error is reported the same
+        way.
 
         Example:
             | [Teardown] | Stop All Daemons |
         """
+        problems: list[str] = []
         for name in list(self.ctx.daemons):
             try:
-                self._stop(self.ctx.daemons[name], signal.SIGTERM, 10.0)
+                result = self._stop(self.ctx.daemons[name], signal.SIGTERM, STOP_ALL_GRACE_S)
             except Exception as exc:
-                self.info(f"Stopping {name} failed: {exc}")
+                problems.append(f"{name} could not be stopped ({type(exc).__name__}: {exc})")
+                continue
+            if result.leftovers:
+                problems.append(f"{name} left {', '.join(result.leftover_processes)}")
+        if problems:
+            raise AssertionError(
+                "Stop All Daemons expected every daemon's processes to end, but "
+                + "; ".join(problems)
+                + " (leftovers were killed)."
+            )
 
-    def _stop(self, running: RunningDaemon, sig: int, grace: float) -> StopResult:
+    def _stop(self, running: RunningDaemon, sig: int, grace_s: float) -> StopResult:
         for sub in running.subscriptions:
             sub.stop()
         for sub in running.subscriptions:
@@ -250,21 +439,35 @@ class DaemonKeywords(Component):
         daemon = running.daemon
         if self.variable("${TEST STATUS}") == "FAIL" or daemon.exit_code not in (None, 0):
             self.info(f"Last stderr lines of {daemon.name}:\n{daemon.stderr_tail(25)}")
-        code = daemon.stop(grace_s=grace, sig=sig)
-        leftovers = [p.pid for p in daemon.tree()]
+        code = daemon.stop(grace_s=grace_s, sig=sig)
+        survivors = daemon.tree()
+        described = [f"{p.pid} {_cmd(p)}" for p in survivors]
+        if survivors:
+            terminate(survivors, grace_s=2.0)
         daemon.discard_home()
         self.ctx.remove(daemon.name)
         stop_ms = None if daemon.stop_s is None else daemon.stop_s * 1000
-        self.info(
-            f"Stopped {daemon.name}: exit {code}, "
-            f"{'n/a' if stop_ms is None else f'{stop_ms:.0f} ms'} after the signal; "
-            f"killed {daemon.killed_pids or 'nothing'}; logs in {daemon.artifacts_dir}"
+        result = StopResult(
+            daemon=daemon.name,
+            signal_name=signal.Signals(sig).name.removeprefix("SIG"),
+            exit_code=code,
+            stop_ms=stop_ms,
+            killed=list(daemon.killed_pids),
+            leftovers=[p.pid for p in survivors],
+            leftover_processes=described,
         )
-        return StopResult(code, stop_ms, list(daemon.killed_pids), leftovers)
+        self.info(f"{result.line()}; logs in {daemon.artifacts_dir}")
+        return result
 
     @keyword(tags=("daemon",))
     def get_daemon(self, daemon: str | None = None) -> Daemon:
-        """Return a running daemon object (default: the current one).
+        """Return a daemon the library started and has not stopped (default: the current one).
+
+        Args:
+            daemon: Daemon name (``daemon-2``); the current daemon when empty.
+
+        Returns:
+            The daemon: ``name``, ``base_url``, ``pid``, ``boot_s``, ``home``, ``workspace``, ``artifacts_dir``.
 
         Example:
             | ${d}= | Get Daemon |
@@ -275,6 +478,9 @@ class DaemonKeywords(Component):
     @keyword(tags=("daemon",))
     def switch_daemon(self, daemon: str) -> None:
         """Make another running daemon the current one.
+
+        Args:
+            daemon: Daemon name (``daemon-2``, see ``${d.name}``).
 
         Example:
             | Switch Daemon | daemon-2 |
@@ -289,10 +495,10 @@ class DaemonKeywords(Component):
         that were re-parented are found too).
 
         Args:
-            daemon_obj: The daemon object returned by `Start Daemon` or `Get Daemon` (not a name).
+            daemon_obj: The daemon object returned by a start keyword or `Get Daemon` (not a name).
 
         Example:
-            | ${d}= | Start Daemon |
+            | ${d}= | Start Daemon With Mock Agent |
             | Stop Daemon |
             | Daemon Processes Should Be Gone | ${d} |
         """
@@ -302,7 +508,7 @@ class DaemonKeywords(Component):
             raise AssertionError(f"{len(alive)} process(es) of {daemon_obj.name} still alive: {names}")
 
     @keyword(tags=("daemon", "logs"))
-    def get_daemon_log_lines(self, pattern: str | None = None, daemon: str | None = None) -> list[str]:
+    def get_daemon_log_lines(self, pattern: str | None = None, *, daemon: str | None = None) -> list[str]:
         """Lines of the daemon's own log file (``$HOME/.qwen/debug/daemon/daemon.log``) matching a regex.
 
         Works after the daemon stopped too: the live file under its HOME is read if it still exists, else the
@@ -321,13 +527,13 @@ class DaemonKeywords(Component):
         return self.ctx.get(daemon, alive=False).daemon.daemon_log_lines(pattern)
 
     @keyword(tags=("daemon", "logs"))
-    def get_daemon_stderr(self, lines: int = 40, daemon: str | None = None) -> str:
+    def get_daemon_stderr(self, lines: int = 40, *, daemon: str | None = None) -> str:
         """The last lines of the daemon's stderr (the agent child's stderr is included).
 
         Works after the daemon stopped too.
 
         Args:
-            lines: How many lines from the end.
+            lines: How many lines from the end (1 to 100000).
 
         Returns:
             Those lines joined with newlines, or ``(no stderr captured)`` when the file cannot be read.
@@ -335,17 +541,8 @@ class DaemonKeywords(Component):
         Example:
             | ${tail}= | Get Daemon Stderr | 20 |
         """
-        return self.ctx.get(daemon, alive=False).daemon.stderr_tail(lines)
-
-
-def _validate_init(init_mode: str, init_delay_ms: int, new_session_delay_ms: int) -> None:
-    from mock_acp import directives
-
-    if init_mode not in directives.INIT_MODES:
-        raise HarnessConfigError(f"Unknown mock_init {init_mode!r}; known: {', '.join(directives.INIT_MODES)}.")
-    for name, value in (("mock_init_delay_ms", init_delay_ms), ("mock_new_session_delay_ms", new_session_delay_ms)):
-        if value < 0:
-            raise HarnessConfigError(f"{name} must be 0 or more, got {value}.")
+        count = checks.whole_number("lines", lines, low=1, high=100_000)
+        return self.ctx.get(daemon, alive=False).daemon.stderr_tail(count)
 
 
 def _cmd(proc) -> str:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from robotlibcore import keyword
 
-from keywords.components.base import Component, typed_settings
+from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control
 from mock_acp import directives
@@ -44,7 +44,7 @@ class MockKeywords(Component):
         if running.control_file is None:
             raise HarnessConfigError(f"{running.daemon.name} runs the real agent; only the mock can be controlled.")
         running.control = mock_control.write_control(
-            running.control_file, running.control, session=session_id, **typed_settings(settings)
+            running.control_file, running.control, session=session_id, **settings
         )
         return running.control
 
@@ -63,7 +63,7 @@ class MockKeywords(Component):
             | ${prefix}= | Mock Directive | mode=hang |
             | Send Prompt | ${sid} | ${prefix}wait forever |
         """
-        return mock_control.directive(**typed_settings(settings))
+        return mock_control.directive(**settings)
 
     @keyword(tags=("mock",))
     def set_mock_init_mode(self, init_mode: InitMode = "normal", *, daemon: str | None = None) -> None:

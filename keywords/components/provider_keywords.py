@@ -41,7 +41,7 @@ class ProviderKeywords(Component):
     ) -> FakeProvider:
         """Start a fake OpenAI-compatible chat-completions server on 127.0.0.1 (a thread of this process).
 
-        Point the real agent child at it with `Start Daemon` ``agent=real provider_url=${provider.base_url}``.
+        Point the real agent child at it with `Start Daemon With Real Agent` ``${provider.base_url}``.
 
         Args:
             reply: The assistant's reply text.
@@ -56,7 +56,7 @@ class ProviderKeywords(Component):
 
         Example:
             | ${provider}= | Start Fake Provider | reply=ok | chunks=2 |
-            | Start Daemon | agent=real | provider_url=${provider.base_url} |
+            | Start Daemon With Real Agent | ${provider.base_url} |
         """
         try:
             behaviour = ProviderBehaviour(
@@ -147,7 +147,7 @@ class ProviderKeywords(Component):
         """Settings entries for ``count`` idle stdio MCP servers (``mock_acp/idle_mcp.py``).
 
         Use them as ``mcp_servers`` (user settings: started) or ``workspace_mcp_servers`` (pending approval)
-        of `Start Daemon`. Their processes match the pattern ``idle_mcp\\.py``.
+        of `Start Daemon With Real Agent`. Their processes match the pattern ``idle_mcp\\.py``.
 
         Args:
             count: Servers to define (1..50).
@@ -158,7 +158,7 @@ class ProviderKeywords(Component):
 
         Example:
             | ${servers}= | Idle MCP Servers | 2 |
-            | Start Daemon | agent=real | mcp_servers=${servers} |
+            | Start Daemon With Real Agent | ${provider.base_url} | mcp_servers=${servers} |
         """
         if not 1 <= count <= 50:
             raise HarnessConfigError(f"count must be from 1 to 50, got {count}.")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import choice, seconds, whole_number
-from keywords.components.base import Component, typed_settings
+from keywords.components.base import Component
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import PromptAccepted, SessionInfo
@@ -280,7 +280,7 @@ class SessionKeywords(Component):
         Example:
             | ${accepted}= | Send Prompt | ${sid} | hello | mode=hang |
         """
-        text = mock_control.directive(**typed_settings(mock_settings)) + text
+        text = mock_control.directive(**mock_settings) + text
         if deadline_ms is not None:
             deadline_ms = whole_number("deadline_ms", deadline_ms, low=1, unit="ms")
         return self.ctx.get(daemon).client.prompt(session_id, text, client_id=client_id, deadline_ms=deadline_ms)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import psutil
 
-from keywords.daemon.liveness import is_alive as _alive
+from keywords import checks
+from keywords.daemon import flags as daemon_flags
+from keywords.daemon.liveness import is_alive
 from keywords.daemon.provision import DaemonSource
 from keywords.daemon.registry import Registry, processes_with_marker, terminate
 from keywords.errors import DaemonBootError, HarnessConfigError
@@ -38,19 +40,6 @@ _SCRUBBED_ENV = (
     "NODE_OPTIONS",
 )
 
-# keyword argument name -> daemon flag; values are validated integers (``None`` = daemon default)
-INT_FLAGS = {
-    "max_sessions": "--max-sessions",
-    "max_connections": "--max-connections",
-    "max_pending_prompts": "--max-pending-prompts-per-session",
-    "event_ring_size": "--event-ring-size",
-    "prompt_deadline_ms": "--prompt-deadline-ms",
-    "writer_idle_timeout_ms": "--writer-idle-timeout-ms",
-    "session_idle_timeout_ms": "--session-idle-timeout-ms",
-    "session_reap_interval_ms": "--session-reap-interval-ms",
-    "initialize_timeout_ms": "--initialize-timeout-ms",
-}
-
 
 @dataclass
 class DaemonSpec:
@@ -59,8 +48,8 @@ class DaemonSpec:
     Attributes:
         source: The daemon build.
         node: Path of the ``node`` executable.
-        flags: Integer flags by keyword name (see ``INT_FLAGS``).
-        extra_args: Further daemon arguments, appended as given.
+        flags: Daemon flags by keyword name (the table of :mod:`keywords.daemon.flags`).
+        extra_args: Further daemon arguments, appended as given (none may repeat a flag of the table).
         token: Bearer token (passed as ``QWEN_SERVER_TOKEN`` in the environment, never on the command line).
         require_auth: Add ``--require-auth``.
         agent_env: Environment for the agent child (e.g. ``QWEN_CLI_ENTRY`` for the mock).
@@ -73,7 +62,7 @@ class DaemonSpec:
 
     source: DaemonSource
     node: str
-    flags: dict[str, int] = field(default_factory=dict)
+    flags: dict[str, int | bool] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
     token: str | None = None
     require_auth: bool = False
@@ -86,13 +75,9 @@ class DaemonSpec:
 
     def validate(self) -> None:
         """Check every field; raise :class:`HarnessConfigError` naming the bad one."""
-        for name, value in self.flags.items():
-            if name not in INT_FLAGS:
-                raise HarnessConfigError(f"Unknown daemon option {name!r}; known: {', '.join(INT_FLAGS)}.")
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise HarnessConfigError(f"Daemon option {name} must be a whole number >= 0, got {value!r}.")
-        if not (0 < self.boot_timeout_s <= 600):
-            raise HarnessConfigError(f"boot_timeout must be between 0 and 600 seconds, got {self.boot_timeout_s}.")
+        self.flags = daemon_flags.check_flags(self.flags)
+        self.extra_args = daemon_flags.check_extra_args(self.extra_args)
+        self.boot_timeout_s = checks.seconds("boot_timeout", self.boot_timeout_s, high=600)
         if self.require_auth and not self.token:
             raise HarnessConfigError("require_auth needs a token: pass token=<secret> too.")
         if self.workspace is not None:
@@ -109,8 +94,7 @@ class DaemonSpec:
         """The daemon command line (never contains the token)."""
         args = [self.node, self.source.entry, "serve", "--port", "0", "--hostname", "127.0.0.1"]
         args += ["--workspace", workspace, "--no-web"]
-        for name, value in self.flags.items():
-            args += [INT_FLAGS[name], str(value)]
+        args += daemon_flags.argv(self.flags)
         if self.require_auth:
             args.append("--require-auth")
         return args + list(self.extra_args)
@@ -283,7 +267,7 @@ class Daemon:
                     self.proc.kill()
                 self.proc.wait(timeout=5)
             self.stop_s = time.monotonic() - started
-            leftovers = [p for p in tree if p.pid != self.proc.pid and _alive(p)]
+            leftovers = [p for p in tree if p.pid != self.proc.pid and is_alive(p)]
             leftovers += [p for p in processes_with_marker(self._registry.run_id, self.tag) if p not in leftovers]
             self.killed_pids = terminate(leftovers, grace_s=2.0) if leftovers else []
         else:

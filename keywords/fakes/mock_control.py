@@ -1,39 +1,61 @@
 """Mock agent settings for a daemon: validated before anything starts or is sent.
 
-The agent itself lives in ``mock_acp/``; its settings schema (``mock_acp.directives``) is shared, so the
-library and the agent cannot disagree on mode names or fields.
+The agent itself lives in ``mock_acp/``; its setting tables (``mock_acp.directives.SETTINGS`` and
+``CONFIG_SETTINGS``: each setting's type, range or values) are shared, so the library and the agent cannot
+disagree on names or ranges. Every setting is converted and checked here, through :mod:`keywords.checks`,
+in one place.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import mock_acp
+from keywords import checks
 from keywords.errors import HarnessConfigError
 from mock_acp import directives
 
-SETTING_NAMES = tuple(f.name for f in fields(directives.PromptSettings))
+SETTING_NAMES = tuple(directives.SETTINGS)
+INIT_SETTING_NAMES = ("init_mode", "init_delay_ms", "new_session_delay_ms")
+
+
+def check_setting(name: str, value: Any) -> Any:
+    """One mock setting converted and checked against the mock's own table (Robot passes ``"5"`` as text).
+
+    Prompt settings are the rows of ``directives.SETTINGS``, start-up settings (``init_mode``,
+    ``init_delay_ms``...) those of ``directives.CONFIG_SETTINGS``.
+
+    Raises:
+        HarnessConfigError: a word that is not one of the setting's values, or a number that is not whole or
+            out of the setting's range.
+    """
+    setting = directives.SETTINGS.get(name) or directives.CONFIG_SETTINGS[name]
+    if setting.kind == "int":
+        unit = "ms" if name.endswith("_ms") else ""
+        return checks.whole_number(name, value, low=setting.low, high=setting.high, unit=unit)
+    if setting.kind == "choice":
+        return checks.choice(name, value, setting.values)
+    try:
+        setting.check(value)
+    except directives.MockSettingsError as exc:
+        raise HarnessConfigError(f"{exc}.") from exc
+    return value
 
 
 def prompt_settings(**overrides: Any) -> dict[str, Any]:
-    """Validate partial prompt settings (``mode``, ``chunks``...) and return only the given ones.
+    """Check partial prompt settings (``mode``, ``chunks``...) and return only the given ones, converted.
+
+    Settings given as ``None`` or an empty text are left out.
 
     Raises:
-        HarnessConfigError: an unknown setting or mode, or a bad value.
+        HarnessConfigError: an unknown setting (listing the known ones), an unknown mode, or a bad value.
     """
     given = {k: v for k, v in overrides.items() if v is not None and v != ""}
-    unknown = sorted(set(given) - set(SETTING_NAMES))
-    if unknown:
-        raise HarnessConfigError(f"Unknown mock setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}.")
-    try:
-        directives.PromptSettings(**given)
-    except (directives.MockSettingsError, TypeError) as exc:
-        raise HarnessConfigError(str(exc)) from exc
-    return given
+    checks.known_names("mock setting", given, SETTING_NAMES)
+    return {name: check_setting(name, value) for name, value in given.items()}
 
 
 def directive(**overrides: Any) -> str:
@@ -55,18 +77,18 @@ def agent_env(
     Returns:
         ``(env, home_files, control_file)``: env for the daemon (inherited by its agent child), files to
         write under HOME (relative path -> text), and the control file for runtime changes.
+
+    Raises:
+        HarnessConfigError: a bad setting (see :func:`check_setting`).
     """
-    if init_mode not in directives.INIT_MODES:
-        raise HarnessConfigError(f"Unknown mock init mode {init_mode!r}; known: {', '.join(directives.INIT_MODES)}.")
-    for name, value in (("init_delay_ms", init_delay_ms), ("new_session_delay_ms", new_session_delay_ms)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise HarnessConfigError(f"Mock setting {name} must be a whole number >= 0, got {value!r}.")
+    start = {
+        name: check_setting(name, value)
+        for name, value in zip(INIT_SETTING_NAMES, (init_mode, init_delay_ms, new_session_delay_ms), strict=True)
+    }
     settings = prompt_settings(**defaults)
     control = home / "mock-acp" / "control.json"
     config = {
-        "init_mode": init_mode,
-        "init_delay_ms": init_delay_ms,
-        "new_session_delay_ms": new_session_delay_ms,
+        **start,
         "defaults": settings,
         "control_file": str(control),
         "log_file": str(home / "mock-acp" / "agent.log"),

@@ -24,7 +24,7 @@ Initialize Never Answered Gives 504 Init Timeout
     ...    within ``--initialize-timeout-ms ${INIT_TIMEOUT_MS}`` plus ${INIT_MARGIN_MS} ms (it may join the
     ...    daemon's own preheat already under way), and the agent is killed.
     [Tags]    init
-    Start Daemon With Mock Agent    mock_init=never    initialize_timeout_ms=${INIT_TIMEOUT_MS}
+    Start Daemon With Mock Agent    init=never    initialize_timeout_ms=${INIT_TIMEOUT_MS}
     ${t0}    Start Clock
     ${err}    Open Session Should Fail    504    init_timeout
     ${ms}    Milliseconds Since    ${t0}
@@ -126,7 +126,7 @@ Session Creation Should Fail With 500
     [Documentation]    Start the daemon with this mock start-up behaviour; ``POST /session`` must give 500 whose
     ...    ``error`` contains ``message``; then the daemon recovers with a healthy agent.
     [Arguments]    ${init_mode}    ${message}
-    Start Daemon With Mock Agent    mock_init=${init_mode}    initialize_timeout_ms=${INIT_TIMEOUT_MS}
+    Start Daemon With Mock Agent    init=${init_mode}    initialize_timeout_ms=${INIT_TIMEOUT_MS}
     ${t0}    Start Clock
     ${err}    Open Session Should Fail    500
     ${ms}    Milliseconds Since    ${t0}

@@ -21,8 +21,8 @@ ${RATE_READ}           3
 ${RATE_MUTATION}       4
 ${RATE_WINDOW_MS}      20000
 ${SESSION_CAP}         3
-@{RATE_ARGS}           --rate-limit    --rate-limit-prompt    ${RATE_PROMPT}    --rate-limit-read    ${RATE_READ}
-...                    --rate-limit-mutation    ${RATE_MUTATION}    --rate-limit-window-ms    ${RATE_WINDOW_MS}
+&{RATE_FLAGS}          rate_limit=${True}    rate_limit_prompt=${RATE_PROMPT}    rate_limit_read=${RATE_READ}
+...                    rate_limit_mutation=${RATE_MUTATION}    rate_limit_window_ms=${RATE_WINDOW_MS}
 &{BOB_ID}              X-Qwen-Client-Id=limits-bob
 
 
@@ -115,7 +115,7 @@ Rate Limit Answers 429 With Headers And Exempts Health And SSE
     ...    ${RATE_MUTATION} per ${RATE_WINDOW_MS} ms): over-limit requests get 429 ``rate_limit_exceeded``
     ...    with ``Retry-After`` and ``X-RateLimit-*``; ``/health`` and SSE are exempt; two clients without a
     ...    client id share one bucket, a client id gets its own.
-    ${daemon}    Start Daemon With Mock Agent    extra_args=${RATE_ARGS}
+    ${daemon}    Start Daemon With Mock Agent    &{RATE_FLAGS}
     Create Session    alice    ${daemon.base_url}    max_retries=0
     Create Session    bob    ${daemon.base_url}    max_retries=0
     FOR    ${i}    IN RANGE    ${RATE_READ}

@@ -36,7 +36,7 @@ Prompts At A Steady Arrival Rate Over Several Sessions
     ...    at once with ${MOCK_CHUNKS} chunks. Every prompt is sent (none dropped), every turn ends with
     ...    ``turn_complete``, and the report shows both latencies, the late-start count and the SSE figures
     ...    (time to first chunk, gaps between a prompt's events, delivery delay from ``serverTimestamp``).
-    Start Daemon With Mock Agent    mock_chunks=${MOCK_CHUNKS}    max_sessions=0
+    Start Daemon With Mock Agent    chunks=${MOCK_CHUNKS}    max_sessions=0
     ${load}    Run Sustained Prompt Load
     ...    rate=${RATE}    duration=${DURATION}    sessions=${SESSIONS}    workers=${WORKERS}
     ...    late_tolerance_ms=${LATE_TOLERANCE_MS}
