@@ -94,8 +94,8 @@ class GateKeywords(Component):
             raise HarnessConfigError(f"The candidate build {entries['candidate']} does not exist.")
 
         def start(build: str):
-            daemon = self._daemons.start_daemon(
-                agent="mock", preheat=False, daemon_entry=entries[build], max_sessions=0, boot_timeout=60.0
+            daemon = self._daemons.start_daemon_with_mock_agent(
+                preheat=False, daemon_entry=entries[build], max_sessions=0, boot_timeout=60.0
             )
             return daemon, self.ctx.get().client
 
