@@ -53,12 +53,12 @@ def real_agent_starter(
     """``start(entry, preheat)``: starts a daemon of that build (``None``: the library's) with the real agent child.
 
     The agent child is pointed at the fake provider ``provider_url``; each start gets a fresh HOME and
-    workspace, as `Start Daemon` gives.
+    workspace, as `Start Daemon With Real Agent` gives.
     """
 
     def start(entry: str | None, preheat: bool) -> Any:
-        return daemons.start_daemon(
-            agent="real", provider_url=provider_url, preheat=preheat, daemon_entry=entry, boot_timeout=boot_timeout_s
+        return daemons.start_daemon_with_real_agent(
+            provider_url, preheat=preheat, daemon_entry=entry, boot_timeout=boot_timeout_s
         )
 
     return start
