@@ -12,7 +12,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from keywords.components import base
 from keywords.components.daemon_keywords import DaemonKeywords, StopResult
 from keywords.context import HarnessContext, RunningDaemon
 from keywords.daemon import flags
@@ -187,8 +186,13 @@ def test_mock_start_settings_are_checked(tmp_path):
         mock_control.agent_env(tmp_path, new_session_delay_ms=-1)
 
 
-def test_typed_settings_is_gone_from_the_component_base():
-    assert not hasattr(base, "typed_settings")
+def test_mock_keywords_hand_robot_texts_to_mock_control_unconverted(monkeypatch):
+    """Send Prompt and Mock Directive pass their free named settings straight to mock_control, which converts."""
+    from keywords.components.mock_keywords import MockKeywords
+
+    assert MockKeywords(HarnessContext()).mock_directive(chunks="4", mode="hang") == "[[mock mode=hang chunks=4]]"
+    with pytest.raises(HarnessConfigError, match="chunks must be a whole number from 0 to 100000, got '-4'"):
+        MockKeywords(HarnessContext()).mock_directive(chunks="-4")
 
 
 # -- the start keywords and the deprecated one ----------------------------------------------------

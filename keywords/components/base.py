@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
@@ -26,3 +29,16 @@ class Component:
             return BuiltIn().get_variable_value(name, default)
         except RobotNotRunningError:
             return default
+
+
+_WHOLE_NUMBER = re.compile(r"-?\d+")
+
+
+def typed_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Free named arguments with whole-number texts as ``int`` (Robot passes ``burst=10`` as ``"10"``).
+
+    A conversion for values that are recorded as given (scenario parameters); it checks nothing. Mock
+    settings do not go through it: :mod:`keywords.fakes.mock_control` converts and checks them against the
+    mock's own table.
+    """
+    return {k: int(v) if isinstance(v, str) and _WHOLE_NUMBER.fullmatch(v.strip()) else v for k, v in settings.items()}
