@@ -337,6 +337,11 @@ class SessionStore:
         if self._path(session_id) is not None:
             self._history.pop(session_id, None)
 
+    def wait_saved(self, session_id: str, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` until the session's remembered turns are in its file; return whether they are."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._unsaved[session_id], timeout_s)
+
     def flush(self, timeout_s: float) -> bool:
         """Wait up to `timeout_s` until every remembered turn is written; return whether all are."""
         with self._lock:
@@ -854,6 +859,8 @@ class Agent:
         """Handle `qwen/control/session/close`, releasing the session's prompts."""
         session_id = str(params.get("sessionId", ""))
         self._release(session_id, closing=True, via="qwen/control/session/close")
+        # a closed session's file is complete when the close is answered (a load right after finds every turn)
+        self.sessions.wait_saved(session_id, FLUSH_TIMEOUT_S)
         self.sessions.forget(session_id)
         self.out.result(msg_id, {"sessionId": session_id, "closed": True})
 
