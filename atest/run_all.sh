@@ -20,7 +20,7 @@ step "headless Chromium for the log.html plot test"
 bash atest/ensure_chromium.sh
 
 step "pytest: unit tests (utest), the harness's own acceptance tests (atest)"
-"$BIN/pytest" -q utest atest
+"$BIN/pytest" -q utest atest || status=$?
 
 step "robot: the harness's own acceptance suites (bad input, bad rows)"
 "$BIN/robot" --outputdir "$OUT/atest" atest/robot || status=$?

@@ -214,7 +214,11 @@ def test_profile_of_finished_process_keeps_last_reading():
     proc = psutil.Process(p.pid)
     profiler = TreeProfiler()
     assert p.stdout.readline().strip() == "done"  # read after the work, however loaded the machine is
+    deadline = time.monotonic() + 10
     profiler.update([proc])
+    while proc.num_ctx_switches().voluntary < 1 and time.monotonic() < deadline:  # until it is in its sleep
+        time.sleep(0.02)
+        profiler.update([proc])
     p.wait()
     prof = profiler.profile(live=[])
     assert prof.processes == 1
