@@ -22,6 +22,7 @@ from keywords.components.plot_keywords import PlotKeywords
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.components.provider_keywords import ProviderKeywords
 from keywords.components.report_keywords import ReportKeywords
+from keywords.components.security_keywords import SecurityKeywords
 from keywords.components.session_keywords import SessionKeywords
 from keywords.context import HarnessContext
 from keywords.daemon import flags as daemon_flags
@@ -137,6 +138,7 @@ class QwenServe(DynamicCore):
             ProcessKeywords(self.ctx),
             self._providers,
             GateKeywords(self.ctx, self._daemons),
+            SecurityKeywords(self.ctx),
         ]
         super().__init__(components)
 
