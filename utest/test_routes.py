@@ -17,7 +17,7 @@ import pytest
 from websockets.sync.server import serve
 
 from keywords.components.security_keywords import routes_in_table
-from keywords.daemon.provision import resolve_daemon
+from keywords.daemon.provision import release_source
 from keywords.daemon.routes import WEBSOCKET, Route, RouteCoverage, RouteScanError, route_key, scan_build
 from keywords.errors import HarnessConfigError, HarnessError
 from keywords.traffic import guarded
@@ -333,7 +333,7 @@ def test_the_table_is_read_from_the_test_names_of_a_suite(tmp_path):
 
 def pinned_entry() -> Path:
     try:
-        return Path(resolve_daemon(None).entry)
+        return Path(release_source(install=False).entry)
     except HarnessError as exc:  # the release is installed by ./harness setup
         pytest.skip(f"the pinned daemon release is not installed: {exc}")
 
