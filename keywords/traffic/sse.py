@@ -388,6 +388,7 @@ class Subscription:
         self._response: httpx.Response | None = None
         self._socket: socket.socket | None = None
         self._last: dict | None = None
+        self._turn_ended = False
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> Subscription:
@@ -584,7 +585,10 @@ class Subscription:
             if opts.until_turn_end and etype in TURN_END_TYPES:
                 pid = last.get("promptId") or (last.get("data") or {}).get("promptId")
                 if pid == opts.until_turn_end:
-                    return "turn_end"
+                    self._turn_ended = True
+            if self._turn_ended and (opts.last_event_id is None or res.replay_complete is not None):
+                # a turn end inside the replay waits for replay_complete, which the daemon sends right after
+                return "turn_end"
             if opts.until_types and etype in opts.until_types:
                 return "until_type"
         if opts.max_events is not None and res.received >= opts.max_events:
