@@ -47,6 +47,12 @@ SCRIPTS = {
         *updates([5]),
     ],
     "many": updates(range(1, 51)),
+    "replayed-turn": [
+        *updates([1, 2]),
+        frame("turn_complete", 3, {"stopReason": "end_turn"}, prompt_id="mine"),
+        frame("replay_complete", data={"lastReplayedEventId": 3, "replayedCount": 3}),
+        *updates([4]),
+    ],
 }
 
 
@@ -184,6 +190,14 @@ def test_stop_at_turn_end_of_the_given_prompt_only(server):
     res = read(server, "turn", until_turn_end="mine")
     assert res.end == "turn_end"
     assert res.ids == [1, 2, 3, 4]
+
+
+def test_a_turn_end_inside_the_replay_waits_for_replay_complete(server):
+    res = consume(server, "replayed-turn", StreamOptions(last_event_id=0, until_turn_end="mine", timeout_s=5))
+    assert res.end == "turn_end" and res.replay_complete == {"lastReplayedEventId": 3, "replayedCount": 3}
+    assert res.ids == [1, 2, 3]
+    live = consume(server, "replayed-turn", StreamOptions(until_turn_end="mine", timeout_s=5))
+    assert live.end == "turn_end" and live.replay_complete is None and live.ids == [1, 2, 3]
 
 
 def test_stop_at_type_and_at_count(server):
