@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ SignalName = Literal["TERM", "INT", "HUP", "KILL"]
 MockMode = Literal[directives.MOCK_MODES]  # the mock's own table of modes
 InitMode = Literal[directives.INIT_MODES]
 PREHEAT_TIMEOUT_MS = 60000
+USER_SETTINGS = ".qwen/settings.json"
 STOP_ALL_GRACE_S = 10.0
 
 # Arguments of the deprecated `Start Daemon` that belong to one agent only: old name -> new name.
@@ -131,6 +133,7 @@ class DaemonKeywords(Component):
         init: InitMode = "normal",
         init_delay_ms: int = 0,
         new_session_delay_ms: int = 0,
+        user_settings: dict | None = None,
         token: str | None = None,
         require_auth: bool = False,
         workspace: str | None = None,
@@ -157,6 +160,8 @@ class DaemonKeywords(Component):
                 no-guard.
             init_delay_ms: Delay before the agent answers ``initialize``, ms.
             new_session_delay_ms: Delay before the agent answers ``session/new``, ms.
+            user_settings: Top-level keys for the user settings ``<HOME>/.qwen/settings.json``, which the daemon
+                reads once at boot, e.g. ``{"policy": {"permissionStrategy": "designated"}}``.
             {common}
             preheat: Wait until the agent child is up (``POST /workspace/acp/preheat``) before returning, so
                 the first session is not slowed by the agent's start; skipped unless ``init`` is normal.
@@ -168,6 +173,7 @@ class DaemonKeywords(Component):
             | ${daemon}= | Start Daemon With Mock Agent | chunks=5 | max_sessions=0 |
             | Start Daemon With Mock Agent | mode=hang | prompt_deadline_ms=1500 |
             | Start Daemon With Mock Agent | init=never | initialize_timeout_ms=2000 |
+            | Start Daemon With Mock Agent | user_settings={"policy": {"permissionStrategy": "consensus"}} |
         """
         common = _common(locals())
         settings = mock_control.prompt_settings(
@@ -178,10 +184,11 @@ class DaemonKeywords(Component):
             for name, value in (("init_mode", init), ("init_delay_ms", init_delay_ms))
         }
         start["new_session_delay_ms"] = mock_control.check_setting("new_session_delay_ms", new_session_delay_ms)
+        user = _user_settings(user_settings)
 
         def prepare(home: Path) -> tuple[dict[str, str], dict[str, str]]:
             env, files, _control = mock_control.agent_env(home, **start, **settings)
-            return env, files
+            return env, {**files, USER_SETTINGS: user} if user else files
 
         common["preheat"] = preheat and init == "normal"
         return self._start("mock", prepare, flags, **common)
@@ -543,6 +550,24 @@ class DaemonKeywords(Component):
         """
         count = checks.whole_number("lines", lines, low=1, high=100_000)
         return self.ctx.get(daemon, alive=False).daemon.stderr_tail(count)
+
+
+def _user_settings(settings: dict | None) -> str | None:
+    """The text of ``<HOME>/.qwen/settings.json`` for ``settings`` (``None`` when none are given).
+
+    Raises:
+        HarnessConfigError: ``settings`` is not a dictionary of JSON values.
+    """
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        raise HarnessConfigError(f"user_settings must be a dictionary of settings keys, got {settings!r:.80}.")
+    try:
+        return json.dumps(settings, indent=2)
+    except (TypeError, ValueError) as exc:
+        raise HarnessConfigError(
+            f"user_settings must hold only JSON values (texts, numbers, lists, dicts): {exc}."
+        ) from exc
 
 
 def _cmd(proc) -> str:
