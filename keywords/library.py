@@ -18,6 +18,7 @@ from keywords.components.gate_keywords import GateKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.log_keywords import LogKeywords
 from keywords.components.mock_keywords import MockKeywords
+from keywords.components.permission_keywords import PermissionKeywords
 from keywords.components.plot_keywords import PlotKeywords
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.components.provider_keywords import ProviderKeywords
@@ -139,6 +140,7 @@ class QwenServe(DynamicCore):
             self._providers,
             GateKeywords(self.ctx, self._daemons),
             SecurityKeywords(self.ctx),
+            PermissionKeywords(self.ctx),
         ]
         super().__init__(components)
 
