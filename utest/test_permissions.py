@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from keywords.components.daemon_keywords import _with_user_settings
+from keywords.components.daemon_keywords import _user_settings
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_report
 from keywords.measure.paired_ratio import estimate
@@ -433,17 +433,11 @@ def test_every_scenario_result_records_through_the_recorder():
 
 
 # -- the daemon's user settings --------------------------------------------------------------------------------
-def test_extra_user_settings_merge_into_the_homes_settings_file():
-    def prepare(home):
-        return {"A": "1"}, {".qwen/settings.json": json.dumps({"model": {"name": "m"}}), "other": "x"}
-
-    env, files = _with_user_settings(prepare, {"policy": {"permissionStrategy": "designated"}})("home")
-    assert env == {"A": "1"} and files["other"] == "x"
-    assert json.loads(files[".qwen/settings.json"]) == {
-        "model": {"name": "m"},
-        "policy": {"permissionStrategy": "designated"},
-    }
-    _env, files = _with_user_settings(lambda home: ({}, {}), {"policy": {}})("home")
-    assert json.loads(files[".qwen/settings.json"]) == {"policy": {}}
-    with pytest.raises(HarnessConfigError, match="only JSON values"):
-        _with_user_settings(prepare, {"bad": object()})
+def test_user_settings_become_the_homes_settings_file_or_are_refused_before_a_start():
+    text = _user_settings({"policy": {"permissionStrategy": "designated"}})
+    assert json.loads(text) == {"policy": {"permissionStrategy": "designated"}}
+    assert _user_settings(None) is None
+    with pytest.raises(HarnessConfigError, match="user_settings must hold only JSON values"):
+        _user_settings({"bad": object()})
+    with pytest.raises(HarnessConfigError, match="user_settings must be a dictionary"):
+        _user_settings(["policy"])

@@ -39,8 +39,7 @@ Unanswered Request Expires After The Response Timeout
     ...    ${TIMEOUT_MARGIN_MS} ms after it (harness clock); the agent receives ``cancelled`` with reason
     ...    ``timeout``, a late answer gets 404, and the session serves the next prompt.
     Begin Scenario    response-timeout    responseTimeoutMs=${RESPONSE_TIMEOUT_MS}
-    VAR    @{flag}    --permission-response-timeout-ms    ${RESPONSE_TIMEOUT_MS}
-    Start Daemon With Mock Agent    extra_args=${flag}
+    Start Daemon With Mock Agent    permission_response_timeout_ms=${RESPONSE_TIMEOUT_MS}
     ${expiry}    Leave Permission Unanswered    timeout=10 s
     Record Result    ${expiry}
     Should Be Equal    ${expiry.outcome}    cancelled
