@@ -1,4 +1,5 @@
-"""The open-model load engine: schedule, late and dropped accounting, harness CPU rule, SSE matching.
+"""The open-model load (keywords.traffic.open_model): plan checks, schedule, late and dropped accounting,
+SSE matching and the result's figures.
 
 The engine is driven with fake actions (sleeps) and, for prompts, against a tiny loopback HTTP/SSE server
 that speaks the daemon's prompt/events shapes (202 with ``promptId``; frames with ``promptId`` and
@@ -12,22 +13,17 @@ import queue
 import threading
 import time
 import uuid
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from keywords.errors import HarnessConfigError
 from keywords.measure.metrics import LatencyRecorder
+from keywords.reporting.figures import non_camel_keys
 from keywords.traffic.client import DaemonClient
-from keywords.traffic.open_model import (
-    ArrivalFailed,
-    CpuMeter,
-    LoadPlan,
-    LoadResult,
-    run_open_model,
-    run_prompt_load,
-    saturated,
-)
+from keywords.traffic.open_model import LoadPlan, SustainedLoadResult, run_lifecycle_load, run_prompt_load
+from keywords.traffic.open_model.engine import TICK_S, ArrivalFailed, per_second, run_open_model
 
 
 def done_now(arrival, rec):
@@ -46,12 +42,48 @@ def test_plan_counts_and_intended_offsets():
 
 
 @pytest.mark.parametrize(
-    "change",
-    [{"kind": "soak"}, {"rate": 0}, {"duration_s": 0}, {"sessions": 0}, {"workers": 0}, {"backlog": 0}],
+    ("change", "message"),
+    [
+        ({"kind": "soak"}, "kind must be one of prompt, lifecycle; got 'soak'."),
+        ({"rate": 0}, "rate must be a number above 0 and at most 5000 per second, got 0."),
+        ({"duration_s": 0}, "duration must be a number above 0 and at most 3600 s, got 0."),
+        ({"rate": 5000, "duration_s": 3600}, "arrivals (rate * duration) must be a whole number from 1 to 1e+06"),
+        ({"sessions": 0}, "sessions must be a whole number from 1 to 64, got 0."),
+        ({"workers": "many"}, "workers must be a whole number from 1 to 256, got 'many'."),
+        ({"backlog": 0}, "backlog must be a whole number from 1 to 100000, got 0."),
+        ({"late_ms": -1}, "late tolerance must be a number from 0 to 60000 ms, got -1."),
+        ({"max_start_lag_ms": 0}, "max start lag must be a number above 0 and at most 600000 ms, got 0."),
+        ({"drain_s": timedelta(minutes=11)}, "drain must be a number above 0 and at most 600 s, got 660.0."),
+        ({"cpu_threshold_pct": 101}, "cpu threshold must be a number above 0 and at most 100 % of one core"),
+        ({"cpu_interval_s": 0.01}, "cpu interval must be a number from 0.05 to 10 s, got 0.01."),
+        ({"cpu_windows": 0}, "cpu windows must be a whole number from 1 to 1000, got 0."),
+    ],
 )
-def test_plan_rejects_bad_values(change):
-    with pytest.raises(HarnessConfigError):
+def test_plan_refuses_each_bad_field_naming_it_its_range_and_the_value(change, message):
+    with pytest.raises(HarnessConfigError) as caught:
         LoadPlan(**change).validate()
+    assert message in str(caught.value)
+
+
+def test_plan_takes_robot_times_and_texts_of_numbers():
+    plan = LoadPlan(
+        rate="20",
+        duration_s=timedelta(seconds=1.5),
+        late_ms=timedelta(milliseconds=25),
+        max_start_lag_ms=timedelta(seconds=2),
+        drain_s=timedelta(minutes=1),
+        cpu_interval_s=timedelta(milliseconds=250),
+        workers="4",
+    ).validate()
+    assert (plan.rate, plan.duration_s, plan.arrivals, plan.workers) == (20.0, 1.5, 30, 4)
+    assert (plan.late_ms, plan.max_start_lag_ms, plan.drain_s, plan.cpu_interval_s) == (25.0, 2000.0, 60.0, 0.25)
+
+
+def test_plan_parameters_are_the_inputs_in_camel_case():
+    params = LoadPlan(kind="lifecycle", rate=5, duration_s=10, workers=8).validate().parameters()
+    assert non_camel_keys(params) == []
+    assert params["workload"] == "lifecycle" and params["ratePerSec"] == 5 and params["workers"] == 8
+    assert params["sessions"] is None  # a lifecycle load spreads nothing over sessions
 
 
 def test_fast_action_keeps_the_schedule():
@@ -145,46 +177,6 @@ def test_stop_ends_the_schedule_early():
     assert out.planned == out.sent < 10
 
 
-# -- harness CPU ---------------------------------------------------------------------------------------
-
-
-def test_saturation_rule():
-    assert saturated(95.0, [], 90, 3)
-    assert not saturated(50.0, [95, 95, 10, 95, 95], 90, 3)
-    assert saturated(50.0, [10, 95, 96, 97, 10], 90, 3)
-    assert not saturated(90.0, [90, 90, 90], 90, 3)  # "more than" the threshold
-
-
-def test_cpu_meter_with_a_fake_reading():
-    # (cpu seconds, wall seconds): 20% for one window, then 3 windows at 100%
-    readings = iter([(0.0, 0.0), (0.1, 0.5), (0.6, 1.0), (1.1, 1.5), (1.6, 2.0), (1.6, 2.0)])
-    meter = CpuMeter(interval_s=0.5, threshold_pct=90, windows=3, read=lambda: next(readings))
-    meter._first = meter._last = meter._read()
-    for _ in range(4):
-        meter.sample()
-    cpu = meter.stop()
-    assert meter.windows_pct == [20.0, 100.0, 100.0, 100.0]
-    assert cpu.mean_pct == 80.0
-    assert cpu.peak_pct == 100.0
-    assert cpu.saturated
-    assert "90% of one core" in cpu.rule
-
-
-def test_cpu_meter_sees_a_busy_harness():
-    idle_meter = CpuMeter(interval_s=0.1).start()
-    time.sleep(0.4)
-    idle = idle_meter.stop()
-    meter = CpuMeter(interval_s=0.1).start()
-    end = time.monotonic() + 0.6
-    x = 0
-    while time.monotonic() < end:
-        x += 1
-    busy = meter.stop()
-    # one busy thread; other work may share the box's cores, so only compare with the idle reading
-    assert busy.mean_pct > idle.mean_pct + 10
-    assert len(busy.windows_pct) >= 4
-
-
 # -- prompts against a loopback SSE server -------------------------------------------------------------
 
 
@@ -210,10 +202,17 @@ class FakeDaemon:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 parts = self.path.strip("/").split("/")
-                if parts[:1] == ["session"] and len(parts) == 3 and parts[2] == "prompt":
+                if parts == ["session"]:
+                    self._json(200, {"sessionId": str(uuid.uuid4()), "clientId": "c", "attached": False})
+                elif parts[:1] == ["session"] and len(parts) == 3 and parts[2] == "prompt":
                     fake.prompt(self, parts[1])
                 else:
                     self._json(404, {"code": "not_found"})
+
+            def do_DELETE(self):
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_GET(self):
                 parts = self.path.strip("/").split("/")
@@ -307,7 +306,7 @@ def test_prompt_load_matches_frames_to_prompts(fake):
         result = run_prompt_load(client, plan, session_ids=["s1", "s2", "s3"])
     finally:
         client.close()
-    assert isinstance(result, LoadResult)
+    assert isinstance(result, SustainedLoadResult)
     assert result.planned == result.sent == result.completed == 30
     assert result.errors == {} and result.unfinished == 0 and result.dropped == 0
     assert result.events == 30 * 5
@@ -327,8 +326,11 @@ def test_prompt_load_matches_frames_to_prompts(fake):
     line = result.line()
     assert "response p50" in line and "service p50" in line and "late " in line and "harness CPU" in line
     figures = result.figures()
-    assert figures["late"] == result.late and "histograms" not in figures
-    json.dumps(figures, default=str)
+    assert non_camel_keys(figures) == []
+    assert figures["late"] == result.late and figures["completed"] == 30 and "histograms" not in figures
+    assert figures["responseMs"] == result.response.to_dict() and figures["events"] == 150
+    assert figures["harnessCpuWindows"] == len(result.harness_cpu.windows_pct)
+    json.dumps(figures)  # plain data, no objects
 
 
 def test_refused_prompts_are_counted_by_code():
@@ -349,8 +351,76 @@ def test_refused_prompts_are_counted_by_code():
 def test_per_second_counts_ticks_from_the_schedule_origin():
     from collections import Counter
 
-    from keywords.traffic.open_model import TICK_S, per_second
-
     origin = 1000.0
     ticks = Counter({int((origin + 0.05) / TICK_S): 2, int((origin + 1.5) / TICK_S): 3, int((origin - 1) / TICK_S): 9})
     assert per_second(ticks, origin, 3) == [2, 3, 0]
+
+
+def test_lifecycle_load_figures_leave_what_it_does_not_measure_empty(fake):
+    client = DaemonClient(fake.base_url)
+    try:
+        result = run_lifecycle_load(client, LoadPlan(kind="lifecycle", rate=40, duration_s=0.5, workers=4))
+    finally:
+        client.close()
+    assert result.kind == "lifecycle" and result.planned == result.sent == result.completed == 20
+    figures = result.figures()
+    assert non_camel_keys(figures) == []
+    assert figures["acceptMs"]["count"] == 20 and figures["responseMs"]["count"] == 20
+    # not measured by a create+close load: None, never an invented 0
+    for key in ("firstChunkMs", "gapMs", "deliveryMs", "events", "eventsPerSec", "unfinished"):
+        assert figures[key] is None, key
+    assert sum(row[1] for row in result.timeline) == 20 and {row[2] for row in result.timeline} == {None}
+    assert "response p50" in result.line() and "harness CPU" in result.line()
+
+
+def test_a_driver_refuses_a_plan_of_the_other_kind():
+    with pytest.raises(HarnessConfigError, match="run_lifecycle_load needs a plan of kind lifecycle, got 'prompt'"):
+        run_lifecycle_load(None, LoadPlan(kind="prompt"))
+
+
+def test_the_session_load_keyword_turns_its_arguments_into_the_plan(fake):
+    from types import SimpleNamespace
+
+    from keywords.components.load_keywords import LoadKeywords
+
+    client = DaemonClient(fake.base_url)
+    ctx = SimpleNamespace(get=lambda daemon: SimpleNamespace(client=client))
+    try:
+        result = LoadKeywords(ctx).run_sustained_session_load(
+            40, timedelta(seconds=0.25), late_tolerance_ms=timedelta(milliseconds=30), workers="3"
+        )
+    finally:
+        client.close()
+    plan = result.plan
+    assert (plan.kind, plan.rate, plan.duration_s, plan.late_ms, plan.workers) == ("lifecycle", 40.0, 0.25, 30.0, 3)
+    assert result.planned == result.completed == 10
+
+
+def test_options_of_the_load_and_flow_keywords_are_keyword_only():
+    import inspect
+
+    from keywords.components.flow_keywords import FlowKeywords
+    from keywords.components.load_keywords import LoadKeywords
+
+    positional = {
+        "run_sustained_prompt_load": ["rate", "duration"],
+        "run_sustained_session_load": ["rate", "duration"],
+        "load_should_have_completed": ["result"],
+        "get_load_figures": ["result"],
+        "warn_if_harness_saturated": ["result"],
+        "warm_up_daemon": [],
+        "run_lifecycle_cycles": ["cycles"],
+        "run_concurrent_flows": ["count"],
+        "flows_should_all_be_correct": ["batch"],
+        "start_background_load": ["sessions"],
+        "wait_until_background_load_is_busy": ["load"],
+        "stop_background_load": ["load"],
+        "wait_for_eviction_in_daemon_log": ["session_id"],
+    }
+    for name, expected in positional.items():
+        method = getattr(LoadKeywords, name, None) or getattr(FlowKeywords, name)
+        params = list(inspect.signature(method).parameters.values())[1:]
+        main = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert main == expected, name
+        durations = [p.name for p in params if p.name in ("duration", "drain", "timeout", "max_seconds")]
+        assert all("timedelta" in str(method.__annotations__[d]) for d in durations), name

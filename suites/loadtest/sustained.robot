@@ -41,7 +41,8 @@ Prompts At A Steady Arrival Rate Over Several Sessions
     ...    rate=${RATE}    duration=${DURATION}    sessions=${SESSIONS}    workers=${WORKERS}
     ...    late_tolerance_ms=${LATE_TOLERANCE_MS}
     ${figures}    Get Load Figures    ${load}
-    Record Scenario    sustained-prompts    kind=loadtest-report    &{figures}
+    Record Scenario    sustained-prompts    kind=loadtest-report    parameters=${load.plan.parameters()}
+    ...    &{figures}
     Report Figures    ${load.line()}
     Report Figures    ${load.sse_line()}
     Warn If Harness Saturated    ${load}
@@ -63,7 +64,8 @@ Session Create And Close At A Steady Arrival Rate
     ...    rate=${LIFECYCLE_RATE}    duration=${LIFECYCLE_DURATION}    workers=${WORKERS}
     ...    late_tolerance_ms=${LATE_TOLERANCE_MS}
     ${figures}    Get Load Figures    ${load}
-    Record Scenario    sustained-session-lifecycle    kind=loadtest-report    &{figures}
+    Record Scenario    sustained-session-lifecycle    kind=loadtest-report    parameters=${load.plan.parameters()}
+    ...    &{figures}
     Report Figures    ${load.line()}
     Warn If Harness Saturated    ${load}
     Load Should Have Completed    ${load}
