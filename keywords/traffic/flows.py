@@ -1,29 +1,32 @@
 """Session flows for load scenarios: create → prompt → turn end (repeated) → close, run one by one or all at once.
 
 A flow never raises; it returns a :class:`FlowRecord` saying what happened at each step, so one failing flow
-does not hide the others. Concurrent flows start together behind a barrier, each in its own thread, and the
-caller waits for all of them within a bound. Background load (:class:`BackgroundLoad`) keeps other sessions
-busy while a scenario runs. Eviction is confirmed from the daemon's own log (:func:`find_evictions`).
+does not hide the others. Concurrent flows are released together by the one start barrier
+(:func:`keywords.traffic.barrier.run_together`; a broken barrier is an error), and every flow is bounded by
+the batch's time bound. Other sessions kept busy meanwhile are :mod:`keywords.traffic.background_load`; the
+daemon's log lines are :mod:`keywords.daemon.daemon_log`.
 
 Nothing here logs or touches Robot Framework; times are monotonic milliseconds.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from keywords.errors import DaemonHttpError, HarnessConfigError
+from keywords import checks
+from keywords.errors import DaemonHttpError
 from keywords.measure import metrics
+from keywords.traffic.barrier import run_together
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.turns import follow_turn
 
 MAX_FLOWS = 1000
 MAX_PROMPTS = 1000
+MAX_CHUNKS = 100_000
+MIN_BATCH_S = 60.0
 
 
 @dataclass
@@ -71,60 +74,52 @@ class FlowTurn:
         return out
 
 
+NOT_RUN = FlowTurn("", "not_run", None, None, 0, 0, None, None)
+
+
 @dataclass
 class FlowRecord:
     """One create → prompt → turn end → close flow; with ``prompts`` > 1, prompt → turn end is repeated.
 
-    The single-turn fields (``prompt_id`` ... ``turn_ms``) describe the last turn the flow ran: the flow stops
-    prompting after a turn that broke the contract, so that turn is the one they show. ``turns`` holds every turn.
+    The flow stops prompting after a turn that broke the contract, so its last turn (``last_turn``) is the one
+    that shows what went wrong.
 
     Attributes:
         index: Flow number (0-based).
-        session_id: The session created (``None`` if creation failed).
-        prompt_id: The prompt's id from the 202 answer.
-        outcome: How the turn ended (``completed``, ``error``, ``session_died``, ``timeout``...) or ``not_run``.
-        stop_reason: ``stopReason`` of ``turn_complete``.
-        end_prompt_id: ``promptId`` carried by the frame that ended the turn.
-        chunks: Agent chunks of this prompt.
-        session_updates: ``session_update`` frames of this prompt (the daemon's echo included).
-        close_status: Status of ``DELETE /session/:id`` (204 expected).
-        after_close_status: Status of ``GET /session/:id/status`` after the close (404 expected).
-        create_ms: ``POST /session`` time.
-        prompt_ms: ``POST .../prompt`` time (to the 202).
-        turn_ms: Prompt POST to the end of the turn.
-        close_ms: ``DELETE`` time.
-        total_ms: The whole flow.
-        error: What went wrong (an HTTP refusal or an exception), if anything.
-        started_at: Monotonic start time (s), to place flows on a common time line.
         prompts: Prompts the flow was to send, one after another, each after the previous turn ended.
-        turns: Every turn the flow ran, in order.
+        session_id: The session created (``None`` if creation failed).
+        started_at: Monotonic start time (s), to place flows on a common time line.
+        create_ms: ``POST /session`` time.
+        turns: Every turn the flow ran, in order (each a ``FlowTurn``: ``prompt_id``, ``outcome``,
+            ``stop_reason``, ``end_prompt_id``, ``chunks``, ``session_updates``, ``prompt_ms``, ``turn_ms``,
+            ``update_times``).
+        close_status: Status of ``DELETE /session/:id`` (204 expected).
+        close_ms: ``DELETE`` time.
+        after_close_status: Status of ``GET /session/:id/status`` after the close (404 expected).
+        total_ms: The whole flow.
+        error: What went wrong (an HTTP refusal, an exception, the flow's bound), if anything.
     """
 
     index: int
+    prompts: int = 1
     session_id: str | None = None
-    prompt_id: str | None = None
-    outcome: str = "not_run"
-    stop_reason: str | None = None
-    end_prompt_id: str | None = None
-    chunks: int = 0
-    session_updates: int = 0
-    close_status: int | None = None
-    after_close_status: int | None = None
+    started_at: float = 0.0
     create_ms: float | None = None
-    prompt_ms: float | None = None
-    turn_ms: float | None = None
+    turns: list[FlowTurn] = field(default_factory=list)
+    close_status: int | None = None
     close_ms: float | None = None
+    after_close_status: int | None = None
     total_ms: float | None = None
     error: str | None = None
-    started_at: float = 0.0
-    prompts: int = 1
-    turns: list[FlowTurn] = field(default_factory=list)
+
+    @property
+    def last_turn(self) -> FlowTurn:
+        """The last turn the flow ran (a ``not_run`` turn when it ran none)."""
+        return self.turns[-1] if self.turns else NOT_RUN
 
     def turn_times(self) -> list[float]:
-        """Prompt-to-turn-end times (ms) of every turn this flow ran (the single ``turn_ms`` without ``turns``)."""
-        if self.turns:
-            return [t.turn_ms for t in self.turns if t.turn_ms is not None]
-        return [self.turn_ms] if self.turn_ms is not None else []
+        """Prompt-to-turn-end times (ms) of every turn this flow ran."""
+        return [t.turn_ms for t in self.turns if t.turn_ms is not None]
 
     def problems(self, chunks: int | None = None) -> list[str]:
         """What this flow got wrong against the per-flow contract (empty when correct).
@@ -132,20 +127,8 @@ class FlowRecord:
         Args:
             chunks: Expected agent chunks (then ``chunks + 1`` session updates are expected).
         """
-        out = []
-        if self.error:
-            out.append(self.error)
-        last = FlowTurn(
-            self.prompt_id or "",
-            self.outcome,
-            self.stop_reason,
-            self.end_prompt_id,
-            self.chunks,
-            self.session_updates,
-            self.prompt_ms,
-            self.turn_ms,
-        )
-        out += last.problems(chunks)
+        out = [self.error] if self.error else []
+        out += self.last_turn.problems(chunks)
         if self.turns and len(self.turns) < self.prompts:
             out.append(f"only {len(self.turns)} of {self.prompts} prompts ran")
         if self.session_id is not None and not self.error:
@@ -229,6 +212,21 @@ class FlowBatch:
         more = len(lines) - limit
         return "\n".join(lines[:limit] + ([f"... and {more} more"] if more > 0 else []))
 
+    def figures(self) -> dict[str, Any]:
+        """``flows``, ``successCount``, ``failureCount``, ``promptCount``, ``failedPromptCount``, ``wallMs`` and
+        the percentile dicts ``flowLatencyMs``, ``turnLatencyMs``, ``createLatencyMs``."""
+        return {
+            "flows": self.count,
+            "successCount": self.success_count,
+            "failureCount": self.failure_count,
+            "promptCount": self.prompt_count,
+            "failedPromptCount": self.failed_prompt_count,
+            "wallMs": round(self.wall_ms, 1),
+            "flowLatencyMs": self.latency.to_dict(),
+            "turnLatencyMs": self.turn_latency.to_dict(),
+            "createLatencyMs": self.create_latency.to_dict(),
+        }
+
     def line(self) -> str:
         """Figures for a test message."""
         return (
@@ -244,15 +242,15 @@ def run_flow(
     text: str,
     timeout_s: float = 30.0,
     check_gone: bool = True,
-    ready: Callable[[], None] | None = None,
     prompts: int = 1,
     chunks: int | None = None,
+    bound_s: float | None = None,
 ) -> FlowRecord:
     """Create a thread session, prompt it, follow the turn to its end, close it, check it is gone.
 
     With ``prompts`` > 1 the session gets that many prompts one after another (each sent when the previous
     turn ended), each timed from its own POST to its own end frame; a turn that breaks the contract ends the
-    prompting (the session is still closed).
+    prompting (the session is still closed), and so does the end of ``bound_s``.
 
     Args:
         client: Client of the daemon.
@@ -260,28 +258,28 @@ def run_flow(
         text: Prompt text (may carry a mock directive); with ``prompts`` > 1, `` #<k>`` is added.
         timeout_s: Bound on each turn.
         check_gone: Ask the session's status after the close (404 expected).
-        ready: Called just before the flow starts (a barrier wait for concurrent flows).
         prompts: Prompts to send, one after another.
         chunks: Expected agent chunks per turn (a turn with other counts ends the prompting).
+        bound_s: Bound on the flow's prompting from its start (no new prompt after it; a turn waits at most
+            until it); ``None``: only ``timeout_s`` per turn.
     """
     rec = FlowRecord(index, prompts=prompts)
-    if ready is not None:
-        try:
-            ready()
-        except threading.BrokenBarrierError:
-            rec.error = "the start barrier broke (another flow thread failed to start)"
-            return rec
     rec.started_at = time.monotonic()
+    deadline = rec.started_at + bound_s if bound_s is not None else None
     try:
         info = client.create_session("thread")
         rec.session_id, rec.create_ms = info.session_id, info.elapsed_ms
         for k in range(prompts):
-            turn = _run_turn(client, rec.session_id, text if prompts == 1 else f"{text} #{k}", timeout_s)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                rec.error = _bound_ran_out(bound_s, k, prompts)
+                break
+            turn_timeout = timeout_s if left is None else min(timeout_s, left)
+            turn = _run_turn(client, rec.session_id, text if prompts == 1 else f"{text} #{k}", turn_timeout)
             rec.turns.append(turn)
-            rec.prompt_id, rec.prompt_ms, rec.turn_ms = turn.prompt_id, turn.prompt_ms, turn.turn_ms
-            rec.outcome, rec.stop_reason, rec.end_prompt_id = turn.outcome, turn.stop_reason, turn.end_prompt_id
-            rec.chunks, rec.session_updates = turn.chunks, turn.session_updates
             if turn.problems(chunks):
+                if deadline is not None and time.monotonic() >= deadline:  # the bound cut this turn short
+                    rec.error = _bound_ran_out(bound_s, k, prompts)
                 break
         closed = client.close_session(rec.session_id, expected=None)
         rec.close_status, rec.close_ms = closed.status, closed.elapsed_ms
@@ -293,6 +291,10 @@ def run_flow(
         rec.error = f"{type(exc).__name__}: {exc}"
     rec.total_ms = (time.monotonic() - rec.started_at) * 1000
     return rec
+
+
+def _bound_ran_out(bound_s: float | None, done: int, prompts: int) -> str:
+    return f"the flow's bound of {bound_s:g} s ran out after {done} of {prompts} prompts"
 
 
 def _run_turn(client: DaemonClient, session_id: str, text: str, timeout_s: float) -> FlowTurn:
@@ -332,9 +334,9 @@ def _end_prompt_id(events: Iterable[dict], prompt_id: str) -> str | None:
     return None
 
 
-def _check_count(name: str, value: int, most: int = MAX_FLOWS) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
-        raise HarnessConfigError(f"{name} must be a whole number from 1 to {most}, got {value!r}.")
+def batch_bound_s(prompts: int, timeout_s: float) -> float:
+    """Default bound on a concurrent batch: ``prompts + 3`` turn timeouts, at least 60 s."""
+    return max(MIN_BATCH_S, (prompts + 3) * timeout_s)
 
 
 def run_sequential(
@@ -344,12 +346,14 @@ def run_sequential(
 
     Args:
         client: Client of the daemon.
-        cycles: Number of flows.
+        cycles: Number of flows (1..1000).
         chunks: Agent chunks each prompt asks for (recorded; the prefix makes the mock send them).
         prefix: Text put before ``cycle-<i>`` (a mock directive).
         timeout_s: Bound on each turn.
     """
-    _check_count("cycles", cycles)
+    cycles = checks.whole_number("cycles", cycles, low=1, high=MAX_FLOWS)
+    chunks = checks.whole_number("chunks", chunks, low=0, high=MAX_CHUNKS)
+    timeout_s = checks.seconds("turn timeout", timeout_s)
     started = time.monotonic()
     records = [run_flow(client, i, text=f"{prefix}cycle-{i}", timeout_s=timeout_s) for i in range(cycles)]
     return FlowBatch("sequential", records, (time.monotonic() - started) * 1000, chunks)
@@ -362,261 +366,41 @@ def run_concurrent(
     chunks: int,
     prefix: str = "",
     timeout_s: float = 30.0,
-    join_timeout_s: float = 120.0,
     prompts: int = 1,
+    batch_timeout_s: float | None = None,
 ) -> FlowBatch:
-    """Start ``flows`` flows at the same moment (threads behind a barrier) and wait for all of them.
+    """Start ``flows`` flows at the same moment (released by one barrier) and wait for all of them.
 
     Args:
         client: Client of the daemon (its connection pool is shared by the threads).
-        flows: Number of concurrent flows.
+        flows: Number of concurrent flows (1..1000).
         chunks: Agent chunks each prompt asks for.
         prefix: Text put before ``burst-<i>`` (a mock directive).
         timeout_s: Bound on each turn.
-        join_timeout_s: Bound on the whole batch; flows still running then are recorded as timed out.
         prompts: Prompts per flow, one after another within the flow (the flows run side by side).
+        batch_timeout_s: Bound on each flow's prompting (default :func:`batch_bound_s`); a flow that reaches
+            it sends no more prompts, closes its session and records the bound as its error.
+
+    Raises:
+        BarrierBrokenError: the flows could not be released together.
     """
-    _check_count("flows", flows)
-    _check_count("prompts", prompts, MAX_PROMPTS)
-    barrier = threading.Barrier(flows, timeout=30.0)
-    records: list[FlowRecord | None] = [None] * flows
+    flows = checks.whole_number("flows", flows, low=1, high=MAX_FLOWS)
+    prompts = checks.whole_number("prompts", prompts, low=1, high=MAX_PROMPTS)
+    chunks = checks.whole_number("chunks", chunks, low=0, high=MAX_CHUNKS)
+    timeout_s = checks.seconds("turn timeout", timeout_s)
+    bound = batch_bound_s(prompts, timeout_s) if batch_timeout_s is None else batch_timeout_s
+    bound = checks.seconds("batch timeout", bound, high=24 * 3600)
 
-    def work(i: int) -> None:
-        records[i] = run_flow(
-            client,
-            i,
-            text=f"{prefix}burst-{i}",
-            timeout_s=timeout_s,
-            ready=barrier.wait,
-            prompts=prompts,
-            chunks=chunks,
-        )
+    def work(i: int) -> FlowRecord:
+        text = f"{prefix}burst-{i}"
+        return run_flow(client, i, text=text, timeout_s=timeout_s, prompts=prompts, chunks=chunks, bound_s=bound)
 
-    threads = [threading.Thread(target=work, args=(i,), name=f"flow-{i}", daemon=True) for i in range(flows)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + join_timeout_s
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    results = run_together(flows, work, what="flows")
     done = [
-        r if r is not None else FlowRecord(i, outcome="timeout", error="flow still running", prompts=prompts)
-        for i, r in enumerate(records)
+        r if isinstance(r, FlowRecord) else FlowRecord(i, error=f"{type(r).__name__}: {r}", prompts=prompts)
+        for i, r in enumerate(results)
     ]
     starts = [r.started_at for r in done if r.started_at]
     ends = [r.started_at + (r.total_ms or 0) / 1000 for r in done if r.started_at]
     wall = (max(ends) - min(starts)) * 1000 if starts else 0.0
     return FlowBatch("concurrent", done, wall, chunks)
-
-
-# -- background load ---------------------------------------------------------------------------------
-@dataclass
-class LoadResult:
-    """What background load did.
-
-    Attributes:
-        sessions: Sessions that ran prompts.
-        turns: Turns that completed (``end_turn``).
-        failures: Turns or requests that failed, with the reason.
-        frames: Frames the load's turns received.
-        elapsed_ms: Start to stop.
-    """
-
-    sessions: int
-    turns: int
-    failures: list[str]
-    frames: int
-    elapsed_ms: float
-
-    def line(self) -> str:
-        """Figures for a test message."""
-        return (
-            f"background load: {self.turns} turns on {self.sessions} sessions, {self.frames} frames, "
-            f"{len(self.failures)} failures in {self.elapsed_ms:.0f} ms"
-        )
-
-
-class BackgroundLoad:
-    """Keep other sessions busy: each worker opens a session and prompts it in a loop until stopped.
-
-    Args:
-        client: Client of the daemon.
-        sessions: Number of busy sessions (one thread each).
-        text: Prompt text (a mock directive sets its size).
-        max_turns: Bound on turns per worker.
-        max_s: Bound on the load's life.
-    """
-
-    def __init__(self, client: DaemonClient, sessions: int, text: str, max_turns: int = 1000, max_s: float = 60.0):
-        _check_count("sessions", sessions)
-        self.client = client
-        self.sessions = sessions
-        self.text = text
-        self.max_turns = max_turns
-        self.max_s = max_s
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._turns = 0
-        self._frames = 0
-        self._failures: list[str] = []
-        self._threads: list[threading.Thread] = []
-        self._started = 0.0
-        self.first_turn = threading.Event()
-
-    def start(self) -> BackgroundLoad:
-        """Start the workers; returns at once."""
-        self._started = time.monotonic()
-        for i in range(self.sessions):
-            thread = threading.Thread(target=self._work, args=(i,), name=f"load-{i}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
-        return self
-
-    def _work(self, i: int) -> None:
-        deadline = self._started + self.max_s
-        sid = None
-        try:
-            sid = self.client.create_session("thread").session_id
-            for _ in range(self.max_turns):
-                if self._stop.is_set() or time.monotonic() >= deadline:
-                    break
-                accepted = self.client.prompt(sid, self.text)
-                turn = follow_turn(self.client, sid, accepted, timeout_s=max(1.0, deadline - time.monotonic()))
-                with self._lock:
-                    self._frames += turn.stream.received if turn.stream else 0
-                    if turn.outcome == "completed" and turn.stop_reason == "end_turn":
-                        self._turns += 1
-                        self.first_turn.set()
-                    else:
-                        self._failures.append(f"worker {i}: turn {turn.summary()}")
-        except Exception as exc:
-            with self._lock:
-                self._failures.append(f"worker {i}: {type(exc).__name__}: {exc}")
-        finally:
-            if sid is not None:
-                try:
-                    self.client.close_session(sid, expected=None)
-                except Exception as exc:
-                    with self._lock:
-                        self._failures.append(f"worker {i}: close failed: {exc}")
-
-    def request_stop(self) -> None:
-        """Ask the workers to stop after their current turn (does not wait)."""
-        self._stop.set()
-
-    def failures_so_far(self) -> list[str]:
-        """Failures recorded until now."""
-        with self._lock:
-            return list(self._failures)
-
-    @property
-    def turns(self) -> int:
-        """Turns completed so far."""
-        with self._lock:
-            return self._turns
-
-    def stop(self, timeout_s: float = 30.0) -> LoadResult:
-        """Stop the workers (each finishes its current turn) and return what they did."""
-        self._stop.set()
-        deadline = time.monotonic() + timeout_s
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        alive = sum(t.is_alive() for t in self._threads)
-        elapsed = (time.monotonic() - self._started) * 1000
-        with self._lock:
-            failures = list(self._failures)
-            if alive:
-                failures.append(f"{alive} workers still running after {timeout_s:g} s")
-            return LoadResult(self.sessions, self._turns, failures, self._frames, elapsed)
-
-
-# -- the daemon's log ---------------------------------------------------------------------------------
-_FIELD = re.compile(r"(\w+)=(\S+)")
-EVICTION_MESSAGE = "SSE client evicted"
-
-
-@dataclass(frozen=True)
-class EvictionLogRecord:
-    """One ``SSE client evicted`` line of the daemon's log.
-
-    Attributes:
-        session_id: ``sessionId`` field.
-        stream_id: ``streamId`` field (the subscriber's ``X-Qwen-SSE-Stream-Id``).
-        reason: ``queue_overflow``, ``queue_bytes_overflow`` or ``writer_idle_timeout``.
-        dropped_after: ``droppedAfter``: the last event id queued for the subscriber.
-        queue_size: ``queueSize`` when evicted.
-        max_queued: ``maxQueued`` of the subscriber.
-        queued_bytes: ``queuedBytes`` when evicted.
-        timestamp: The line's ISO timestamp.
-        line: The whole line.
-        detected_at: Monotonic time (s) the harness found the line (0 when parsed offline).
-    """
-
-    session_id: str | None
-    stream_id: str | None
-    reason: str | None
-    dropped_after: int | None
-    queue_size: int | None
-    max_queued: int | None
-    queued_bytes: int | None
-    timestamp: str | None
-    line: str
-    detected_at: float = 0.0
-
-
-def log_fields(line: str) -> dict[str, str]:
-    """``key=value`` fields of a daemon log line."""
-    return dict(_FIELD.findall(line))
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def find_evictions(
-    lines: Iterable[str], session_id: str | None = None, stream_id: str | None = None
-) -> list[EvictionLogRecord]:
-    """Eviction records in daemon log lines, optionally only those of one session and/or subscriber stream."""
-    found = []
-    for line in lines:
-        if EVICTION_MESSAGE not in line:
-            continue
-        f = log_fields(line)
-        if session_id is not None and f.get("sessionId") != session_id:
-            continue
-        if stream_id is not None and f.get("streamId") != stream_id:
-            continue
-        found.append(
-            EvictionLogRecord(
-                session_id=f.get("sessionId"),
-                stream_id=f.get("streamId"),
-                reason=f.get("reason"),
-                dropped_after=_int(f.get("droppedAfter")),
-                queue_size=_int(f.get("queueSize")),
-                max_queued=_int(f.get("maxQueued")),
-                queued_bytes=_int(f.get("queuedBytes")),
-                timestamp=line.split(" ", 1)[0] if line[:1].isdigit() else None,
-                line=line,
-            )
-        )
-    return found
-
-
-def wait_for_eviction(
-    read_lines: Callable[[], list[str]],
-    session_id: str | None = None,
-    stream_id: str | None = None,
-    timeout_s: float = 10.0,
-    poll_s: float = 0.02,
-) -> EvictionLogRecord | None:
-    """Poll the daemon's log until it records an eviction (of this session/stream); ``None`` on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = find_evictions(read_lines(), session_id, stream_id)
-        if found:
-            return dataclasses.replace(found[0], detected_at=time.monotonic())
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(poll_s)
