@@ -103,20 +103,20 @@ class EngineOutcome:
     """What the schedule and the workers did (before per-kind figures are added).
 
     Attributes:
+        recorders: The merged recorders and counts of every worker.
         planned: Scheduled arrivals.
         dropped_queue_full: Arrivals dropped because the hand-off queue was full.
         schedule_s: First intended start to the last hand-off.
         wall_s: Schedule start to the last worker's end.
         started_at: Monotonic time of the schedule's start (the timeline's zero).
-        recorders: The merged recorders and counts of every worker.
     """
 
+    recorders: WorkerRecorders = field(default_factory=WorkerRecorders)
     planned: int = 0
     dropped_queue_full: int = 0
     schedule_s: float = 0.0
     wall_s: float = 0.0
     started_at: float = 0.0
-    recorders: WorkerRecorders = field(default_factory=WorkerRecorders)
 
     @property
     def sent(self) -> int:

@@ -90,14 +90,14 @@ class SustainedLoadResult:
     wall_s: float = 0.0
 
     @property
-    def kind(self) -> str:
-        """``prompt`` or ``lifecycle`` (the plan's kind)."""
-        return self.plan.kind
-
-    @property
     def error_count(self) -> int:
         """All counted errors."""
         return sum(self.errors.values())
+
+    @property
+    def kind(self) -> str:
+        """``prompt`` or ``lifecycle`` (the plan's kind)."""
+        return self.plan.kind
 
     def line(self) -> str:
         """The one-line report: both latencies, late/dropped, errors, harness CPU."""
