@@ -9,7 +9,7 @@ import pytest
 from flow_daemon import FakeDaemon, break_the_start_barrier, serve
 
 from keywords.errors import HarnessConfigError
-from keywords.reporting.figures import non_camel_keys
+from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic import barrier
 from keywords.traffic.background_load import BackgroundLoad, BackgroundLoadResult
 
@@ -67,7 +67,7 @@ def test_a_broken_start_barrier_is_an_error_when_the_load_is_stopped(fake_daemon
 def test_figures_and_line_come_from_what_the_load_did():
     result = BackgroundLoadResult(sessions=4, turns=37, frames=7474, elapsed_ms=2051.26, failures=["worker 1: x"])
     figures = result.figures()
-    assert non_camel_keys(figures) == []
+    assert non_camel_keys(figures) == [] and figures_of(result) == figures  # recordable with Record Result
     assert figures == {
         "loadSessions": 4,
         "loadTurns": 37,

@@ -8,7 +8,7 @@ import pytest
 
 from keywords.daemon import daemon_log
 from keywords.errors import HarnessConfigError
-from keywords.reporting.figures import non_camel_keys
+from keywords.reporting.figures import figures_of, non_camel_keys
 
 EVICTED = (
     "2026-11-28T19:15:51.341Z [WARN] [DAEMON] runId=83db pid=12082 sessionId=8d091436-fc19 "
@@ -73,7 +73,7 @@ def test_the_record_carries_the_time_from_the_prompt_to_the_detection():
 def test_figures_and_line_of_an_eviction_come_from_its_log_line():
     [record] = daemon_log.find_evictions([EVICTED])
     figures = record.figures()
-    assert non_camel_keys(figures) == []
+    assert non_camel_keys(figures) == [] and figures_of(record) == figures  # recordable with Record Result
     assert figures == {
         "reason": "queue_overflow",
         "droppedAfter": 22,

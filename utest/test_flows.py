@@ -9,7 +9,7 @@ import pytest
 from flow_daemon import FakeDaemon, break_the_start_barrier, serve
 
 from keywords.errors import HarnessConfigError
-from keywords.reporting.figures import non_camel_keys
+from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic import barrier, flows
 from keywords.traffic.client import PromptAccepted
 from keywords.traffic.flows import FlowBatch, FlowRecord, FlowTurn
@@ -108,7 +108,7 @@ def test_batch_figures_are_camel_case_and_measured():
     records = [good(i) for i in range(3)] + [good(3, turns=[turn(3, chunks=2)])]
     batch = FlowBatch("sequential", records, wall_ms=123.45, chunks=3)
     figures = batch.figures()
-    assert non_camel_keys(figures) == []
+    assert non_camel_keys(figures) == [] and figures_of(batch) == figures  # recordable with Record Result
     assert figures["flows"] == 4 and figures["successCount"] == 3 and figures["failureCount"] == 1
     assert figures["promptCount"] == 4 and figures["failedPromptCount"] == 1 and figures["wallMs"] == 123.5
     assert figures["flowLatencyMs"] == batch.latency.to_dict() and figures["flowLatencyMs"]["count"] == 3

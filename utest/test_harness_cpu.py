@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from keywords.measure.harness_cpu import CpuMeter, HarnessCpu, saturated
-from keywords.reporting.figures import non_camel_keys
+from keywords.reporting.figures import figures_of, non_camel_keys
 
 
 def test_saturation_rule():
@@ -57,7 +57,7 @@ def test_a_meter_that_never_ran_reports_nothing_measured_not_zero():
 def test_figures_are_camel_case_and_carry_the_measured_windows():
     cpu = HarnessCpu(mean_pct=42.5, peak_pct=97.0, windows_pct=[10.0, 97.0, 20.0], saturated=False, cores=2)
     figures = cpu.figures()
-    assert non_camel_keys(figures) == []
+    assert non_camel_keys(figures) == [] and figures_of(cpu) == figures
     assert figures == {
         "harnessCpuMeanPct": 42.5,
         "harnessCpuPeakPct": 97.0,

@@ -20,7 +20,7 @@ import pytest
 
 from keywords.errors import HarnessConfigError
 from keywords.measure.metrics import LatencyRecorder
-from keywords.reporting.figures import non_camel_keys
+from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.open_model import LoadPlan, SustainedLoadResult, run_lifecycle_load, run_prompt_load
 from keywords.traffic.open_model.engine import TICK_S, ArrivalFailed, per_second, run_open_model
@@ -364,7 +364,7 @@ def test_lifecycle_load_figures_leave_what_it_does_not_measure_empty(fake):
         client.close()
     assert result.kind == "lifecycle" and result.planned == result.sent == result.completed == 20
     figures = result.figures()
-    assert non_camel_keys(figures) == []
+    assert non_camel_keys(figures) == [] and figures_of(result) == figures  # recordable with Record Result
     assert figures["acceptMs"]["count"] == 20 and figures["responseMs"]["count"] == 20
     # not measured by a create+close load: None, never an invented 0
     for key in ("firstChunkMs", "gapMs", "deliveryMs", "events", "eventsPerSec", "unfinished"):
