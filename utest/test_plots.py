@@ -99,13 +99,12 @@ def test_latency_values_from_a_list_a_result_or_a_recorder():
 
 
 def test_flow_batch_gives_the_times_of_its_correct_flows():
-    from keywords.traffic.flows import FlowBatch, FlowRecord
+    from keywords.traffic.flows import FlowBatch, FlowRecord, FlowTurn
 
-    good = FlowRecord(
-        0, session_id="s0", prompt_id="p0", end_prompt_id="p0", outcome="completed", stop_reason="end_turn",
-        session_updates=1, close_status=204, after_close_status=404, total_ms=40.0,
-    )  # fmt: skip
-    broken = FlowRecord(1, session_id="s1", outcome="timeout", total_ms=90.0)
+    turn = FlowTurn("p0", "completed", "end_turn", "p0", chunks=0, session_updates=1, prompt_ms=1.0, turn_ms=30.0)
+    good = FlowRecord(0, session_id="s0", turns=[turn], close_status=204, after_close_status=404, total_ms=40.0)
+    timed_out = FlowTurn("p1", "timeout", None, None, chunks=0, session_updates=0, prompt_ms=1.0, turn_ms=None)
+    broken = FlowRecord(1, session_id="s1", turns=[timed_out], total_ms=90.0)
     batch = FlowBatch("sequential", [good, broken], wall_ms=130.0, chunks=0)
     assert batch.latencies_ms() == [40.0] == plots.latency_values(batch)
     assert batch.latency.count == 1

@@ -36,7 +36,7 @@ def _plan(kind: str, arguments: dict[str, Any], **fields: Any) -> LoadPlan:
 class LoadKeywords(Component):
     """Open-model load: arrivals at a target rate, response and service time, late and dropped starts."""
 
-    @keyword(tags=("load", "prompt"))
+    @keyword(tags=("load", "prompt", "sse"))
     def run_sustained_prompt_load(
         self,
         rate: float = 10.0,
@@ -100,7 +100,7 @@ class LoadKeywords(Component):
         self.info(f"Harness CPU rule: {result.harness_cpu.rule}")
         return result
 
-    @keyword(tags=("load",))
+    @keyword(tags=("load", "session"))
     def run_sustained_session_load(
         self,
         rate: float = 5.0,
