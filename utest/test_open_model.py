@@ -47,7 +47,10 @@ def test_plan_counts_and_intended_offsets():
         ({"kind": "soak"}, "kind must be one of prompt, lifecycle; got 'soak'."),
         ({"rate": 0}, "rate must be a number above 0 and at most 5000 per second, got 0."),
         ({"duration_s": 0}, "duration must be a number above 0 and at most 3600 s, got 0."),
-        ({"rate": 5000, "duration_s": 3600}, "arrivals (rate * duration) must be a whole number from 1 to 1e+06"),
+        (
+            {"rate": 5000, "duration_s": 3600},
+            "arrivals (rate * duration) must be a whole number from 1 to 1000000, got 18000000.",
+        ),
         ({"sessions": 0}, "sessions must be a whole number from 1 to 64, got 0."),
         ({"workers": "many"}, "workers must be a whole number from 1 to 256, got 'many'."),
         ({"backlog": 0}, "backlog must be a whole number from 1 to 100000, got 0."),
