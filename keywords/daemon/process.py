@@ -109,6 +109,7 @@ class Daemon:
         workspace: Workspace folder the daemon is bound to.
         base_url: ``http://127.0.0.1:<port>`` once started.
         boot_s: Seconds from spawn to the listening line (monotonic clock).
+        spawned_at: ``time.monotonic()`` just before the spawn (the start of every spawn-to-X figure).
     """
 
     def __init__(self, spec: DaemonSpec, registry: Registry, name: str, artifacts_dir: Path) -> None:
@@ -121,6 +122,7 @@ class Daemon:
         self.port: int | None = None
         self.proc = None
         self.boot_s: float | None = None
+        self.spawned_at: float | None = None
         self.exit_code: int | None = None
         self.stop_s: float | None = None
         self.killed_pids: list[int] = []
@@ -195,7 +197,7 @@ class Daemon:
         if self.spec.token:
             env["QWEN_SERVER_TOKEN"] = self.spec.token
         env = self._registry.child_env(env, tag=self.tag)
-        started = time.monotonic()
+        started = self.spawned_at = time.monotonic()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = self._registry.spawn(
                 self.spec.argv(str(self.workspace)), env=env, cwd=self.workspace, stdout=out, stderr=err

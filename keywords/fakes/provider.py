@@ -101,6 +101,9 @@ class ProviderRequest:
         fault: The fault mode that answered it.
         status: HTTP status sent.
         done_monotonic: When the answer was finished (``None`` for a stall still open or cut).
+        answering_monotonic: When the provider started answering, ``time.monotonic()`` (seconds): it wrote the
+            first content chunk (streaming, after ``first_token_ms``) or the whole reply (non-streaming);
+            ``None`` for a fault or a stall.
     """
 
     index: int
@@ -116,6 +119,7 @@ class ProviderRequest:
     fault: str = "none"
     status: int = 0
     done_monotonic: float | None = None
+    answering_monotonic: float | None = None
 
 
 def _last_user_text(messages: list) -> str:
@@ -208,6 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour.first_token_ms and provider._stopping.wait(behaviour.first_token_ms / 1000):
             return
         text = behaviour.reply
+        provider._answering(index)
         self._json(
             200,
             {
@@ -253,6 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if behaviour.first_token_ms and provider._stopping.wait(behaviour.first_token_ms / 1000):
                 return
+            provider._answering(index)
             for i, piece in enumerate(behaviour.pieces()):
                 if i and behaviour.chunk_delay_ms and provider._stopping.wait(behaviour.chunk_delay_ms / 1000):
                     return
@@ -386,10 +392,17 @@ class FakeProvider:
         return index
 
     def _done(self, index: int) -> None:
+        self._stamp(index, "done_monotonic")
+
+    def _answering(self, index: int) -> None:
+        """The provider starts sending the reply now (after its time to first token)."""
+        self._stamp(index, "answering_monotonic")
+
+    def _stamp(self, index: int, name: str) -> None:
         with self._lock:
             pos = index - 1
             if 0 <= pos < len(self._requests):
-                self._requests[pos] = replace(self._requests[pos], done_monotonic=time.monotonic())
+                self._requests[pos] = replace(self._requests[pos], **{name: time.monotonic()})
 
     def _stall_wait(self, bound_s: float) -> None:
         self._stopping.wait(bound_s)
