@@ -21,6 +21,7 @@ Nothing here imports Robot Framework.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,8 +59,9 @@ def t_cdf(x: float, df: int) -> float:
     return 0.5 + half if x > 0 else 0.5 - half
 
 
+@functools.cache
 def t_quantile(p: float, df: int) -> float:
-    """Student's t quantile (bisection on :func:`t_cdf`)."""
+    """Student's t quantile (bisection on :func:`t_cdf`; remembered, as every metric of a run asks the same)."""
     if not 0 < p < 1:
         raise ValueError("p must be between 0 and 1")
     if p == 0.5:
