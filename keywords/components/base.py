@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from robot.api import logger
@@ -42,3 +44,10 @@ def typed_settings(settings: dict[str, Any]) -> dict[str, Any]:
     mock's own table.
     """
     return {k: int(v) if isinstance(v, str) and _WHOLE_NUMBER.fullmatch(v.strip()) else v for k, v in settings.items()}
+
+
+def html_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """An HTML table for the log (``Component.info(..., html=True)``); every text is escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table border="1"><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>'

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from robotlibcore import keyword
 
-from keywords.components.base import Component
+from keywords.components.base import Component, html_table
 from keywords.daemon.provision import release_source
 from keywords.errors import HarnessConfigError
 from keywords.measure.gate import GateResult, load_tolerances, run_gate
@@ -156,15 +155,10 @@ class GateKeywords(Component):
 
 
 def _html_table(gate: GateResult) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in gate.table_rows()
-    )
     who = "the candidate is the reference build (false-alarm check)" if gate.same_build else "two builds"
     caption = (
-        f"Performance gate ({who}): reference {html.escape(gate.reference)}, candidate "
-        f"{html.escape(gate.candidate)}; {len(gate.pairs)} pairs, first build of each {gate.order}, after "
-        f"{len(gate.warmup_runs) // 2} warm-up pair(s); "
-        f"{gate.tolerances.confidence:.0%} intervals; {html.escape(gate.method)}"
+        f"Performance gate ({who}): reference {gate.reference}, candidate {gate.candidate}; {len(gate.pairs)} "
+        f"pairs, first build of each {gate.order}, after {len(gate.warmup_runs) // 2} warm-up pair(s); "
+        f"{gate.tolerances.confidence:.0%} intervals; {gate.method}"
     )
-    return f'<table border="1"><caption>{caption}</caption><tr>{head}</tr>{body}</table>'
+    return html_table(caption, HEADERS, gate.table_rows())
