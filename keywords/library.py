@@ -13,6 +13,7 @@ from keywords.components.benchmark_keywords import BenchmarkKeywords
 from keywords.components.connection_keywords import ConnectionKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
+from keywords.components.first_output_keywords import FirstOutputKeywords
 from keywords.components.flow_keywords import FlowKeywords
 from keywords.components.gate_keywords import GateKeywords
 from keywords.components.load_keywords import LoadKeywords
@@ -141,6 +142,7 @@ class QwenServe(DynamicCore):
             GateKeywords(self.ctx, self._daemons),
             SecurityKeywords(self.ctx),
             PermissionKeywords(self.ctx),
+            FirstOutputKeywords(self.ctx, self._daemons),
         ]
         super().__init__(components)
 
