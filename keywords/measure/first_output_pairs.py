@@ -28,6 +28,7 @@ from keywords.checks import choice, whole_number
 from keywords.fakes.provider import FakeProvider
 from keywords.measure.ab import abba_order, median
 from keywords.measure.first_output import STAGES, FirstOutputRun, RunPlan, Stage, measure_run
+from keywords.measure.metrics import signed_median
 from keywords.measure.paired_ratio import PairedEstimate, estimate
 
 MATERIAL_MS = 10.0
@@ -79,10 +80,11 @@ class OrderSensitivity:
 
 
 def order_sensitivity(deltas: Sequence[tuple[str, float]], threshold_ms: float = MATERIAL_MS) -> OrderSensitivity:
-    """Upstream's rule on ``(order, candidate - control)`` per pair, ``order`` being ``AB`` or ``BA``."""
+    """Upstream's rule on ``(order, candidate - control)`` per pair, ``order`` being ``AB`` or ``BA`` (medians of
+    signed differences: :func:`keywords.measure.metrics.signed_median`)."""
     ab = [d for order, d in deltas if order == "AB"]
     ba = [d for order, d in deltas if order == "BA"]
-    ab_med, ba_med = median(ab), median(ba)
+    ab_med, ba_med = signed_median(ab), signed_median(ba)
     sensitive = (
         ab_med is not None
         and ba_med is not None
@@ -199,11 +201,12 @@ def compare(
             confidence=confidence,
             unit="ms",
         )
+        middle = signed_median if stage.signed else median
         out.append(
             StageComparison(
                 stage,
-                median([c for c, _ in values if c is not None]),
-                median([k for _, k in values if k is not None]),
+                middle([c for c, _ in values if c is not None]),
+                middle([k for _, k in values if k is not None]),
                 est,
                 order_sensitivity(deltas, threshold_ms),
             )

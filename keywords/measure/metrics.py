@@ -161,3 +161,13 @@ class LatencyRecorder:
 def summarize(values_ms: Iterable[float], name: str = "") -> LatencySummary:
     """Percentiles of a list of millisecond values through the same histogram method."""
     return LatencyRecorder(name, keep_values=False).record_all_ms(values_ms).summary()
+
+
+def signed_median(values: Iterable[float]) -> float | None:
+    """The exact median of values that may be negative (differences between two builds, signed stages), which
+    the histogram cannot hold: the middle value, or the mean of the two middle ones; ``None`` without values."""
+    ordered = sorted(float(v) for v in values)
+    if not ordered:
+        return None
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
