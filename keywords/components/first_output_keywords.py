@@ -47,7 +47,7 @@ class FirstOutputKeywords(Component):
     ) -> FirstOutputResult:
         """Measure a fresh daemon process from spawn to its first model output, control against candidate build.
 
-        Each run is one fresh daemon (the real agent child against ``provider``, not preheated): spawn, the
+        Each run is one fresh daemon (`Start Daemon With Real Agent` against ``provider``, not preheated): spawn, the
         listening line, ``POST /session``, the event stream, ``dwell`` ms of quiet, the prompt, its 202, the
         user echo on the stream, the provider's request and answer, the first model output, the first answer
         text and ``turn_complete``, all on the harness's monotonic clock, plus the daemon's own queue wait of the
@@ -108,13 +108,8 @@ class FirstOutputKeywords(Component):
         same = Path(control_src.entry).resolve() == Path(candidate_src.entry).resolve()
 
         def start(build: str):
-            daemon = self._daemons.start_daemon(
-                agent="real",
-                provider_url=provider.base_url,
-                preheat=False,
-                daemon_entry=entries[build],
-                max_sessions=0,
-                boot_timeout=boot_s,
+            daemon = self._daemons.start_daemon_with_real_agent(
+                provider.base_url, preheat=False, daemon_entry=entries[build], max_sessions=0, boot_timeout=boot_s
             )
             return daemon, self.ctx.get().client
 
