@@ -12,7 +12,7 @@ from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider, ProviderBehaviour
 from keywords.measure import first_output as fo
 from keywords.measure import first_output_pairs as fp
-from keywords.measure.metrics import signed_median
+from keywords.measure.metrics import exact_median
 from keywords.reporting.figures import figures_of
 
 PID = "prompt-1"
@@ -265,13 +265,13 @@ def test_order_sensitivity_uses_the_median_of_each_order():
     assert check.ab_median_delta_ms == pytest.approx(30.0, rel=1e-3) and check.sensitive
 
 
-def test_signed_medians_are_exact_where_the_histogram_would_drop_negatives():
-    assert signed_median([-3.0, 5.0, -1.0]) == -1.0
-    assert signed_median([-4.0, -2.0]) == -3.0
-    assert signed_median([]) is None
+def test_exact_medians_are_exact_where_the_histogram_would_drop_negatives():
+    assert exact_median([-3.0, 5.0, -1.0]) == -1.0
+    assert exact_median([-4.0, -2.0]) == -3.0
+    assert exact_median([]) is None
 
 
-def test_a_signed_stage_keeps_its_negative_median():
+def test_a_signed_stage_keeps_its_negative_median_and_the_rows_use_one_median():
     pairs = make_pairs(count=4)
     for i, p in enumerate(pairs):
         p.control.stages["acceptanceToProviderRequestArrivalMs"] = -20.0 - i
@@ -279,6 +279,9 @@ def test_a_signed_stage_keeps_its_negative_median():
     s = result_of(pairs).stage("acceptanceToProviderRequestArrivalMs")
     assert (s.control_median_ms, s.candidate_median_ms) == (-21.5, -31.5)
     assert s.difference.estimate == pytest.approx(-10.0) and s.order.ab_median_delta_ms == pytest.approx(-10.0)
+    for i, p in enumerate(pairs):
+        p.control.stages["promptToProviderRequestArrivalMs"] = 100.0 + 10 * i
+    assert result_of(pairs).stage("promptToProviderRequestArrivalMs").control_median_ms == 115.0
 
 
 def make_run(build: str, order: str, number: int, values: dict[str, float | None]) -> fo.FirstOutputRun:

@@ -26,9 +26,9 @@ from typing import Any
 
 from keywords.checks import choice, whole_number
 from keywords.fakes.provider import FakeProvider
-from keywords.measure.ab import abba_order, median
+from keywords.measure.ab import abba_order
 from keywords.measure.first_output import STAGES, FirstOutputRun, RunPlan, Stage, measure_run
-from keywords.measure.metrics import signed_median
+from keywords.measure.metrics import exact_median
 from keywords.measure.paired_ratio import PairedEstimate, estimate
 
 MATERIAL_MS = 10.0
@@ -44,7 +44,8 @@ METHOD = (
     "harness's monotonic clock (the listening line polled every 10 ms; the daemon's queue wait is its own "
     "whole-ms figure); per stage candidate - control as a paired difference with a Student-t interval against "
     "the 10 ms material threshold, the 14 intervals together at 95 % confidence (Bonferroni); order "
-    "sensitivity = AB and BA median differences of opposite sign, one at least the threshold"
+    "sensitivity = AB and BA median differences of opposite sign, one at least the threshold; medians exact "
+    "(middle value, or mean of the two middle ones)"
 )
 
 
@@ -81,10 +82,10 @@ class OrderSensitivity:
 
 def order_sensitivity(deltas: Sequence[tuple[str, float]], threshold_ms: float = MATERIAL_MS) -> OrderSensitivity:
     """Upstream's rule on ``(order, candidate - control)`` per pair, ``order`` being ``AB`` or ``BA`` (medians of
-    signed differences: :func:`keywords.measure.metrics.signed_median`)."""
+    signed differences: :func:`keywords.measure.metrics.exact_median`)."""
     ab = [d for order, d in deltas if order == "AB"]
     ba = [d for order, d in deltas if order == "BA"]
-    ab_med, ba_med = signed_median(ab), signed_median(ba)
+    ab_med, ba_med = exact_median(ab), exact_median(ba)
     sensitive = (
         ab_med is not None
         and ba_med is not None
@@ -117,7 +118,8 @@ class StageComparison:
 
     Attributes:
         stage: The stage (name, stamps, whether it is signed and required).
-        control_median_ms: Median of the control runs.
+        control_median_ms: Median of the control runs (exact, like every median here: two stages are signed and
+            the rows of one table must agree).
         candidate_median_ms: Median of the candidate runs.
         difference: Candidate - control, paired, with its interval and verdict (the shared engine).
         order: Upstream's order-sensitivity check.
@@ -201,12 +203,11 @@ def compare(
             confidence=confidence,
             unit="ms",
         )
-        middle = signed_median if stage.signed else median
         out.append(
             StageComparison(
                 stage,
-                middle([c for c, _ in values if c is not None]),
-                middle([k for _, k in values if k is not None]),
+                exact_median([c for c, _ in values if c is not None]),
+                exact_median([k for _, k in values if k is not None]),
                 est,
                 order_sensitivity(deltas, threshold_ms),
             )

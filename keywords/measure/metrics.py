@@ -163,9 +163,12 @@ def summarize(values_ms: Iterable[float], name: str = "") -> LatencySummary:
     return LatencyRecorder(name, keep_values=False).record_all_ms(values_ms).summary()
 
 
-def signed_median(values: Iterable[float]) -> float | None:
-    """The exact median of values that may be negative (differences between two builds, signed stages), which
-    the histogram cannot hold: the middle value, or the mean of the two middle ones; ``None`` without values."""
+def exact_median(values: Iterable[float]) -> float | None:
+    """The exact median: the middle value, or the mean of the two middle ones; ``None`` without values.
+
+    For values that may be negative (differences between two builds, signed stages), which the histogram cannot
+    hold, and for tables whose rows must agree with such values.
+    """
     ordered = sorted(float(v) for v in values)
     if not ordered:
         return None
