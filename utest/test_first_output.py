@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -224,6 +226,9 @@ def test_the_provider_stamps_when_it_starts_answering_after_its_first_token_dela
     try:
         body = {"model": "fake-model", "stream": stream, "messages": [{"role": "user", "content": "marker-7"}]}
         httpx.post(f"{provider.base_url}/chat/completions", json=body, timeout=10.0)
+        deadline = time.monotonic() + 5.0  # a reply with a length is read before the handler stamps its end
+        while provider.requests()[0].done_monotonic is None and time.monotonic() < deadline:
+            time.sleep(0.01)
         (req,) = provider.requests()
         assert req.answering_monotonic is not None
         assert 0.075 <= req.answering_monotonic - req.at_monotonic < 2.0
@@ -390,3 +395,73 @@ def test_the_benchmark_runs_warmup_then_alternating_pairs_and_times_itself():
     assert [p.order for p in result.warmup_pairs] == ["AB"] and result.order == "AB BA"
     assert result.wall_s == 42.0 and len(result.missing) == 4 * 13
     assert all(s.decision == "not measured" for s in result.stages)
+
+
+# -- the keywords (no daemon: the start keyword is replaced) ---------------------------------------------------
+@pytest.fixture()
+def first_output_keywords():
+    from keywords.components.daemon_keywords import DaemonKeywords
+    from keywords.components.first_output_keywords import FirstOutputKeywords
+    from keywords.context import HarnessContext
+
+    ctx = HarnessContext()
+    return FirstOutputKeywords(ctx, DaemonKeywords(ctx))
+
+
+def test_the_keyword_refuses_a_provider_that_is_not_running_or_faulty_before_any_start(first_output_keywords):
+    kw = first_output_keywords
+    kw._daemons.start_daemon_with_real_agent = lambda *a, **k: pytest.fail("no daemon may start")
+    with pytest.raises(HarnessConfigError, match="provider must be a running fake provider"):
+        kw.run_first_output_benchmark(FakeProvider(), 0)
+    faulty = FakeProvider(ProviderBehaviour(fault="http500")).start()
+    try:
+        with pytest.raises(HarnessConfigError, match="needs fault=none"):
+            kw.run_first_output_benchmark(faulty, 0)
+        with pytest.raises(HarnessConfigError, match="does not exist"):
+            faulty.configure(fault="none")
+            kw.run_first_output_benchmark(faulty, 0, control="/nonexistent/dist/cli.js")
+    finally:
+        faulty.stop()
+
+
+def test_the_keyword_starts_every_run_with_the_real_agent_against_the_provider(first_output_keywords, monkeypatch):
+    monkeypatch.delenv("QWEN_SERVE_ENTRY", raising=False)
+    kw = first_output_keywords
+    calls = []
+
+    def start(provider_url, **options):
+        calls.append((provider_url, options))
+        raise RuntimeError("stand-in: no daemon")
+
+    kw._daemons.start_daemon_with_real_agent = start
+    provider = FakeProvider().start()
+    try:
+        result = kw.run_first_output_benchmark(provider, 500, pairs=2, warmup=0, boot_timeout=timedelta(seconds=45))
+    finally:
+        provider.stop()
+    assert len(calls) == 4 and {url for url, _ in calls} == {provider.base_url}
+    options = calls[0][1]
+    assert options["preheat"] is False and options["max_sessions"] == 0 and options["boot_timeout"] == 45.0
+    assert result.same_build and result.dwell_ms == 500
+    assert result.problems[0] == "pair 1 (control): start: RuntimeError: stand-in: no daemon"
+
+
+def test_should_pass_names_a_false_alarm_a_regression_and_missing_stages(first_output_keywords):
+    kw = first_output_keywords
+    kw.first_output_benchmark_should_pass(result_of(make_pairs()))
+    with pytest.raises(AssertionError, match=r"compared with itself must show no regressed stage.*1 stage\(s\)"):
+        kw.first_output_benchmark_should_pass(result_of(make_pairs(lambda order, i: 50.0)))
+    with pytest.raises(AssertionError, match="must not be slower than the control by more than 10 ms"):
+        kw.first_output_benchmark_should_pass(result_of(make_pairs(lambda order, i: 50.0), same=False))
+    pairs = make_pairs(count=2)
+    pairs[0].control.stages["promptToTerminalMs"] = None
+    pairs[0].control.missing["promptToTerminalMs"] = "no time for turn_complete"
+    pairs[0].control.problems.append("turn: no turn_complete within 60 s")
+    with pytest.raises(AssertionError) as failure:
+        kw.first_output_benchmark_should_pass(result_of(pairs))
+    text = str(failure.value)
+    assert text.startswith("Every recorded run must measure every required stage, but 1 were not measured")
+    assert "promptToTerminalMs in pair 1 (control): no time for turn_complete" in text
+    assert "Run problems: pair 1 (control): turn: no turn_complete within 60 s." in text
+    with pytest.raises(HarnessConfigError, match="needs the result of Run First Output Benchmark"):
+        kw.first_output_benchmark_should_pass("not a result")
