@@ -13,6 +13,7 @@ import pytest
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider, ProviderBehaviour
 from keywords.measure import first_output as fo
+from keywords.measure import first_output_events as fe
 from keywords.measure import first_output_pairs as fp
 from keywords.measure.metrics import exact_median
 from keywords.reporting.figures import figures_of
@@ -78,16 +79,15 @@ def at(event: dict, recv_ms: float) -> dict:
     ],
 )
 def test_each_event_is_classified_for_the_accepted_prompt(event, kind, reason):
-    c = fo.classify(event, PID)
+    c = fe.classify(event, PID)
     assert (c.kind, c.reason) == (kind, reason)
 
 
 def test_terminal_events_carry_their_stop_reason_or_error():
-    assert fo.classify(terminal(stopReason="end_turn"), PID).detail == "end_turn"
-    assert fo.classify(terminal("turn_error", message="boom", code="x"), PID).detail == "boom"
-    assert (
-        fo.classify(terminal("turn_error", code="prompt_deadline_exceeded"), PID).detail == "prompt_deadline_exceeded"
-    )
+    assert fe.classify(terminal(stopReason="end_turn"), PID).detail == "end_turn"
+    assert fe.classify(terminal("turn_error", message="boom", code="x"), PID).detail == "boom"
+    deadline = terminal("turn_error", code="prompt_deadline_exceeded")
+    assert fe.classify(deadline, PID).detail == "prompt_deadline_exceeded"
 
 
 def test_first_output_skips_echo_replay_and_empty_chunks_and_stops_at_the_terminal():
@@ -103,7 +103,7 @@ def test_first_output_skips_echo_replay_and_empty_chunks_and_stops_at_the_termin
         at(terminal(stopReason="end_turn"), 90),
         at(update("agent_message_chunk", "after the end"), 95),
     ]
-    obs = fo.observe(events, PID, started_at=100.0)
+    obs = fe.observe(events, PID, started_at=100.0)
     assert obs.user_echo == pytest.approx(100.010)
     assert (obs.first_output, obs.first_output_kind) == (pytest.approx(100.040), "thought_text")
     assert obs.first_answer == pytest.approx(100.055)
@@ -114,13 +114,13 @@ def test_first_output_skips_echo_replay_and_empty_chunks_and_stops_at_the_termin
 
 def test_a_tool_call_first_is_a_first_output_but_no_answer_text():
     events = [at(update("tool_call", None, toolCallId="c1", title="Read"), 30), at(terminal(), 80)]
-    obs = fo.observe(events, PID, started_at=0.0)
+    obs = fe.observe(events, PID, started_at=0.0)
     assert obs.first_output_kind == "tool_call" and obs.first_answer is None and obs.answer_text == ""
 
 
 def test_a_stream_that_ends_before_the_terminal_is_reported():
     events = [at(update("user_message_chunk", "p"), 10), at({"type": "session_died", "data": {}}, 20)]
-    obs = fo.observe(events, PID, started_at=0.0)
+    obs = fe.observe(events, PID, started_at=0.0)
     assert obs.ended_by == "session_died" and obs.terminal is None and obs.first_output is None
 
 
