@@ -51,14 +51,24 @@ class DaemonHttpError(HarnessError):
         code: The daemon's ``code`` field (``session_limit_exceeded``), or ``None``.
         body: Parsed JSON body, or the text body.
         headers: Response headers (a plain dict, lower-case names).
+        elapsed_ms: Request to full answer, monotonic clock, ms (``None`` when not measured).
     """
 
-    def __init__(self, method: str, route: str, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        elapsed_ms: float | None = None,
+    ) -> None:
         self.method = method
         self.route = route
         self.status = status
         self.body = body
         self.headers = headers or {}
+        self.elapsed_ms = elapsed_ms
         self.code = body.get("code") if isinstance(body, dict) else None
         error = body.get("error") if isinstance(body, dict) else str(body)[:300]
         code = f" {self.code}" if self.code is not None else ""

@@ -117,7 +117,7 @@ class DaemonClient:
         elapsed = (time.monotonic() - started) * 1000
         reply = Reply(response.status_code, _parse(response), dict(response.headers), elapsed)
         if expected is not None and reply.status not in expected:
-            raise DaemonHttpError(method, route or path, reply.status, reply.body, reply.headers)
+            raise DaemonHttpError(method, route or path, reply.status, reply.body, reply.headers, elapsed)
         return reply
 
     @staticmethod
