@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_flood_counts_served_and_rejected(server):
         assert flood.open_sockets == 3
         assert all(a.status == 200 for a in flood.attempts[:3])
         assert set(flood.outcomes) <= {"served", "reset", "eof"}
-        assert "6 connections" in flood.summary()
+        assert "6 connections" in flood.summary() and flood.summary().endswith(f"in {flood.elapsed_ms:.1f} ms")
         figures = flood.figures()
         assert not non_camel_keys(figures)
         assert (figures["attempted"], figures["served"], figures["rejected"], figures["firstRejected"]) == (6, 3, 3, 3)
@@ -120,7 +121,9 @@ def test_flood_rejects_bad_arguments(kwargs, fragment):
 
 def test_signal_and_wait_measures_exit():
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    before = time.monotonic()
     result = connections.signal_and_wait(proc, [], "TERM", timeout_s=5.0, settle_s=0.0)
+    assert before <= result.signalled_at <= before + result.exit_ms / 1000  # frames can be timed from the signal
     assert result.exited
     assert result.exit_code == -15
     assert 0 <= result.exit_ms < 5000

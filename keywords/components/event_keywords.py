@@ -20,6 +20,15 @@ from keywords.checks import seconds, whole_number
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
 from keywords.traffic.client import PromptAccepted
+from keywords.traffic.connections import ShutdownResult
+from keywords.traffic.limits import (
+    FrameDelivery,
+    PromptFrames,
+    StreamEviction,
+    eviction_of,
+    frame_delivery,
+    prompt_frames,
+)
 from keywords.traffic.sse import (
     END_REASONS,
     TERMINAL_TYPES,
@@ -476,3 +485,133 @@ class EventKeywords(Component):
             | ${n}= | Count Events | ${stream} | session_update |
         """
         return stream.counts.get(event_type, 0)
+
+    @keyword(tags=("events", "assertion"))
+    def every_stream_should_receive(
+        self,
+        streams: StreamsSummary | list[StreamResult],
+        event_type: str,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+        after: PromptAccepted | ShutdownResult | None = None,
+    ) -> FrameDelivery:
+        """Fail unless every stream of a group received a frame of this type (with this ``code``/``reason``).
+
+        With ``after`` a prompt's 202 answer, a frame that names a prompt must name that one, and the times
+        count from the prompt's POST; with ``after`` a shutdown, they count from the signal.
+
+        Args:
+            streams: From `Collect Event Streams` (or a list of stream results).
+            event_type: The frame type, e.g. ``turn_complete`` or ``session_died``.
+            code: Required ``code`` of the frame's data (compared as text); not checked when empty.
+            reason: Required ``reason`` of the frame's data; not checked when empty.
+            after: `Send Prompt`'s answer or `Signal Daemon And Wait For Exit`'s result: what the times count
+                from; without it no times are measured.
+
+        Returns:
+            ``FrameDelivery``: ``event_type``, ``detail``, ``streams``, ``reached`` (int), ``missing`` (list of
+            1-based positions), ``since`` (str), ``first_ms``, ``last_ms`` (float ms after ``after``, ``None``
+            without it), ``open_ms`` (float ms from the first subscribe request to the last stream's answer),
+            ``figures()`` and ``line()``.
+
+        Example:
+            | ${accepted}= | Send Prompt | ${sid} | for everyone |
+            | ${all}= | Collect Event Streams | ${subs} |
+            | ${delivery}= | Every Stream Should Receive | ${all} | turn_complete | after=${accepted} |
+            | Every Stream Should Receive | ${all} | session_died | reason=daemon_shutdown |
+        """
+        results = streams.results if isinstance(streams, StreamsSummary) else streams
+        if not isinstance(results, list) or not all(isinstance(r, StreamResult) for r in results) or not results:
+            raise HarnessConfigError(
+                "streams must be what Collect Event Streams returned (or a list of stream results), "
+                f"got {streams!r:.80}."
+            )
+        if isinstance(after, PromptAccepted):
+            since_s, since, prompt_id = after.posted_at, "the prompt", after.prompt_id
+        elif isinstance(after, ShutdownResult):
+            since_s, since, prompt_id = after.signalled_at or None, f"SIG{after.signal_name}", None
+        else:
+            since_s, since, prompt_id = None, "", None
+        delivery = frame_delivery(
+            results, event_type, code=code, reason=reason, prompt_id=prompt_id, since_s=since_s, since=since
+        )
+        if delivery.missing:
+            wanted = f"{event_type} {delivery.detail}".strip()
+            raise AssertionError(
+                f"Every stream should receive {wanted}, but {len(delivery.missing)} of {delivery.streams} did not "
+                f"(streams {delivery.missing[:10]}): "
+                + "; ".join(results[i - 1].summary() for i in delivery.missing[:3])
+            )
+        self.info(delivery.line())
+        return delivery
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_have_been_evicted(self, stream: StreamResult, reason: str | None = None) -> StreamEviction:
+        """Fail unless the stream ended with the daemon's ``client_evicted`` frame (with this ``reason``).
+
+        A stalled reader whose eviction frame was lost behind a full buffer is cut instead: see
+        `Stream Should Have Been Cut Before Any Terminal Frame`.
+
+        Args:
+            stream: A stream result (`Read Events`, `Collect Events`).
+            reason: Required ``reason`` of the frame (``writer_idle_timeout``, ``queue_overflow``...); not
+                checked when empty.
+
+        Returns:
+            ``StreamEviction``: ``reason`` (str), ``idle_for_ms`` (float, the daemon's ``idleForMs``, ``None``
+            when not sent), ``evicted_at_ms`` (float, when the frame arrived, ms from the subscribe request),
+            ``received`` (int, frames up to and with the eviction), ``figures()`` and ``line()``.
+
+        Example:
+            | ${eviction}= | Stream Should Have Been Evicted | ${idle} | writer_idle_timeout |
+            | Record Result | ${eviction} | as=idle |
+        """
+        eviction = eviction_of(stream)
+        if eviction is None or stream.end != "terminal":
+            raise AssertionError(
+                f"The stream should have been evicted (client_evicted), but it ended {stream.end} "
+                f"{stream.terminal or ''} ({stream.summary()}).".replace("  ", " ")
+            )
+        if reason is not None and eviction.reason != reason:
+            raise AssertionError(
+                f"The stream should have been evicted for {reason}, but the daemon said {eviction.reason!r} "
+                f"({stream.summary()})."
+            )
+        return eviction
+
+    @keyword(tags=("events", "assertion"))
+    def stream_should_have_a_frame_for_each_prompt(
+        self, stream: StreamResult, event_type: str, prompts: list[PromptAccepted] | PromptAccepted
+    ) -> PromptFrames:
+        """Fail unless, for each prompt, the stream holds a frame of this type that names it (``promptId``).
+
+        E.g. each queued prompt's ``pending_prompt_added`` and ``pending_prompt_started``, each turn's
+        ``turn_complete``. Only frames kept in the result are searched.
+
+        Args:
+            stream: A stream result that was open while the prompts ran (`Collect Events`, `Read Events`).
+            event_type: The frame type, e.g. ``pending_prompt_added`` or ``turn_complete``.
+            prompts: `Send Prompt` answers (one or a list).
+
+        Returns:
+            ``PromptFrames``: ``event_type``, ``prompts``, ``named`` (int: prompts a frame named),
+            ``missing`` (prompt ids no frame named), ``frames`` (int: frames of that type on the stream),
+            ``figures()`` and ``line()``.
+
+        Example:
+            | ${accepted}= | Send Prompt | ${sid} | queued | mode=echo |
+            | ${stream}= | Collect Events | ${sub} | stop=${True} |
+            | Stream Should Have A Frame For Each Prompt | ${stream} | pending_prompt_added | ${accepted} |
+        """
+        given = prompts if isinstance(prompts, list) else [prompts]
+        if not given or not all(isinstance(p, PromptAccepted) for p in given):
+            raise HarnessConfigError(f"prompts must be one or more Send Prompt answers, got {prompts!r:.80}.")
+        found = prompt_frames(stream, event_type, [p.prompt_id for p in given])
+        if found.missing:
+            raise AssertionError(
+                f"Each prompt should have a {event_type} frame, but {len(found.missing)} of {found.prompts} had "
+                f"none (prompts {', '.join(found.missing[:5])}; the stream had {stream.counts})."
+            )
+        self.info(found.line())
+        return found

@@ -1,4 +1,4 @@
-"""Keywords that wait for what the daemon writes to its logs."""
+"""Keywords that wait for and read what the daemon writes to its logs."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from robotlibcore import keyword
 from keywords.checks import seconds
 from keywords.components.base import Component
 from keywords.errors import HarnessConfigError
+from keywords.traffic import limits
+from keywords.traffic.limits import SessionReaping, StreamCloses
 
 POLL_S = 0.05
 
 
 class LogKeywords(Component):
-    """Wait for lines of a daemon's stderr."""
+    """Wait for lines of a daemon's stderr and read the records of its log."""
 
     @keyword(tags=("logs",))
     def wait_for_daemon_stderr_line(
@@ -56,3 +58,72 @@ class LogKeywords(Component):
                 break
             time.sleep(POLL_S)
         raise AssertionError(f"No line of the daemon's stderr matched {pattern!r} within {timeout_s:g} s.")
+
+    @keyword(tags=("logs", "limits"))
+    def wait_for_session_to_be_reaped(
+        self, session_id: str, *, timeout: timedelta | float = 10.0, daemon: str | None = None
+    ) -> SessionReaping:
+        """Wait until the daemon's idle reaper closes a session, as its stderr tells it; fail after ``timeout``.
+
+        The reaper writes ``reaping idle session "<id>" (idle for Ns, threshold Ms)`` and then ``closing
+        session "<id>" (reason: idle_timeout)``; the wait ends at the second line.
+
+        Args:
+            session_id: The session that must be reaped.
+            timeout: How long to wait (Robot time string or seconds, at most 600 s).
+
+        Returns:
+            ``SessionReaping``: ``session_id``, ``reaped`` (bool), ``waited_ms`` (float, from the start of the
+            wait), ``idle_for_s`` and ``threshold_s`` (int, as the daemon says them), ``figures()`` and
+            ``line()``.
+
+        Example:
+            | ${lonely}= | Open Session |
+            | ${reaping}= | Wait For Session To Be Reaped | ${lonely} | timeout=8 s |
+            | Record Result | ${reaping} |
+        """
+        timeout_s = seconds("timeout", timeout, high=600)
+        if not isinstance(session_id, str) or not session_id:
+            raise HarnessConfigError(f"session_id must be a session id, got {session_id!r}.")
+        path = self.ctx.get(daemon, alive=False).daemon.stderr_path
+
+        def read() -> str:
+            try:
+                return path.read_text(errors="replace")
+            except OSError:
+                return ""
+
+        reaping = limits.wait_for_reaping(read, session_id, timeout_s, POLL_S)
+        if not reaping.reaped:
+            raise AssertionError(
+                f"The idle reaper should have closed session {session_id} within {timeout_s:g} s, but the "
+                "daemon's stderr does not say so."
+            )
+        self.info(reaping.line())
+        return reaping
+
+    @keyword(tags=("logs", "events"))
+    def get_stream_closes_from_daemon_log(
+        self, *, reason: str | None = None, daemon: str | None = None
+    ) -> StreamCloses:
+        """The daemon's log records of closed SSE streams (``SSE stream closed``), of one close reason if given.
+
+        Works after the daemon stopped too.
+
+        Args:
+            reason: Only streams closed for this ``closeReason`` (``writer_idle_timeout``,
+                ``client_disconnect``...); all when empty.
+
+        Returns:
+            ``StreamCloses``: ``reason``, ``records`` (``StreamCloseRecord``: ``session_id``, ``stream_id``,
+            ``close_reason``, ``terminal_event_type``, ``backpressure_count``, ``frames_written``, ``line``),
+            ``count`` (int), ``max_backpressure_count`` (int or ``None``), ``figures()`` and ``line()``.
+
+        Example:
+            | ${closes}= | Get Stream Closes From Daemon Log | reason=writer_idle_timeout |
+            | Should Be Equal As Integers | ${closes.count} | 2 |
+        """
+        lines = self.ctx.get(daemon, alive=False).daemon.daemon_log_lines(limits.STREAM_CLOSED)
+        closes = limits.stream_closes(lines, reason)
+        self.info(closes.line())
+        return closes

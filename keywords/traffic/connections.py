@@ -1,7 +1,10 @@
 """Raw TCP connections to a daemon and shutdown timing: what the HTTP client libraries hide.
 
 * :func:`open_flood` opens sockets one after another, each sending one keep-alive ``GET /health``; sockets
-  the daemon serves stay open (they occupy ``--max-connections`` slots), refused ones are recorded.
+  the daemon serves stay open (they occupy ``--max-connections`` slots), refused ones are recorded;
+  :func:`flood_cap_problems` says whether a flood respected a connection cap.
+* :func:`send_request` sends one request on a connection of its own, with any headers (a foreign ``Host``
+  too), and reads the whole answer (:class:`keywords.traffic.answers.HttpAnswer`).
 * :func:`wait_until_served` polls with fresh sockets until the daemon answers again.
 * :func:`signal_and_wait` sends a signal to a daemon process and measures the time to its exit, then lists
   the agent processes of its tree still alive.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import signal
 import socket
 import time
@@ -24,6 +28,8 @@ import psutil
 from keywords.checks import choice, number, seconds, whole_number
 from keywords.daemon.liveness import is_alive
 from keywords.errors import HarnessConfigError
+from keywords.traffic import answers
+from keywords.traffic.answers import HttpAnswer
 
 OUTCOMES = ("served", "reset", "eof", "refused", "timeout", "error")
 _LOOPBACK = "127.0.0.1"
@@ -91,9 +97,11 @@ class ConnectionFloodResult:
                 sock.close()
 
     def summary(self) -> str:
-        """One line: counts per outcome."""
+        """One line: counts per outcome, the first rejected, the time the flood took."""
         parts = ", ".join(f"{k} {v}" for k, v in self.outcomes.items())
-        return f"{self.attempted} connections: {parts} (first rejected #{self.first_rejected})"
+        return (
+            f"{self.attempted} connections: {parts} (first rejected #{self.first_rejected}) in {self.elapsed_ms:.1f} ms"
+        )
 
     def line(self) -> str:
         """One line of key figures for the test message (as :meth:`summary`)."""
@@ -149,6 +157,7 @@ class ShutdownResult:
         exit_code: Its exit status (negative: killed by that signal), ``None`` if it did not exit.
         exit_ms: Signal to process exit, monotonic clock, ms (``None`` if it did not exit).
         leftovers: ``"<pid> <command>"`` of the daemon's tree still alive after the exit (agent processes).
+        signalled_at: Monotonic time (s) the signal was sent (stream frames can be timed from it).
     """
 
     signal_name: str
@@ -156,6 +165,7 @@ class ShutdownResult:
     exit_code: int | None
     exit_ms: float | None
     leftovers: list[str]
+    signalled_at: float = 0.0
 
     def line(self) -> str:
         """One line: the signal, the exit code and time, what was left."""
@@ -268,6 +278,93 @@ def open_flood(
     return result
 
 
+def flood_cap_problems(flood: ConnectionFloodResult, cap: int) -> list[str]:
+    """What keeps a flood from showing a connection cap of ``cap`` at work (empty when it does).
+
+    At most ``cap`` connections are served (the library's own pooled socket may hold a slot, so fewer is
+    fine, none is not); every connection over the cap is rejected at accept; no connection timed out or
+    failed otherwise (each one was either served or rejected).
+    """
+    cap = whole_number("cap", cap, low=1, unit="connections")
+    problems = []
+    if not 0 < flood.served <= cap:
+        problems.append(f"{flood.served} connections were served, expected 1 to {cap}")
+    if flood.rejected < flood.attempted - cap:
+        problems.append(f"only {flood.rejected} were rejected, expected at least {flood.attempted - cap}")
+    if flood.served + flood.rejected != flood.attempted:
+        problems.append(
+            f"{flood.attempted - flood.served - flood.rejected} were neither served nor rejected ({flood.outcomes})"
+        )
+    return problems
+
+
+METHODS = ("GET", "POST", "DELETE")
+MAX_ANSWER_BYTES = 1_000_000
+
+
+def send_request(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    json_body: Any = None,
+    timeout_s: float = 5.0,
+) -> HttpAnswer:
+    """Send one request on a connection of its own (``Connection: close``) and read the whole answer.
+
+    Headers are sent as given, a ``Host`` header included (it replaces ``127.0.0.1:<port>``), so requests no
+    HTTP client library would send can be made; the connection goes to 127.0.0.1 whatever ``Host`` says. An
+    event stream's answer is read up to its headers.
+
+    Args:
+        port: Daemon port on 127.0.0.1.
+        path: Request path with query, starting with ``/``.
+        method: ``GET``, ``POST`` or ``DELETE``.
+        headers: Extra headers (names and values without line breaks).
+        json_body: Object sent as JSON (``Content-Type: application/json``).
+        timeout_s: Bound on the whole exchange.
+
+    Raises:
+        HarnessConfigError: a bad path, method or header.
+        OSError: the connection failed or the daemon sent no complete answer within ``timeout_s``.
+    """
+    _check_port(port)
+    if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\r\n "):
+        raise HarnessConfigError(f"path must be an absolute request path without spaces, got {path!r}.")
+    method = choice("method", str(method).upper(), METHODS)
+    timeout_s = seconds("timeout", timeout_s, high=60)
+    given = {str(k): str(v) for k, v in (headers or {}).items()}
+    bad = [k for k, v in given.items() if any(c in k + v for c in "\r\n") or not k.strip() or ":" in k]
+    if bad:
+        raise HarnessConfigError(f"headers must be names and values without line breaks or colons in names: {bad}.")
+    lines = [f"{method} {path} HTTP/1.1"]
+    if not any(k.lower() == "host" for k in given):
+        lines.append(f"Host: {_LOOPBACK}:{port}")
+    lines += [f"{k}: {v}" for k, v in given.items() if k.lower() not in ("connection", "content-length")]
+    content = b"" if json_body is None else json.dumps(json_body).encode()
+    if json_body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(content)}"]
+    lines.append("Connection: close")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + content
+    started = time.monotonic()
+    deadline = started + timeout_s
+    raw = b""
+    with socket.create_connection((_LOOPBACK, port), timeout=timeout_s) as sock:
+        sock.sendall(request)
+        for _ in range(MAX_ANSWER_BYTES // 512):  # bounded in reads as well as in time and size
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(65536)
+            raw += chunk
+            if not chunk or answers.body_complete(raw) or len(raw) >= MAX_ANSWER_BYTES:
+                break
+    elapsed_ms = (time.monotonic() - started) * 1000
+    try:
+        return answers.parse(f"{method} {path}", raw, elapsed_ms)
+    except ValueError as exc:
+        raise OSError(f"{method} {path} got no complete HTTP answer ({len(raw)} bytes): {exc}") from exc
+
+
 def wait_until_served(port: int, timeout_s: float = 5.0, interval_s: float = 0.05) -> Recovery:
     """Try fresh connections (``Connection: close``) until one gets an HTTP answer, within ``timeout_s``."""
     _check_port(port)
@@ -310,7 +407,7 @@ def signal_and_wait(
     try:
         code = proc.wait(timeout=timeout_s)
     except Exception:
-        return ShutdownResult(name, False, None, None, [_describe(p) for p in tree if is_alive(p)])
+        return ShutdownResult(name, False, None, None, [_describe(p) for p in tree if is_alive(p)], started)
     exit_ms = (time.monotonic() - started) * 1000
     others = [p for p in tree if p.pid != proc.pid]
     deadline = time.monotonic() + settle_s
@@ -318,7 +415,7 @@ def signal_and_wait(
     while alive and time.monotonic() < deadline:
         time.sleep(0.05)
         alive = [p for p in alive if is_alive(p)]
-    return ShutdownResult(name, True, code, exit_ms, [_describe(p) for p in alive])
+    return ShutdownResult(name, True, code, exit_ms, [_describe(p) for p in alive], started)
 
 
 def _describe(proc: psutil.Process) -> str:

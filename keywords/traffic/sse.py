@@ -279,6 +279,13 @@ def find_frame(
     return next((env for env in stream.events if _frame_matches(env, event_type, code, reason)), None)
 
 
+def matching_frames(
+    stream: StreamResult, event_type: str, code: str | None = None, reason: str | None = None
+) -> list[dict]:
+    """Every kept frame of this type (with this ``code``/``reason`` in its data), in arrival order."""
+    return [env for env in stream.events if _frame_matches(env, event_type, code, reason)]
+
+
 @dataclass
 class StreamsSummary:
     """What a group of background subscriptions saw.
