@@ -34,7 +34,9 @@ The Refusal Says Unauthorized And Nothing More
     [Documentation]    A refused request gets the daemon's short JSON body, not a hint about the token.
     ${daemon}    Start Daemon With Mock Agent    token=${TOKEN}    require_auth=${True}
     ${reply}    GET    ${daemon.base_url}/capabilities    expected_status=401
-    Should Be Equal    ${reply.json()}    ${{ {"error": "Unauthorized"} }}
+    VAR    ${body}    ${reply.json()}
+    Should Be Equal    ${body}[error]    Unauthorized    The refusal should say Unauthorized.
+    Length Should Be    ${body}    1    The refusal should say nothing more than its error: ${body}
 
 The Token Is On No Command Line
     [Documentation]    Daemon, launcher and agent run; none of their command lines contains the token.
@@ -42,10 +44,10 @@ The Token Is On No Command Line
     ${sid}    Open Session
     ${turn}    Prompt And Wait    ${sid}    hello
     Turn Should Complete    ${turn}
-    ${procs}    Processes Of    ${daemon}
-    Length Should Be    ${procs}    3    daemon, launcher and mock agent expected
-    ${command_lines}    Evaluate    [" ".join(p.cmdline()) for p in $procs]
-    FOR    ${command_line}    IN    @{command_lines}
+    VAR    ${procs}    ${daemon.tree()}
+    Length Should Be    ${procs}    3    The daemon, its launcher and the mock agent should run.
+    FOR    ${proc}    IN    @{procs}
+        ${command_line}    Catenate    @{proc.cmdline()}
         Should Not Contain    ${command_line}    ${TOKEN}    msg=The token is on a command line.    values=${False}
     END
 
@@ -60,7 +62,7 @@ Nothing Binds Or Connects Outside Loopback
     ${sockets}    Tree Should Only Use Loopback
     Should Be True    ${sockets.listening} >= 1    The daemon should listen; ${sockets.line()}.
     Should Be True    ${sockets.connected} >= 1    The open event stream should be connected; ${sockets.line()}.
-    Set Test Message    ${sockets.line()}
+    Report Figures    ${sockets.line()}
     Collect Events    ${sub}    stop=${True}
 
 
@@ -76,19 +78,17 @@ Choose The Token
 
 Route Should Need The Token
     [Documentation]    Call one route of a daemon that requires the token three ways: without, wrong, right.
+    ...    A ``POST`` sends a ``thread`` session request as its body.
     [Arguments]    ${daemon}    ${method}    ${route}
     VAR    ${url}    ${daemon.base_url}${route}
-    ${json}    Set Variable If    "${method}" == "POST"    ${{ {"sessionScope": "thread"} }}    ${None}
+    VAR    ${json}    ${None}
+    IF    $method == "POST"
+        VAR    &{json}    sessionScope=thread
+    END
     Run Keyword    ${method}    ${url}    json=${json}    expected_status=401
-    Run Keyword    ${method}    ${url}    json=${json}    headers=${{ {"Authorization": "Bearer " + $WRONG_TOKEN} }}
-    ...    expected_status=401
+    VAR    &{wrong}    Authorization=Bearer ${WRONG_TOKEN}
+    Run Keyword    ${method}    ${url}    json=${json}    headers=${wrong}    expected_status=401
     ${level}    Set Log Level    WARN
-    Run Keyword    ${method}    ${url}    json=${json}    headers=${{ {"Authorization": "Bearer " + $TOKEN} }}
-    ...    expected_status=200
+    VAR    &{right}    Authorization=Bearer ${TOKEN}
+    Run Keyword    ${method}    ${url}    json=${json}    headers=${right}    expected_status=200
     Set Log Level    ${level}
-
-Processes Of
-    [Documentation]    The live processes of a daemon: itself and everything carrying its marker.
-    [Arguments]    ${daemon}
-    ${procs}    Evaluate    $daemon.tree()
-    RETURN    ${procs}
