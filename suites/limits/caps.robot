@@ -23,7 +23,8 @@ ${RATE_WINDOW_MS}      20000
 ${SESSION_CAP}         3
 &{RATE_FLAGS}          rate_limit=${True}    rate_limit_prompt=${RATE_PROMPT}    rate_limit_read=${RATE_READ}
 ...                    rate_limit_mutation=${RATE_MUTATION}    rate_limit_window_ms=${RATE_WINDOW_MS}
-&{BOB_ID}              X-Qwen-Client-Id=limits-bob
+${BOB_CLIENT_ID}       limits-bob
+&{BOB_ID}              X-Qwen-Client-Id=${BOB_CLIENT_ID}
 
 
 *** Test Cases ***
@@ -95,7 +96,7 @@ Rate Limit Answers 429 With Headers And Exempts Health And SSE
     Health And Event Streams Should Be Exempt
     ${over}    A Client Over Its Prompt Budget Should Be Refused
     Record Result    ${over}    as=prompt
-    ${rejected}    Get Rate Limit Rejections    client_id=limits-bob
+    ${rejected}    Get Rate Limit Rejections    client_id=${BOB_CLIENT_ID}
     Record Result    ${rejected}
     Should Be Equal As Integers    ${rejected.read}    1    The daemon should count the one read it refused.
     Should Be Equal As Integers    ${rejected.prompt}    1    The daemon should count the one prompt it refused.

@@ -81,7 +81,7 @@ Prompt Deadline Ends A Hung Turn Within A Measured Margin
     Turn Should End With    ${turn}    error    prompt_deadline_exceeded
     ${deadline}    Timer Should Have Fired On Time    prompt deadline    ${turn.turn_ms}    ${DEADLINE_MS} ms
     ...    margin=${DEADLINE_MARGIN_MS} ms
-    Record Result    ${deadline}
+    Record Result    ${deadline}    as=deadline
     Log    the deadline's message: ${turn.error_message}
     ${status}    Get Session Status    ${sid}
     Should Be Equal    ${status}[turnError][code]    prompt_deadline_exceeded
