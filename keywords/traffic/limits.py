@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keywords.checks import seconds
+from keywords.daemon.daemon_log import log_fields
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import DaemonClient
-from keywords.traffic.flows import log_fields
 from keywords.traffic.sse import StreamResult, find_frame, matching_frames
 from keywords.traffic.turns import TurnResult, run_turn
 
