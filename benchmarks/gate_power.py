@@ -1,6 +1,6 @@
 """How often the performance gate raises a false alarm, and how often it catches a known regression.
 
-Runs the gate (``keywords.measure.gate``, the same engine as ``suites/loadtest/perf_gate.robot``) repeatedly:
+Runs the gate (``keywords.measure.perf_gate``, the same engine as ``suites/loadtest/perf_gate.robot``) repeatedly:
 
 * release against release (the candidate is the reference: every failure is a false alarm);
 * release against each given candidate build (e.g. the seeded builds of ``python -m keywords.daemon.seeded
@@ -32,7 +32,7 @@ from keywords.daemon import provision  # noqa: E402
 from keywords.daemon.process import Daemon, DaemonSpec  # noqa: E402
 from keywords.daemon.registry import Registry  # noqa: E402
 from keywords.fakes import mock_control  # noqa: E402
-from keywords.measure.gate import METRIC_NAMES, GateResult, load_tolerances, run_gate  # noqa: E402
+from keywords.measure.perf_gate import METRIC_NAMES, GateResult, load_tolerances, run_gate  # noqa: E402
 from keywords.traffic.client import DaemonClient  # noqa: E402
 
 

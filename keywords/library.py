@@ -15,10 +15,10 @@ from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.first_output_keywords import FirstOutputKeywords
 from keywords.components.flow_keywords import FlowKeywords
-from keywords.components.gate_keywords import GateKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.log_keywords import LogKeywords
 from keywords.components.mock_keywords import MockKeywords
+from keywords.components.perf_gate_keywords import PerfGateKeywords
 from keywords.components.permission_keywords import PermissionKeywords
 from keywords.components.plot_keywords import PlotKeywords
 from keywords.components.process_keywords import ProcessKeywords
@@ -139,7 +139,7 @@ class QwenServe(DynamicCore):
             BaselineKeywords(self.ctx),
             ProcessKeywords(self.ctx),
             self._providers,
-            GateKeywords(self.ctx, self._daemons),
+            PerfGateKeywords(self.ctx, self._daemons),
             SecurityKeywords(self.ctx),
             PermissionKeywords(self.ctx),
             FirstOutputKeywords(self.ctx, self._daemons),

@@ -8,8 +8,8 @@ import math
 import pytest
 
 from keywords.errors import HarnessConfigError
-from keywords.measure import gate, gate_run
-from keywords.measure.gate_run import GateRun, slope
+from keywords.measure import pair_probe, perf_gate
+from keywords.measure.pair_probe import GateRun, slope
 from keywords.measure.paired_ratio import estimate, t_quantile
 
 
@@ -63,7 +63,7 @@ def test_smallest_detectable_change_shrinks_with_less_noise():
 
 
 def _tolerance_file(tmp_path, **overrides):
-    doc = {"confidence": 0.95, "metrics": {m: {"tolerance": 0.05} for m in gate.METRIC_NAMES}}
+    doc = {"confidence": 0.95, "metrics": {m: {"tolerance": 0.05} for m in perf_gate.METRIC_NAMES}}
     doc["metrics"].update(overrides)
     path = tmp_path / "tol.json"
     path.write_text(json.dumps(doc))
@@ -71,22 +71,22 @@ def _tolerance_file(tmp_path, **overrides):
 
 
 def test_the_shipped_tolerance_file_covers_every_metric():
-    tol = gate.load_tolerances("resources/perf-gate.json")
-    assert set(tol.by_metric) == set(gate.METRIC_NAMES) and tol.confidence == 0.95
+    tol = perf_gate.load_tolerances("resources/perf-gate.json")
+    assert set(tol.by_metric) == set(perf_gate.METRIC_NAMES) and tol.confidence == 0.95
 
 
 def test_tolerance_file_errors_name_what_is_wrong(tmp_path):
     with pytest.raises(HarnessConfigError, match="Unknown gate metric 'promptTurnMs'"):
-        gate.load_tolerances(_tolerance_file(tmp_path, promptTurnMs={"tolerance": 0.1}))
-    doc = {"metrics": {m: {"tolerance": 0.05} for m in gate.METRIC_NAMES if m != "idleRssMB"}}
+        perf_gate.load_tolerances(_tolerance_file(tmp_path, promptTurnMs={"tolerance": 0.1}))
+    doc = {"metrics": {m: {"tolerance": 0.05} for m in perf_gate.METRIC_NAMES if m != "idleRssMB"}}
     (tmp_path / "short.json").write_text(json.dumps(doc))
     with pytest.raises(HarnessConfigError, match="no tolerance for idleRssMB"):
-        gate.load_tolerances(tmp_path / "short.json")
+        perf_gate.load_tolerances(tmp_path / "short.json")
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(HarnessConfigError, match="not valid JSON"):
-        gate.load_tolerances(tmp_path / "bad.json")
+        perf_gate.load_tolerances(tmp_path / "bad.json")
     with pytest.raises(HarnessConfigError, match="tolerance of idleRssMB must be a number"):
-        gate.load_tolerances(_tolerance_file(tmp_path, idleRssMB={"tolerance": "small"}))
+        perf_gate.load_tolerances(_tolerance_file(tmp_path, idleRssMB={"tolerance": "small"}))
 
 
 def test_slope_is_the_least_squares_fit():
@@ -99,13 +99,13 @@ def test_run_gate_alternates_which_build_goes_first_and_keeps_warmup_out(monkeyp
 
     def fake_pair(position, first, start, stop, plan):
         firsts.append((position, first))
-        ref = GateRun("reference", position, {m: 10.0 for m in gate.METRIC_NAMES})
-        cand = GateRun("candidate", position, {m: 10.0 * (1.2 if position >= 0 else 5) for m in gate.METRIC_NAMES})
+        ref = GateRun("reference", position, {m: 10.0 for m in perf_gate.METRIC_NAMES})
+        cand = GateRun("candidate", position, {m: 10.0 * (1.2 if position >= 0 else 5) for m in perf_gate.METRIC_NAMES})
         return ref, cand
 
-    monkeypatch.setattr(gate, "measure_pair", fake_pair)
-    tol = gate.load_tolerances(_tolerance_file(tmp_path))
-    result = gate.run_gate(None, None, reference="r", candidate="c", same_build=False, tolerances=tol, blocks=2)
+    monkeypatch.setattr(perf_gate, "measure_pair", fake_pair)
+    tol = perf_gate.load_tolerances(_tolerance_file(tmp_path))
+    result = perf_gate.run_gate(None, None, reference="r", candidate="c", same_build=False, tolerances=tol, blocks=2)
     assert firsts == [(-1, "reference"), (0, "reference"), (1, "candidate"), (2, "reference"), (3, "candidate")]
     assert result.order == "A B A B" and len(result.pairs) == 4 and len(result.warmup_runs) == 2
     ratio_metrics = [e for e in result.estimates if e.kind == "ratio"]
@@ -121,8 +121,8 @@ def test_a_failed_step_leaves_its_metrics_out_of_that_run():
         pid = 1
         boot_s = 0.5
 
-    probe = gate_run.Probe.__new__(gate_run.Probe)
-    probe.run, probe.plan, probe._samples, probe._failed = run, gate_run.RunPlan(), {"sessionCreateMs": [1.0]}, set()
+    probe = pair_probe.Probe.__new__(pair_probe.Probe)
+    probe.run, probe.plan, probe._samples, probe._failed = run, pair_probe.PairPlan(), {"sessionCreateMs": [1.0]}, set()
     probe.session_id = "s"
 
     def boom():

@@ -2,7 +2,7 @@
 
 Both builds run with the mock agent, so what is measured is the daemon's own cost. After an unrecorded
 warm-up pair (first starts pay for cold disk caches), ``2 * blocks`` pairs follow, each one fresh daemon of
-each build measured alternately request by request (:func:`keywords.measure.gate_run.measure_pair`); which
+each build measured alternately request by request (:func:`keywords.measure.pair_probe.measure_pair`); which
 build boots and goes first alternates A B, B A per block (:func:`keywords.measure.ab.abba_order`). Every gated
 metric is then estimated from the pairs with its confidence interval and judged against its tolerance
 (:mod:`keywords.measure.paired_ratio`): the gate fails when the candidate is worse than a metric's tolerance
@@ -25,7 +25,7 @@ from typing import Any
 from keywords.checks import known_names, number, whole_number
 from keywords.errors import HarnessConfigError
 from keywords.measure.ab import abba_order
-from keywords.measure.gate_run import METHOD, GateRun, RunPlan, measure_pair
+from keywords.measure.pair_probe import METHOD, GateRun, PairPlan, measure_pair
 from keywords.measure.paired_ratio import Better, Kind, PairedEstimate, estimate
 
 BUILDS = {"A": "reference", "B": "candidate"}
@@ -264,7 +264,7 @@ def run_gate(
     tolerances: Tolerances,
     blocks: int = 3,
     warmup: int = 1,
-    plan: RunPlan | None = None,
+    plan: PairPlan | None = None,
     log: Callable[[str], None] = lambda _line: None,
     clock: Callable[[], float] | None = None,
 ) -> GateResult:
@@ -289,7 +289,7 @@ def run_gate(
     clock = clock or time.monotonic
     blocks = whole_number("blocks", blocks, low=1, high=20)
     warmup = whole_number("warmup", warmup, low=0, high=5)
-    plan = (plan or RunPlan()).checked()
+    plan = (plan or PairPlan()).checked()
     order = [letter for i, letter in enumerate(abba_order(blocks)) if i % 2 == 0]
     result = GateResult(reference, candidate, same_build, " ".join(order), tolerances=tolerances)
     started = clock()

@@ -58,7 +58,7 @@ METHOD = (
 
 
 @dataclass(frozen=True)
-class RunPlan:
+class PairPlan:
     """How much one run measures (sample counts are chosen from measured noise; see the README).
 
     Attributes:
@@ -85,9 +85,9 @@ class RunPlan:
     settle_s: float = 0.5
     timeout_s: float = 15.0
 
-    def checked(self) -> RunPlan:
+    def checked(self) -> PairPlan:
         """The plan with every count checked (raises ``HarnessConfigError`` naming the bad one)."""
-        return RunPlan(
+        return PairPlan(
             creates=whole_number("creates", self.creates, low=3, high=1000),
             prompts=whole_number("prompts", self.prompts, low=3, high=1000),
             chunks=whole_number("chunks", self.chunks, low=1, high=1000),
@@ -188,7 +188,7 @@ def _prompt_of(env: dict) -> str | None:
 class Probe:
     """The measurements of one live daemon, step by step, so that two daemons can be measured alternately."""
 
-    def __init__(self, run: GateRun, daemon: Any, client: DaemonClient, plan: RunPlan) -> None:
+    def __init__(self, run: GateRun, daemon: Any, client: DaemonClient, plan: PairPlan) -> None:
         self.run = run
         self.daemon = daemon
         self.client = client
@@ -299,7 +299,7 @@ class Probe:
             self.run.values["retainedPerSessionMB"] = slope(self._churn)
 
 
-def _fan_out(client: DaemonClient, sid: str, plan: RunPlan) -> dict[str, float | None]:
+def _fan_out(client: DaemonClient, sid: str, plan: PairPlan) -> dict[str, float | None]:
     """Replay rate of ``plan.subscribers`` streams opened together, then their live delivery tail."""
     options = StreamOptions(last_event_id=0, timeout_s=plan.timeout_s)
     t_sub = time.monotonic()
@@ -339,7 +339,7 @@ def measure_pair(
     first: str,
     start: Callable[[str], Any],
     stop: Callable[[Any], Any],
-    plan: RunPlan,
+    plan: PairPlan,
 ) -> tuple[GateRun, GateRun]:
     """Start one daemon of each build and measure them alternately, request by request.
 

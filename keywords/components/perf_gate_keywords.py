@@ -9,8 +9,8 @@ from robotlibcore import keyword
 from keywords.components.base import Component, html_table
 from keywords.daemon.provision import release_source
 from keywords.errors import HarnessConfigError
-from keywords.measure.gate import GateResult, load_tolerances, run_gate
-from keywords.measure.gate_run import RunPlan
+from keywords.measure.pair_probe import PairPlan
+from keywords.measure.perf_gate import GateResult, load_tolerances, run_gate
 
 HEADERS = (
     "metric",
@@ -24,7 +24,7 @@ HEADERS = (
 )
 
 
-class GateKeywords(Component):
+class PerfGateKeywords(Component):
     """Run the performance gate and judge it."""
 
     def __init__(self, ctx, daemons) -> None:
@@ -84,7 +84,7 @@ class GateKeywords(Component):
         """
         harness_root = Path(__file__).resolve().parents[2]
         tol = load_tolerances(tolerances or harness_root / "resources" / "perf-gate.json")
-        plan = RunPlan(creates=creates, prompts=prompts, subscribers=subscribers, churn=churn).checked()
+        plan = PairPlan(creates=creates, prompts=prompts, subscribers=subscribers, churn=churn).checked()
         ref_src = self.ctx.source(reference) if reference else release_source()
         cand_src = self.ctx.source(candidate or None)
         entries = {"reference": ref_src.entry, "candidate": cand_src.entry}
