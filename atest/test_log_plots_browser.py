@@ -82,7 +82,7 @@ def probe(log_html: Path, workdir: Path) -> dict:
         "--dump-dom",
         page.as_uri(),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     match = re.search(r"QS-PROBE (.*?) QS-END", proc.stdout, re.S)
     assert match, f"Chromium printed no probe result (exit {proc.returncode}); stderr: {proc.stderr[-2000:]}"
     return json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
