@@ -370,6 +370,7 @@ def test_tree_rss_reading_rounds_the_breakdown_and_prints_upstreams_line():
         "mcpServersRssMB": 20.0,
         "agents": 1,
         "agentDescendants": 2,
+        "mcpServers": 1,
     }
     assert set(rss.figures()) <= set(snap.figures())  # the process tree's own names
     assert rss.to_dict()["sessions"] == 5

@@ -59,12 +59,35 @@ class CliSeries:
     failures: int
     stdout: str
 
+    @property
+    def cold_start(self) -> metrics.LatencySummary:
+        """Upstream's cold-start sample: the profiler's ``fullStartupMs`` when it was written, else wall time."""
+        return self.full_startup if self.full_startup else self.wall
+
+    @property
+    def cold_start_basis(self) -> str:
+        """What :attr:`cold_start` is: ``profiler fullStartupMs`` or ``wall time (no profile written)``."""
+        return "profiler fullStartupMs" if self.full_startup else "wall time (no profile written)"
+
+    def phases_text(self) -> str:
+        """The last run's start-up phases in one line, or why there are none."""
+        p = self.phases
+        if p is None:
+            return f"no start-up phases: {self.phases_note}" if self.phases_note else "no start-up phases"
+        return (
+            f"phases: module load {p.module_load_ms} ms · settings {p.settings_ms} ms · config init "
+            f"{p.config_init_ms} ms · MCP settled {p.mcp_settled_ms} ms"
+        )
+
     def figures(self) -> dict[str, Any]:
-        """Measured figures: wall time, profiler start-up, peak RSS (percentiles), the last run's details."""
+        """Measured figures: wall time, profiler start-up, cold start with its basis, peak RSS (percentiles),
+        the last run's details."""
         return {
             "runs": len(self.runs),
             "wallMs": self.wall.to_dict(),
             "fullStartupMs": self.full_startup.to_dict() if self.full_startup else None,
+            "coldStartMs": self.cold_start.to_dict(),
+            "coldStartBasis": self.cold_start_basis,
             "peakRssMB": self.peak_rss_mb.to_dict(),
             "startupPhases": self.phases.to_dict() if self.phases else None,
             "resourceProfile": self.profile.figures(),
@@ -73,9 +96,9 @@ class CliSeries:
         }
 
     def line(self) -> str:
-        """``CLI wall p50 … (n=5) · peak RSS p50 180 MB · full start-up p50 … ms``."""
+        """``CLI wall p50 … (n=5) · peak RSS p50 180 MB · full start-up p50 … ms · phases: …``."""
         startup = f" · full start-up {self.full_startup.line()}" if self.full_startup else ""
-        return f"CLI wall {self.wall.line()} · peak RSS {self.peak_rss_mb.line('MB')}{startup}"
+        return f"CLI wall {self.wall.line()} · peak RSS {self.peak_rss_mb.line('MB')}{startup} · {self.phases_text()}"
 
     def to_dict(self) -> dict[str, Any]:
         """Snapshot form: the figures, the prompt and warm-up runs, and how they were measured."""

@@ -141,25 +141,49 @@ class PromptSeries:
         """The first distinct failure outcomes (``error -32603``, ``timeout``...) with their counts."""
         return tally_failures(o for o in self.outcomes if o != COMPLETED)
 
+    @property
+    def prompts_per_sec(self) -> float | None:
+        """Measured prompts per second of wall time (2 decimals; ``None`` without wall time)."""
+        return round(self.prompts / (self.wall_ms / 1000), 2) if self.wall_ms > 0 else None
+
+    @property
+    def wall_ms_per_prompt(self) -> float | None:
+        """Wall time divided by the prompts measured (ms; ``None`` without a prompt)."""
+        return round(self.wall_ms / self.prompts, 1) if self.prompts else None
+
+    @property
+    def queueing(self) -> str | None:
+        """For prompts sent at once with the provider's log: whether their model calls ran one at a time
+        (``serialised``) or overlapped; ``None`` otherwise."""
+        if self.concurrency <= 1 or self.provider_max_in_flight is None:
+            return None
+        if self.provider_max_in_flight <= 1:
+            return "serialised: the model calls ran one at a time"
+        return f"overlapped: up to {self.provider_max_in_flight} model calls at once"
+
     def figures(self) -> dict[str, Any]:
-        """Latencies of completed turns (percentiles, ms), counts, failure texts, wall time, provider view."""
+        """Latencies of completed turns (percentiles, ms), counts, failure texts, wall time and rate, the
+        provider's view (requests, most at once, how the calls queued)."""
         return {
+            "prompts": self.prompts,
             "latencyMs": self.latency.to_dict(),
             "firstChunkMs": self.first_chunk.to_dict(),
             "providerArrivalMs": self.provider_arrival.to_dict() if self.provider_arrival else None,
             "completed": self.completed,
             **failure_figures(self.failures, self.failure_texts()),
             "wallMs": self.wall_ms,
+            "promptsPerSec": self.prompts_per_sec,
             "providerRequests": self.provider_requests,
             "providerMaxInFlight": self.provider_max_in_flight,
+            "queueing": self.queueing,
         }
 
     def line(self) -> str:
         """``5/5 completed · turn p50 … · first chunk p50 … · provider arrival p50 … · 0 failed``."""
         arrival = f" · provider arrival {self.provider_arrival.line()}" if self.provider_arrival else ""
-        at_once = ""
-        if self.concurrency > 1 and self.provider_max_in_flight is not None:
-            at_once = f" · at most {self.provider_max_in_flight} model call(s) open at once"
+        at_once = f" · {self.queueing}" if self.queueing else ""
+        if self.concurrency > 1:
+            at_once = f" · {self.concurrency} at once, wall {self.wall_ms} ms{at_once}"
         return (
             f"{self.completed}/{self.prompts} completed · turn {self.latency.line()} · first chunk "
             f"{self.first_chunk.line()}{arrival}{at_once} · "

@@ -112,6 +112,11 @@ class ChurnResult:
     after: TreeRss
     drift_mb: float
 
+    @property
+    def drift_size_mb(self) -> float:
+        """The drift's size, whichever way the RSS moved (``abs(drift_mb)``)."""
+        return abs(self.drift_mb)
+
     def figures(self) -> dict[str, Any]:
         """Round latency (percentiles, ms), failures with their texts, RSS before and after, the drift."""
         return {

@@ -49,8 +49,10 @@ class SseFloodResult:
         return self.connected == self.opened
 
     def figures(self) -> dict[str, Any]:
-        """``connected``, ``allConnected``, ``statuses``, ``timeToReplayCompleteMs``, ``daemonHealthyAfter``."""
+        """``connectionsOpened``, ``connected``, ``allConnected``, ``statuses``, ``timeToReplayCompleteMs``,
+        ``daemonHealthyAfter``."""
         return {
+            "connectionsOpened": self.opened,
             "connected": self.connected,
             "allConnected": self.all_connected,
             "statuses": list(self.statuses),

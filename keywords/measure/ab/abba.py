@@ -195,13 +195,26 @@ class BuildComparison:
         a_label: Description of build A (e.g. ``release 0.24.4``).
         b_label: Description of build B.
         rounds: Number of A B B A blocks (1..50).
+        same_build: The caller's word that A and B are one and the same build (then every ratio should be
+            near 1, and a ratio far from it means the mechanism is broken, not the build).
     """
 
-    def __init__(self, a_label: str, b_label: str, rounds: int = 1) -> None:
+    def __init__(self, a_label: str, b_label: str, rounds: int = 1, *, same_build: bool = False) -> None:
         self.a_label = a_label
         self.b_label = b_label
         self.order = abba_order(rounds)
+        self.same_build = bool(same_build)
         self.runs: list[BuildRun] = []
+
+    @property
+    def full_pairs(self) -> int:
+        """Adjacent pairs of the whole order (two per A B B A block): what a metric measured in every run has."""
+        return len(self.order) // 2
+
+    def short_of_pairs(self) -> list[MetricComparison]:
+        """The metrics that rest on fewer than :attr:`full_pairs` adjacent pairs (a run missed them, or the order
+        is not complete)."""
+        return [m for m in self.results() if m.pairs < self.full_pairs]
 
     @property
     def next_build(self) -> str | None:
@@ -288,8 +301,16 @@ class BuildComparison:
         return [self.compare(name) for name in self.metric_names()]
 
     def figures(self) -> dict[str, Any]:
-        """``runs`` recorded and, per metric name, its comparison's figures (``metrics``)."""
-        return {"runs": len(self.runs), "metrics": {m.name: m.figures() for m in self.results()}}
+        """The builds compared (``a``, ``b``: their labels) in their ``order``, ``runs`` recorded, ``sameBuild``
+        (as the caller said) and, per metric name, its comparison's figures (``metrics``)."""
+        return {
+            "a": self.a_label,
+            "b": self.b_label,
+            "order": " ".join(self.order),
+            "runs": len(self.runs),
+            "sameBuild": self.same_build,
+            "metrics": {m.name: m.figures() for m in self.results()},
+        }
 
     def line(self) -> str:
         """``B/A: name 1.030 within spread (2 of 2 pairs) · …`` over every metric."""

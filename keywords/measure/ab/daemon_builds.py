@@ -16,6 +16,7 @@ Nothing here imports Robot Framework.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -98,3 +99,8 @@ def compare_builds(
         missing = f"; not measured: {', '.join(run.missing)}" if run.missing else ""
         log(f"{run.label()}: {run.values}{missing}{'; ' + '; '.join(problems) if problems else ''}")
     return cmp
+
+
+def same_entry(a_entry: str, b_entry: str) -> bool:
+    """Whether two entry scripts are one file (paths compared after resolving links and ``..``)."""
+    return os.path.realpath(a_entry) == os.path.realpath(b_entry)
