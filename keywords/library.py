@@ -18,6 +18,7 @@ from keywords.components.flow_keywords import FlowKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.log_keywords import LogKeywords
 from keywords.components.mock_keywords import MockKeywords
+from keywords.components.perf_baseline_keywords import PerfBaselineKeywords
 from keywords.components.perf_gate_keywords import PerfGateKeywords
 from keywords.components.permission_keywords import PermissionKeywords
 from keywords.components.plot_keywords import PlotKeywords
@@ -130,6 +131,7 @@ class QwenServe(DynamicCore):
             EventKeywords(self.ctx),
             MockKeywords(self.ctx),
             BenchmarkKeywords(self.ctx),
+            PerfBaselineKeywords(self.ctx),
             BuildComparisonKeywords(self.ctx),
             LoadKeywords(self.ctx),
             ConnectionKeywords(self.ctx),

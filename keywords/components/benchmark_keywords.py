@@ -21,27 +21,43 @@ from keywords.components.base import Component
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.fakes import provider as fake_provider
 from keywords.fakes.oneshot_cli import CliSpec, OneShotCli
-from keywords.measure import boot_timing, cli_runs, prompt_timer, session_churn, session_timing, sse_flood, tree_rss
+from keywords.measure import (
+    bench_tunables,
+    boot_timing,
+    cli_runs,
+    prompt_timer,
+    session_churn,
+    session_timing,
+    side_by_side,
+    sse_flood,
+    tree_rss,
+)
 from keywords.measure.bench_common import Target
+from keywords.measure.bench_tunables import BenchmarkTunables
 from keywords.measure.boot_timing import BootSeries
 from keywords.measure.cli_runs import CliSeries
 from keywords.measure.prompt_timer import PromptSeries
 from keywords.measure.session_churn import ChurnResult, ThroughputWindow
-from keywords.measure.session_timing import SessionTimings
-from keywords.measure.side_by_side import side_by_side
+from keywords.measure.session_timing import SessionLimitRun, SessionTimings
+from keywords.measure.side_by_side import CliComparison, SideBySide
 from keywords.measure.sse_flood import SseFloodResult
-from keywords.measure.tree_rss import TreeRss
+from keywords.measure.tree_rss import TreeRss, TreeRssSeries
 
 __all__ = [
     "BenchmarkKeywords",
+    "BenchmarkTunables",
     "BootSeries",
     "ChurnResult",
+    "CliComparison",
     "CliSeries",
     "PromptSeries",
+    "SessionLimitRun",
     "SessionTimings",
+    "SideBySide",
     "SseFloodResult",
     "ThroughputWindow",
     "TreeRss",
+    "TreeRssSeries",
 ]
 
 MAX_CLI_TIMEOUT_S = 1800.0
@@ -219,15 +235,133 @@ class BenchmarkKeywords(Component):
             settle: How long to wait before reading (``500 ms`` or seconds, 0..30).
 
         Returns:
-            ``TreeRss`` in MB (1 decimal): ``total``, ``daemon``, ``agent``, ``mcp`` (the agents'
-            descendants) as floats, plus ``sessions``, ``agents``, ``descendants`` (int counts); ``figures()``,
+            ``TreeRss`` in MB (1 decimal): ``total``, ``daemon``, ``agent``, ``mcp`` (the MCP servers; ``None``
+            when none runs) as floats, plus ``sessions``, ``agents``, ``descendants`` (processes below the
+            agents) and ``mcp_processes`` (processes of the declared MCP servers; ``None`` when none is declared)
+            as int counts; ``figures()``,
             ``line()`` and ``to_dict()``.
 
         Example:
             | ${rss}= | Measure Tree RSS | sessions=5 |
-            | Report Figures | ${rss.line()} |
+            | Record Result | ${rss} |
         """
         return tree_rss.measure_tree_rss(self._target(daemon), sessions=sessions, settle=settle)
+
+    @keyword(tags=("benchmark", "process"))
+    def measure_tree_rss_at_session_counts(
+        self, *counts: int, settle: timedelta | float = 1.0, daemon: str | None = None
+    ) -> TreeRssSeries:
+        """Open ``thread`` sessions up to each count and read the tree RSS at each, after ``settle`` (C4).
+
+        The sessions stay open.
+
+        Args:
+            counts: Session counts, rising (``1    5    10``).
+            settle: How long to wait before each reading (``1 s`` or seconds, 0..30).
+
+        Returns:
+            ``TreeRssSeries``: ``readings`` (list of ``TreeRss``, as `Measure Tree RSS` returns), ``first``
+            and ``last`` (``TreeRss``), ``growth_per_session_mb`` (float or ``None``); ``figures()``
+            (``daemon1Session``, ``daemon5Sessions``..., ``growthPerSessionMB``) and ``line()``.
+
+        Example:
+            | ${rss}= | Measure Tree RSS At Session Counts | 1 | 5 | 10 |
+            | Should Be Equal As Integers | ${rss.last.mcp_processes} | 2 |
+        """
+        series = tree_rss.measure_tree_rss_at(self._target(daemon), counts, settle=settle)
+        self.info(series.line())
+        return series
+
+    @keyword(tags=("benchmark", "report"))
+    def compare_with_cli(self, result: Any, cli: CliSeries | None) -> CliComparison:
+        """One daemon figure of this run against the one-shot CLI's, as a ratio.
+
+        ``cli`` is ``${None}`` when the CLI scenario did not run: the CLI figure and the ratio are then not
+        measured. Which figures are compared depends on the daemon result: warm session creations
+        (`Time Session Creations`: the CLI's cold-start wall p50 over the creation p50, ``cliColdStartWallP50Ms``
+        and ``cliOverDaemonP50``), a tree RSS reading (`Measure Tree RSS At Session Counts`: the tree at the
+        first count over the CLI's peak RSS p50, ``cliPeakRssMB`` and ``daemonTreeOverCliPeak``) or timed
+        prompts (`Time Prompts`: the CLI's wall p50 over the prompt p50, ``cliWallP50Ms`` and
+        ``cliOverDaemonP50``).
+
+        Args:
+            result: The daemon's result.
+            cli: The CLI's runs (`Run One Shot CLI`), or ``${None}``.
+
+        Returns:
+            ``CliComparison``: ``cli_key``, ``ratio_key``, ``what`` (str), ``cli_value``, ``daemon_value``,
+            ``ratio`` (float or ``None``); ``figures()`` and ``line()``.
+
+        Example:
+            | ${versus}= | Compare With CLI | ${warm} | ${CLI_COLD} |
+            | Record Result | ${versus} |
+        """
+        return side_by_side.versus_cli(result, cli)
+
+    @keyword(tags=("benchmark", "session"))
+    def saturate_the_session_limit(self, limit: int, *, daemon: str | None = None) -> SessionLimitRun:
+        """Open ``limit`` sessions, ask for one more, close the first, then open one again (C11).
+
+        What the daemon answers is recorded, not raised: assert on ``refusal_status``, ``refusal_code`` and
+        ``recovered``.
+
+        Args:
+            limit: The daemon's ``--max-sessions`` (1..500).
+
+        Returns:
+            ``SessionLimitRun``: ``limit``, ``opened`` (int), ``open_failures`` (list of str),
+            ``refusal_status`` (int or ``None``), ``refusal_code`` and ``extra_session`` (str or ``None``),
+            ``recovered`` (bool), ``recovery_error`` (str or ``None``), ``limit_enforced`` (bool); ``figures()``
+            and ``line()``.
+
+        Example:
+            | ${limit}= | Saturate The Session Limit | 5 |
+            | Should Be Equal As Integers | ${limit.refusal_status} | 503 |
+        """
+        run = session_timing.saturate_session_limit(self._target(daemon), limit)
+        self.info(run.line())
+        return run
+
+    @keyword(tags=("benchmark", "config"))
+    def resolve_benchmark_tunables(
+        self,
+        heavy: bool | str = False,
+        *,
+        iterations: int | str | None = None,
+        concurrent_sessions: int | str | None = None,
+        throughput_window_s: float | str | None = None,
+        churn_rounds: int | str | None = None,
+    ) -> BenchmarkTunables:
+        """The benchmark's tunables: each one given (not empty) is kept, the others get upstream's defaults.
+
+        Defaults: ``iterations`` 5 (20 when ``heavy``), ``concurrent_sessions`` 5 (10), ``throughput_window_s``
+        10 s (30 s), ``churn_rounds`` iterations x 4.
+
+        Args:
+            heavy: Upstream's heavy values (``True``/``False``).
+            iterations: Measured iterations of C1, C2, C3, C5 (1..200).
+            concurrent_sessions: Sessions of C6 and C8 (1..200); C12 opens twice as many streams.
+            throughput_window_s: C9's window in seconds (at most 600).
+            churn_rounds: C10's rounds (1..10000).
+
+        Returns:
+            ``BenchmarkTunables``: ``iterations``, ``concurrent_sessions``, ``churn_rounds``,
+            ``sse_flood_streams`` (int), ``throughput_window_s`` (float), ``heavy`` (bool), ``parameters()``
+            (the scenario parameters, camelCase) and ``line()``.
+
+        Example:
+            | ${tunables}= | Resolve Benchmark Tunables | ${HEAVY} | iterations=${ITERATIONS} |
+            | Begin Scenario | C1 CLI cold start | &{tunables.parameters()} |
+        """
+        tunables = bench_tunables.resolve_tunables(
+            heavy,
+            iterations=iterations,
+            concurrent_sessions=concurrent_sessions,
+            throughput_window_s=throughput_window_s,
+            churn_rounds=churn_rounds,
+        )
+        self.info(tunables.line())
+        return tunables
 
     # -- C5 / C6: prompts --------------------------------------------------------------------------
     @keyword(tags=("benchmark", "prompt"))
@@ -398,10 +532,11 @@ class BenchmarkKeywords(Component):
         daemon_boot: BootSeries | None = None,
         prompt_cli: CliSeries | None = None,
         prompt_daemon: PromptSeries | None = None,
-    ) -> dict[str, Any]:
+    ) -> SideBySide:
         """Pair the CLI's and the daemon's figures with their ratio (CLI / daemon), measured in the same run.
 
-        Missing inputs (a scenario that did not run) give ``not run`` entries.
+        Missing inputs (a scenario that did not run) give ``not run`` entries. Record the result with
+        `Record Result` and draw it with `Plot Daemon Versus CLI`.
 
         Args:
             cli_cold: One-shot CLI runs (`Run One Shot CLI`) for the start-to-first-usable figure.
@@ -410,11 +545,13 @@ class BenchmarkKeywords(Component):
             prompt_daemon: Prompts on a warm daemon session (`Time Prompts`).
 
         Returns:
-            A dictionary for `Record Scenario`: ``startToFirstUsableP50``, ``promptLatencyP50`` and
-            ``promptLatencyP99``, each ``{cli, daemon, cliOverDaemon, unit, how}`` (ms) or ``not run``, and
-            ``resourceProfile`` (sampled and exact figures of both, or ``not run``).
+            ``SideBySide``: ``pairs`` (dict: ``startToFirstUsableP50``, ``promptLatencyP50`` and
+            ``promptLatencyP99``, each ``{cli, daemon, cliOverDaemon, unit, how}`` in ms or ``not run``, and
+            ``resourceProfile``, sampled and exact figures of both or ``not run``), readable by key like the
+            dictionary it was (``${side}[promptLatencyP50]``); ``bars()``, ``figures()`` and ``line()``.
 
         Example:
             | ${side}= | Daemon Versus CLI Figures | ${CLI_COLD} | ${DAEMON_BOOT} | ${PROMPT_CLI} | ${PROMPT_DAEMON} |
+            | Record Result | ${side} |
         """
-        return side_by_side(cli_cold, daemon_boot, prompt_cli, prompt_daemon)
+        return side_by_side.pair_figures(cli_cold, daemon_boot, prompt_cli, prompt_daemon)

@@ -168,6 +168,63 @@ class PlotKeywords(Component):
         return self._show(title, lambda path: plots.bars(labels, series, title, path, ylabel))
 
     @keyword(tags=("plot", "report"))
+    def plot_daemon_versus_cli(
+        self, side: Any, title: str = "Daemon vs one-shot CLI (ms, lower is better)"
+    ) -> plots.Plot | None:
+        """Draw bars of the side-by-side figures (CLI and daemon, ms) that were measured in this run.
+
+        A figure whose scenario did not run is left out; with none measured nothing is drawn (and that is
+        logged).
+
+        Args:
+            side: From `Daemon Versus CLI Figures`.
+            title: Figure title.
+
+        Returns:
+            ``Plot`` (see `Plot Latency Distribution`), or ``None`` when no figure was measured.
+
+        Example:
+            | ${side}= | Daemon Versus CLI Figures | ${CLI_COLD} | ${DAEMON_BOOT} | ${PROMPT_CLI} | ${PROMPT_DAEMON} |
+            | Plot Daemon Versus CLI | ${side} |
+        """
+        bars = getattr(side, "bars", None)
+        if not callable(bars):
+            raise HarnessConfigError(
+                f"Plot Daemon Versus CLI needs the result of Daemon Versus CLI Figures, got {side!r:.100}."
+            )
+        labels, cli, daemon = bars()
+        if not labels:
+            self.info("No side-by-side figure was measured in this run, so there are no bars to draw.")
+            return None
+        return self.plot_bars(labels, title, ylabel="ms", CLI=cli, daemon=daemon)
+
+    @keyword(tags=("plot", "report"))
+    def plot_rss_at_session_counts(self, scaling: Any, title: str = "RSS at session counts") -> plots.Plot:
+        """Draw the daemon's and the whole tree's RSS (MB) over the sampling windows of one time axis.
+
+        Time is seconds since the first window began, so the gaps are the time spent opening sessions; each
+        window's session count is marked where it starts.
+
+        Args:
+            scaling: From `Sample RSS At Session Counts`.
+            title: Figure title.
+
+        Returns:
+            ``Plot`` (see `Plot Latency Distribution`).
+
+        Example:
+            | ${rss}= | Sample RSS At Session Counts | 1 | 5 | 10 |
+            | Plot RSS At Session Counts | ${rss} | RSS while 1, 5 and 10 sessions are open |
+        """
+        timeline = getattr(scaling, "timeline", None)
+        if not callable(timeline):
+            raise HarnessConfigError(
+                f"Plot RSS At Session Counts needs the result of Sample RSS At Session Counts, got {scaling!r:.100}."
+            )
+        line = timeline()
+        return self.plot_rss_over_time(line, title, markers=line.markers)
+
+    @keyword(tags=("plot", "report"))
     def plot_percentile_spectra(self, title: str, *, ylabel: str = "ms", **spectra: list) -> plots.Plot:
         """Draw bars of latency spectra side by side at each percentile (p50 ... max), embed them and save the PNG.
 
