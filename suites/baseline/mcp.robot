@@ -15,77 +15,48 @@ Test Teardown    Stop Baseline Fixtures
 
 
 *** Variables ***
-${MCP_SERVERS}     2
-${MCP_PATTERN}     idle_mcp\\.py
-${MCP_WAIT_S}      20
-${MCP_SETTLE_S}    1
-${MCP_AT_1_MIN}    2
-${MCP_AT_5_MAX}    20
+${MCP_SERVERS}        2
+@{SESSION_COUNTS}     1    3    5
+${PENDING_SERVER}     workspace-idle1
+${MCP_WAIT}           20 s
+${MCP_SETTLE}         1 s
+${MCP_AT_1_MIN}       2
+${MCP_AT_MOST_MAX}    20
 
 
 *** Test Cases ***
-MCP Processes Stay One Per Server At 1, 3 And 5 Sessions
-    Begin Baseline Scenario    mcp-amplification
+MCP Processes Stay One Per Server As Sessions Are Added
+    [Documentation]    Sessions are opened up to each count of ``SESSION_COUNTS``; at each count the tree must
+    ...    run one process per declared server, and the workspace server awaiting approval none.
+    Begin Scenario    mcp-amplification    mcpServers=${MCP_SERVERS}
     ${servers}    Idle MCP Servers    ${MCP_SERVERS}
     ${pending}    Idle MCP Servers    1    prefix=workspace-idle
     Start Real Agent Daemon    mcp_servers=${servers}    workspace_mcp_servers=${pending}
-    VAR    &{counts}    &{EMPTY}
-    VAR    ${opened}    ${0}
-    FOR    ${sessions}    IN    1    3    5
-        Open Sessions Until    ${opened}    ${sessions}
-        VAR    ${opened}    ${{int($sessions)}}
-        ${tree}    Wait For Descendants Matching    ${MCP_PATTERN}    minimum=${{int($MCP_SERVERS)}}
-        ...    timeout=${MCP_WAIT_S}    settle=${MCP_SETTLE_S}
-        Set To Dictionary    ${counts}    ${sessions}=${{len($tree.matching($MCP_PATTERN))}}
-    END
-    ${mcp}    Get Workspace MCP Status
-    ${states}    Evaluate    {s['name']: s.get('approvalState') or s.get('mcpStatus') for s in $mcp['servers']}
-    ${workspace_procs}    Count Descendants Matching    workspace-idle
-    VAR    ${line}
-    ...    MCP processes ${counts}[1] at 1 · ${counts}[3] at 3 · ${counts}[5] at 5 sessions (${MCP_SERVERS} servers)
-    ...    · workspace server ${states}[workspace-idle1], ${workspace_procs} process(es)
-    ...    separator=${SPACE}
-    Record Baseline Figures    mcp-amplification    ${line}
-    ...    mcpServersConfigured=${{int($MCP_SERVERS)}}
-    ...    childrenAt1Session=${counts}[1]
-    ...    childrenAt3Sessions=${counts}[3]
-    ...    childrenAt5Sessions=${counts}[5]
-    ...    linearAmplification=${{int($counts['5']) >= int($MCP_SERVERS) * 5 * 0.5}}
-    ...    workspaceServerState=${states}[workspace-idle1]
-    ...    workspaceServerProcesses=${workspace_procs}
-    Figure Should Be At Least    MCP processes at 1 session    ${counts}[1]    ${MCP_AT_1_MIN}
-    Figure Should Be At Most    MCP processes at 5 sessions    ${counts}[5]    ${MCP_AT_5_MAX}    unit=${EMPTY}
-    FOR    ${sessions}    IN    1    3    5
-        Should Be Equal As Integers
-        ...    ${counts}[${sessions}]
-        ...    ${MCP_SERVERS}
-        ...    ${counts}[${sessions}] MCP processes at ${sessions} session(s), expected one per server (${MCP_SERVERS}).
-    END
-    Should Be Equal    ${states}[workspace-idle1]    pending
-    Should Be Equal As Integers    ${workspace_procs}    0    A pending workspace server must not be started.
+    ${mcp}    Count MCP Processes At Session Counts    @{SESSION_COUNTS}    servers=${MCP_SERVERS}
+    ...    pending_server=${PENDING_SERVER}    pending_pattern=workspace-idle    timeout=${MCP_WAIT}
+    ...    settle=${MCP_SETTLE}
+    Record Result    ${mcp}
+    Figure Should Be At Least    MCP processes at the fewest sessions    ${mcp.at_fewest}    ${MCP_AT_1_MIN}
+    Figure Should Be At Most    MCP processes at the most sessions    ${mcp.at_most}    ${MCP_AT_MOST_MAX}
+    ...    unit=${EMPTY}
+    MCP Processes Should Be One Per Server    ${mcp}
+    Should Be Equal    ${mcp.pending_state}    pending
+    ...    The workspace server awaiting approval should be listed as pending, but is ${mcp.pending_state}.
+    Should Be Equal As Integers    ${mcp.pending_processes}    0
+    ...    The workspace server awaiting approval should not be started, but ${mcp.pending_processes} run.
 
 The Daemon's MCP Accounting Matches The Process Tree
-    Begin Baseline Scenario    mcp-accounting
+    [Documentation]    ``GET /workspace/mcp`` accounts as many MCP entries as MCP processes run, every
+    ...    declared server is connected, and no more clients than processes are counted.
+    Begin Scenario    mcp-accounting    mcpServers=${MCP_SERVERS}
     ${servers}    Idle MCP Servers    ${MCP_SERVERS}
     Start Real Agent Daemon    mcp_servers=${servers}
     Open Session
-    ${tree}    Wait For Descendants Matching    ${MCP_PATTERN}    minimum=${{int($MCP_SERVERS)}}
-    ...    timeout=${MCP_WAIT_S}    settle=${MCP_SETTLE_S}
-    ${observed}    Evaluate    len($tree.matching($MCP_PATTERN))
-    ${mcp}    Get Workspace MCP Status
-    ${entries}    Evaluate    sum(s.get('entryCount') or 0 for s in $mcp['servers'])
-    ${connected}    Evaluate    sum(1 for s in $mcp['servers'] if s.get('mcpStatus') == 'connected')
-    VAR    ${line}
-    ...    entryCount sum ${entries} · observed ${observed} MCP processes · clientCount ${mcp}[clientCount]
-    ...    · connected ${connected}
-    ...    separator=${SPACE}
-    Record Baseline Figures    mcp-accounting    ${line}
-    ...    entryCountSum=${entries}
-    ...    observedProcesses=${observed}
-    ...    clientCount=${mcp}[clientCount]
-    ...    connectedServers=${connected}
-    ...    budgetMode=${mcp.get('budgetMode')}
-    Should Be Equal As Integers    ${entries}    ${observed}
-    ...    The daemon accounts ${entries} MCP entries but ${observed} MCP processes run.
-    Should Be Equal As Integers    ${connected}    ${MCP_SERVERS}
-    Should Be True    ${mcp}[clientCount] <= ${observed}
+    ${mcp}    Read MCP Accounting    servers=${MCP_SERVERS}    timeout=${MCP_WAIT}    settle=${MCP_SETTLE}
+    Record Result    ${mcp}
+    Should Be Equal As Integers    ${mcp.entry_count_sum}    ${mcp.observed}
+    ...    The daemon accounts ${mcp.entry_count_sum} MCP entries but ${mcp.observed} MCP processes run.
+    Should Be Equal As Integers    ${mcp.connected}    ${MCP_SERVERS}
+    ...    Expected all ${MCP_SERVERS} MCP servers connected, but ${mcp.connected} are.
+    Should Be True    ${mcp.client_count} <= ${mcp.observed}
+    ...    The daemon counts ${mcp.client_count} MCP clients, more than the ${mcp.observed} MCP processes.

@@ -34,72 +34,71 @@ ${RING_PROMPTS}           4
 
 *** Test Cases ***
 A Subscriber Over Its Queue Cap Is Evicted And A Healthy One Is Not
-    Begin Baseline Scenario    sse-backpressure
+    [Documentation]    The stalled subscriber is evicted for ``queue_overflow`` and cut before any terminal frame;
+    ...    the healthy one is not evicted and gets the whole turn, every event once.
+    Begin Scenario    sse-backpressure    maxQueued=${STALLED_MAX_QUEUED}    floodChunks=${FLOOD_CHUNKS}
+    ...    chunkSize=${FLOOD_CHUNK_SIZE}
     Start Daemon With Mock Agent
     ${sid}    Open Session
+    ${healthy}    ${stalled}    Subscribe A Healthy And A Stalled Reader    ${sid}
+    ${accepted}    Send Prompt    ${sid}    flood    chunks=${FLOOD_CHUNKS}    chunk_size=${FLOOD_CHUNK_SIZE}
+    ${flood}    Read The Flood After The Stalled Reader's Eviction    ${sid}    ${accepted}    ${healthy}    ${stalled}
+    Record Result    ${flood}
+    Should Be Equal    ${flood.evicted.reason}    queue_overflow
+    ...    The stalled subscriber should be evicted for queue_overflow, but was for ${flood.evicted.reason}.
+    Stream Should Have Been Cut Before Any Terminal Frame    ${flood.stalled}
+    Should Be Empty    ${flood.healthy_evictions}    The healthy subscriber was evicted too.
+    Stream Should Hold Exactly The Turn    ${flood.healthy}    ${accepted}    chunks=${FLOOD_CHUNKS}
+
+Replay Honours Last-Event-ID Up To The Ring Size
+    [Documentation]    A reconnect inside the ring gets exactly the events after its cursor; once the ring has
+    ...    wrapped, the same reconnect gets ``state_resync_required`` and then exactly the ring's events.
+    Begin Scenario    sse-replay    ringSize=${RING_SIZE}    ringChunks=${RING_CHUNKS}    cursor=${RING_CURSOR}
+    Start Daemon With Mock Agent    event_ring_size=${RING_SIZE}
+    ${sid}    Open Session
+    ${first}    Prompt And Wait    ${sid}    fill    chunks=${RING_CHUNKS}
+    Turn Should Complete    ${first}    chunks=${RING_CHUNKS}
+    ${inside}    Read Events    ${sid}    last_event_id=${RING_CURSOR}    until=replay_complete
+    Stream Should Continue Exactly After    ${inside}    ${RING_CURSOR}    ${first.last_event_id}
+    ${last}    Prompt Until The Ring Has Wrapped    ${sid}
+    ${behind}    Read Events    ${sid}    last_event_id=${RING_CURSOR}    until=replay_complete
+    ${replay}    Summarize Ring Replay    ${inside}    ${behind}    ring_size=${RING_SIZE}    cursor=${RING_CURSOR}
+    ...    last_event_id=${last}
+    Record Result    ${replay}
+    Replay Behind The Ring Should Hold The Last Ring Of Events    ${replay}
+
+
+*** Keywords ***
+Subscribe A Healthy And A Stalled Reader
+    [Documentation]    Two subscribers of the session: a healthy one that reads to the turn's end (keeping only
+    ...    ids and counts), and a stalled one with a small queue cap and receive buffer that reads nothing for
+    ...    ``EVICTION_TIMEOUT_S``. Returns both subscriptions.
+    [Arguments]    ${sid}
     ${healthy}    Subscribe To Events    ${sid}    until=turn_complete,turn_error    timeout=${EVICTION_TIMEOUT_S}
     ...    keep_events=${False}
-    ${stalled}    Subscribe To Events    ${sid}    max_queued=${{int($STALLED_MAX_QUEUED)}}
+    ${stalled}    Subscribe To Events    ${sid}    max_queued=${STALLED_MAX_QUEUED}
     ...    recv_buffer=${STALLED_RECV_BUFFER}    stall=${EVICTION_TIMEOUT_S}    timeout=${EVICTION_TIMEOUT_S}
-    ${accepted}    Send Prompt    ${sid}    flood    chunks=${{int($FLOOD_CHUNKS)}}    chunk_size=${FLOOD_CHUNK_SIZE}
+    RETURN    ${healthy}    ${stalled}
+
+Read The Flood After The Stalled Reader's Eviction
+    [Documentation]    Wait until the daemon's log evicts the stalled subscriber, release it, collect both
+    ...    streams and look for an eviction of the healthy one. Returns the backpressure result.
+    [Arguments]    ${sid}    ${accepted}    ${healthy}    ${stalled}
     ${evicted}    Wait For Eviction In Daemon Log    ${sid}    stream_id=${stalled.result.stream_id}
     ...    timeout=${EVICTION_TIMEOUT_S}    after=${accepted}
     Release Stalled Reader    ${stalled}
     ${cut}    Collect Events    ${stalled}    timeout=${EVICTION_TIMEOUT_S}
     ${all}    Collect Events    ${healthy}    timeout=${EVICTION_TIMEOUT_S}
     ${healthy_evictions}    Get Daemon Log Lines    SSE client evicted.*${all.stream_id}
-    VAR    ${line}
-    ...    evicted (${evicted.reason}) at queue ${evicted.queue_size}/${STALLED_MAX_QUEUED}
-    ...    ${evicted.ms_after_prompt} ms after the prompt · stalled reader got ${cut.received} frames
-    ...    · healthy got ${all.received}, not evicted
-    ...    separator=${SPACE}
-    Record Baseline Figures    sse-backpressure    ${line}
-    ...    maxQueued=${{int($STALLED_MAX_QUEUED)}}
-    ...    evictionAtOverflow=${{$evicted.reason == 'queue_overflow'}}
-    ...    evictionReason=${evicted.reason}
-    ...    queueSizeAtEviction=${evicted.queue_size}
-    ...    droppedAfter=${evicted.dropped_after}
-    ...    evictionMs=${evicted.ms_after_prompt}
-    ...    stalledReceived=${cut.received}
-    ...    healthyReceived=${all.received}
-    ...    healthyEvicted=${{len($healthy_evictions) > 0}}
-    ...    floodChunks=${{int($FLOOD_CHUNKS)}}
-    Should Be Equal    ${evicted.reason}    queue_overflow
-    Stream Should Have Been Cut Before Any Terminal Frame    ${cut}
-    Should Be Empty    ${healthy_evictions}    The healthy subscriber was evicted too.
-    Stream Should Hold Exactly The Turn    ${all}    ${accepted}    chunks=${FLOOD_CHUNKS}
+    ${flood}    Summarize SSE Backpressure    ${evicted}    ${accepted}    ${cut}    ${all}    ${healthy_evictions}
+    RETURN    ${flood}
 
-Replay Honours Last-Event-ID Up To The Ring Size
-    Begin Baseline Scenario    sse-replay
-    Start Daemon With Mock Agent    event_ring_size=${{int($RING_SIZE)}}
-    ${sid}    Open Session
-    ${first}    Prompt And Wait    ${sid}    fill    chunks=${RING_CHUNKS}
-    Turn Should Complete    ${first}    chunks=${RING_CHUNKS}
-    ${inside}    Read Events    ${sid}    last_event_id=${RING_CURSOR}    until=replay_complete
-    Stream Should Continue Exactly After    ${inside}    ${RING_CURSOR}    ${first.last_event_id}
-    Should Be Equal    ${inside.resync}    ${None}    A cursor inside the ring must not ask for a resync.
+Prompt Until The Ring Has Wrapped
+    [Documentation]    ``RING_PROMPTS`` more turns of ``RING_CHUNKS`` chunks, each complete, so the ring has
+    ...    wrapped past the cursor. Returns the session's last event id.
+    [Arguments]    ${sid}
     FOR    ${i}    IN RANGE    ${RING_PROMPTS}
         ${turn}    Prompt And Wait    ${sid}    wrap ${i}    chunks=${RING_CHUNKS}
         Turn Should Complete    ${turn}    chunks=${RING_CHUNKS}
     END
-    VAR    ${last}    ${turn.last_event_id}
-    ${behind}    Read Events    ${sid}    last_event_id=${RING_CURSOR}    until=replay_complete
-    ${kept}    Evaluate    len($behind.ids)
-    Should Be True    $behind.resync is not None    No state_resync_required behind the ring.
-    VAR    ${line}
-    ...    ring ${RING_SIZE}: cursor ${RING_CURSOR} inside → ${inside.received} frames,
-    ...    ids ${inside.ids}[0]..${inside.last_id} · cursor behind after ${last} events →
-    ...    ${behind.resync}[reason], then ids ${behind.ids}[0]..${behind.last_id} (${kept})
-    ...    separator=${SPACE}
-    Record Baseline Figures    sse-replay    ${line}
-    ...    ringSize=${{int($RING_SIZE)}}
-    ...    replayUpToRing=${{$inside.no_gaps and $inside.ids[0] == int($RING_CURSOR) + 1}}
-    ...    lastEventId=${last}
-    ...    resync=${behind.resync}
-    ...    replayedAfterResync=${kept}
-    ...    firstIdAfterResync=${behind.ids}[0]
-    Should Be Equal    ${behind.resync}[reason]    ring_evicted
-    Should Be Equal As Integers    ${kept}    ${RING_SIZE}
-    Should Be Equal As Integers    ${behind.ids}[0]    ${{int($last) - int($RING_SIZE) + 1}}
-    Should Be Equal As Integers    ${behind.last_id}    ${last}
-    Stream Should Have No Gaps    ${behind}
+    RETURN    ${turn.last_event_id}

@@ -5,8 +5,9 @@ Documentation    Daemon versus one-shot CLI benchmark: upstream's twelve scenari
 ...
 ...              Run with ``robot --include benchmark suites/``; ``--variable HEAVY:True`` raises iterations,
 ...              concurrency, window and churn rounds to upstream's heavy values. Figures go to
-...              ``results/daemon-vs-cli-benchmark.json`` / ``.md`` and to each test's message. Bounds are
-...              upstream's; the point is the recorded figures. Select only the build comparison with
+...              ``daemon-vs-cli-benchmark.json`` / ``.md`` (the A/B comparison: ``build-comparison.json``) in
+...              the output folder and to each test's message. Bounds are upstream's; the point is the recorded
+...              figures. Select only the build comparison with
 ...              ``--include compare`` (``--variable COMPARE_B_ENTRY:/path/to/your/dist/cli.js``).
 
 Test Tags        benchmark
