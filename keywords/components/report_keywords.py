@@ -28,10 +28,11 @@ class ReportKeywords(Component):
     = The scenario recorder =
 
     A suite names its snapshot kind once, in its ``*** Variables ***``: ``${SNAPSHOT_KIND}    loadtest-report``
-    (one of ``loadtest-report``, ``limits``, ``perf-baseline``, ``daemon-vs-cli-benchmark``, ``scenarios``,
-    ``smoke``; each has a JSON Schema in ``keywords/reporting/schemas``). A test then starts its scenario with
-    `Begin Scenario` and records each measured result in one line with `Record Result`: the result's figures go
-    into the scenario's ``metrics`` and its line into the test message, both at once. The scenario's status and
+    (one of ``loadtest-report``, ``limits``, ``perf-baseline``, ``daemon-vs-cli-benchmark``,
+    ``build-comparison``, ``scenarios``, ``smoke``; each has a JSON Schema in ``keywords/reporting/schemas``).
+    A test then starts its scenario with `Begin Scenario` and records each measured result in one line with
+    `Record Result`: the result's figures go into the scenario's ``metrics`` and its line into the test
+    message, both at once. The scenario's status and
     error text are the test's real outcome, set when the test ends.
     """
 
@@ -71,7 +72,7 @@ class ReportKeywords(Component):
 
         The snapshot kind is read from the suite variable ``${SNAPSHOT_KIND}`` (set it once in the suite's
         ``*** Variables ***`` or its resource file): one of ``loadtest-report``, ``limits``, ``perf-baseline``,
-        ``daemon-vs-cli-benchmark``, ``scenarios`` or ``smoke``.
+        ``daemon-vs-cli-benchmark``, ``build-comparison``, ``scenarios`` or ``smoke``.
 
         Args:
             name: The scenario's name in the snapshot (beginning it again in one run replaces the earlier one).
@@ -164,7 +165,7 @@ class ReportKeywords(Component):
         Args:
             name: The scenario's name; recording the same name again in one run replaces the earlier record.
             kind: The snapshot the scenario goes to: ``loadtest-report``, ``perf-baseline``, ``limits``,
-                ``daemon-vs-cli-benchmark``, ``scenarios`` or ``smoke``; default: the suite's
+                ``daemon-vs-cli-benchmark``, ``build-comparison``, ``scenarios`` or ``smoke``; default: the suite's
                 ``${SNAPSHOT_KIND}``.
             parameters: The scenario's inputs (rates, counts, bounds), as a dictionary.
             metrics_: The figures as named arguments (``latency=${lat}``, ``cycles=${20}``...); units are ms
