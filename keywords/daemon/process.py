@@ -21,6 +21,7 @@ from keywords.daemon.provision import DaemonSource
 from keywords.daemon.registry import Registry, processes_with_marker, terminate
 from keywords.errors import DaemonBootError, HarnessConfigError
 
+KILL_POLL_S = 0.01
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(?P<port>\d+)")
 # Variables that must not leak from the user's shell into a hermetic daemon.
 _SCRUBBED_ENV = (
@@ -100,6 +101,28 @@ class DaemonSpec:
         return args + list(self.extra_args)
 
 
+@dataclass(frozen=True)
+class KillOutcome:
+    """What a SIGKILL of the daemon did (:meth:`Daemon.kill`).
+
+    Attributes:
+        exit_code: The daemon's exit status (``-9``: killed by SIGKILL).
+        kill_ms: Signal to the daemon's exit, monotonic clock, ms.
+        children: Pids of its tree other than itself (launcher, agent, MCP servers) at the kill.
+        children_gone_ms: The daemon's exit to the last of them ending on its own, ms; ``None`` when some had
+            to be stopped.
+        stopped_leftovers: Pids still alive after the grace time, stopped by the harness.
+        needed_sigkill: Those of them that ignored SIGTERM and needed SIGKILL.
+    """
+
+    exit_code: int | None
+    kill_ms: float
+    children: list[int]
+    children_gone_ms: float | None
+    stopped_leftovers: list[int]
+    needed_sigkill: list[int]
+
+
 class Daemon:
     """A ``qwen serve`` process owned by the harness.
 
@@ -110,6 +133,7 @@ class Daemon:
         base_url: ``http://127.0.0.1:<port>`` once started.
         boot_s: Seconds from spawn to the listening line (monotonic clock).
         spawned_at: ``time.monotonic()`` just before the spawn (the start of every spawn-to-X figure).
+        generation: 1 for the first process, then +1 for each :meth:`restart` on the same HOME and workspace.
     """
 
     def __init__(self, spec: DaemonSpec, registry: Registry, name: str, artifacts_dir: Path) -> None:
@@ -119,6 +143,7 @@ class Daemon:
         self.artifacts_dir = artifacts_dir
         self.home: Path | None = None
         self.workspace: Path | None = None
+        self._agent_env: dict[str, str] = {}
         self.port: int | None = None
         self.proc = None
         self.boot_s: float | None = None
@@ -126,6 +151,7 @@ class Daemon:
         self.exit_code: int | None = None
         self.stop_s: float | None = None
         self.killed_pids: list[int] = []
+        self.generation = 1
         self._before_stop: list[Callable[[], None]] = []
 
     # -- paths ------------------------------------------------------------------------------------
@@ -136,13 +162,16 @@ class Daemon:
 
     @property
     def stdout_path(self) -> Path:
-        """File that receives the daemon's stdout."""
-        return self.artifacts_dir / "stdout.log"
+        """File that receives the daemon's stdout (``stdout.<n>.log`` for the n-th process after restarts)."""
+        return self.artifacts_dir / self._generation_name("stdout")
 
     @property
     def stderr_path(self) -> Path:
-        """File that receives the daemon's stderr (includes the agent child's stderr)."""
-        return self.artifacts_dir / "stderr.log"
+        """File that receives the daemon's stderr (includes the agent child's stderr); one per process."""
+        return self.artifacts_dir / self._generation_name("stderr")
+
+    def _generation_name(self, stem: str) -> str:
+        return f"{stem}.log" if self.generation == 1 else f"{stem}.{self.generation}.log"
 
     @property
     def log_path(self) -> Path | None:
@@ -190,18 +219,45 @@ class Daemon:
             target = self.home / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
-        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        self._agent_env = agent_env
+        self._spawn()
+
+    def restart(self) -> None:
+        """Start a new daemon process on the same HOME and workspace, with the same flags and agent settings.
+
+        The previous process must have ended (:meth:`kill`, or a crash); a running one is stopped first
+        (SIGTERM, as :meth:`stop`), without removing its HOME. The new process is the next
+        :attr:`generation`: it listens on a new port and writes ``stdout.<n>.log`` / ``stderr.<n>.log``.
+        Everything under HOME (the daemon's ledgers, the mock agent's sessions) and the workspace is kept.
+
+        Raises:
+            HarnessConfigError: the daemon was never started (nothing to restart from).
+            DaemonBootError: the new process did not come up (as :meth:`start`).
+        """
+        if self.home is None or self.workspace is None or not self.home.is_dir():
+            raise HarnessConfigError(
+                f"{self.name} has no HOME to restart on: start it first (a restart reuses its HOME and workspace)."
+            )
+        if self.proc is not None:
+            self.stop()
+        self.generation += 1
+        self.port = None
+        self.exit_code = None
+        self.stop_s = None
+        self._spawn()
+
+    def _spawn(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env.update(HOME=str(self.home), NO_COLOR="1", NODE_NO_WARNINGS="1")
-        env.update(agent_env)
+        env.update(self._agent_env)
         if self.spec.token:
             env["QWEN_SERVER_TOKEN"] = self.spec.token
         env = self._registry.child_env(env, tag=self.tag)
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        argv = self.spec.argv(str(self.workspace))
         started = self.spawned_at = time.monotonic()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = self._registry.spawn(
-                self.spec.argv(str(self.workspace)), env=env, cwd=self.workspace, stdout=out, stderr=err
-            )
+            self.proc = self._registry.spawn(argv, env=env, cwd=self.workspace, stdout=out, stderr=err)
         deadline = started + self.spec.boot_timeout_s
         while True:
             match = LISTENING.search(self.stdout_path.read_text(errors="replace"))
@@ -214,8 +270,7 @@ class Daemon:
                 self.exit_code = code
                 self._registry.release(self.proc)
                 raise DaemonBootError(
-                    f"The daemon exited with code {code} before it was listening "
-                    f"(command: {' '.join(self.spec.argv(str(self.workspace)))}).\n"
+                    f"The daemon exited with code {code} before it was listening (command: {' '.join(argv)}).\n"
                     f"Last stderr lines:\n{self.stderr_tail(15)}"
                 )
             if time.monotonic() >= deadline:
@@ -280,6 +335,56 @@ class Daemon:
         self._registry.release(self.proc)
         self._keep_logs()
         return self.exit_code
+
+    def kill(self, children_grace_s: float = 5.0) -> KillOutcome:
+        """SIGKILL the daemon now (a crash), then give its agent children time to end on their own.
+
+        The daemon gets no chance to drain or close anything. Its agent children run in their own session, so
+        the signal does not reach them: they should end when their stdin reaches EOF. They get
+        ``children_grace_s`` to do so; any still alive then is stopped like :meth:`stop` stops leftovers
+        (SIGTERM, then SIGKILL), so nothing is left behind. HOME and the workspace are kept (see
+        :meth:`restart`).
+
+        Returns:
+            What happened (see :class:`KillOutcome`).
+
+        Raises:
+            HarnessConfigError: the daemon is not running.
+        """
+        if not self.running:
+            raise HarnessConfigError(f"{self.name} is not running, so it cannot be killed; start or restart it first.")
+        tree = self.tree()
+        children = [p for p in tree if p.pid != self.proc.pid]
+        started = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        exited = time.monotonic()
+        self.stop_s = exited - started
+        gone_after: float | None = None
+        deadline = exited + max(0.0, children_grace_s)
+        for _ in range(int(max(0.0, children_grace_s) / KILL_POLL_S) + 2):  # the tree was read before the kill
+            if not any(is_alive(p) for p in children):
+                gone_after = time.monotonic() - exited
+                break
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(KILL_POLL_S)
+        leftovers = [p for p in children if is_alive(p)]
+        leftovers += [p for p in processes_with_marker(self._registry.run_id, self.tag) if p not in leftovers]
+        killed = terminate(leftovers, grace_s=2.0) if leftovers else []
+        self.killed_pids = killed
+        self.exit_code = self.proc.returncode
+        self._registry.release(self.proc)
+        self._keep_logs()
+        return KillOutcome(
+            exit_code=self.exit_code,
+            kill_ms=self.stop_s * 1000,
+            children=[p.pid for p in children],
+            children_gone_ms=None if gone_after is None else gone_after * 1000,
+            stopped_leftovers=[p.pid for p in leftovers],
+            needed_sigkill=killed,
+        )
 
     def _keep_logs(self) -> None:
         """Copy the daemon's own log out of the temporary HOME into the artifacts folder."""

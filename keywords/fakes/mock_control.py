@@ -20,6 +20,7 @@ from mock_acp import directives
 
 SETTING_NAMES = tuple(directives.SETTINGS)
 INIT_SETTING_NAMES = ("init_mode", "init_delay_ms", "new_session_delay_ms")
+RESTORE_SETTING_NAMES = ("load_replay", "load_delay_ms")
 
 
 def check_setting(name: str, value: Any) -> Any:
@@ -70,9 +71,19 @@ def directive(**overrides: Any) -> str:
 
 
 def agent_env(
-    home: Path, *, init_mode: str = "normal", init_delay_ms: int = 0, new_session_delay_ms: int = 0, **defaults: Any
+    home: Path,
+    *,
+    init_mode: str = "normal",
+    init_delay_ms: int = 0,
+    new_session_delay_ms: int = 0,
+    load_replay: str = "stream",
+    load_delay_ms: int = 0,
+    **defaults: Any,
 ) -> tuple[dict[str, str], dict[str, str], Path]:
     """Environment and HOME files that make the daemon run the mock agent.
+
+    ``load_replay`` (``stream``/``bulk``) and ``load_delay_ms`` are the agent's restore settings
+    (``session/load``, ``session/resume``).
 
     Returns:
         ``(env, home_files, control_file)``: env for the daemon (inherited by its agent child), files to
@@ -85,6 +96,10 @@ def agent_env(
         name: check_setting(name, value)
         for name, value in zip(INIT_SETTING_NAMES, (init_mode, init_delay_ms, new_session_delay_ms), strict=True)
     }
+    start.update(
+        (name, check_setting(name, value))
+        for name, value in zip(RESTORE_SETTING_NAMES, (load_replay, load_delay_ms), strict=True)
+    )
     settings = prompt_settings(**defaults)
     control = home / "mock-acp" / "control.json"
     config = {
