@@ -7,6 +7,7 @@ from robot.version import get_version as robot_version
 from robotlibcore import DynamicCore, keyword
 
 from keywords.components.ab_keywords import BuildComparisonKeywords
+from keywords.components.acp_keywords import AcpKeywords
 from keywords.components.base import Component
 from keywords.components.baseline_keywords import BaselineKeywords
 from keywords.components.benchmark_keywords import BenchmarkKeywords
@@ -25,6 +26,7 @@ from keywords.components.plot_keywords import PlotKeywords
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.components.provider_keywords import ProviderKeywords
 from keywords.components.report_keywords import ReportKeywords
+from keywords.components.restore_keywords import RestoreKeywords
 from keywords.components.security_keywords import SecurityKeywords
 from keywords.components.session_keywords import SessionKeywords
 from keywords.context import HarnessContext
@@ -145,6 +147,8 @@ class QwenServe(DynamicCore):
             SecurityKeywords(self.ctx),
             PermissionKeywords(self.ctx),
             FirstOutputKeywords(self.ctx, self._daemons),
+            RestoreKeywords(self.ctx, self._daemons),
+            AcpKeywords(self.ctx),
         ]
         super().__init__(components)
 

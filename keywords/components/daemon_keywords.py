@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,7 @@ from keywords import checks
 from keywords.components.base import Component
 from keywords.context import RunningDaemon
 from keywords.daemon import flags as daemon_flags
-from keywords.daemon.process import Daemon, DaemonSpec
+from keywords.daemon.process import Daemon, DaemonSpec, KillOutcome
 from keywords.daemon.registry import terminate
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control
@@ -28,6 +29,7 @@ SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT, "HUP": signal.SIGHUP, "
 SignalName = Literal["TERM", "INT", "HUP", "KILL"]
 MockMode = Literal[directives.MOCK_MODES]  # the mock's own table of modes
 InitMode = Literal[directives.INIT_MODES]
+LoadReplay = Literal[directives.LOAD_REPLAY_MODES]
 PREHEAT_TIMEOUT_MS = 60000
 USER_SETTINGS = ".qwen/settings.json"
 STOP_ALL_GRACE_S = 10.0
@@ -117,6 +119,35 @@ class StopResult:
         )
 
 
+@dataclass(frozen=True)
+class RestartResult:
+    """A daemon started again on the same HOME and workspace.
+
+    Attributes:
+        daemon: The daemon's name.
+        generation: Which process of the daemon this is (2 after the first restart).
+        pid: The new process's pid.
+        previous_pid: The pid of the process before it.
+        boot_ms: Spawn to listening line of the new process, monotonic clock, ms.
+        base_url: Its new base URL.
+    """
+
+    daemon: str
+    generation: int
+    pid: int
+    previous_pid: int
+    boot_ms: float
+    base_url: str
+
+    def figures(self) -> dict[str, Any]:
+        """``generation`` and ``restartBootMs``."""
+        return {"generation": self.generation, "restartBootMs": round(self.boot_ms, 1)}
+
+    def line(self) -> str:
+        """``daemon-1 restarted (process 2, pid 123) in 850 ms``."""
+        return f"{self.daemon} restarted (process {self.generation}, pid {self.pid}) in {self.boot_ms:.0f} ms"
+
+
 class DaemonKeywords(Component):
     """Start, inspect and stop ``qwen serve`` daemons."""
 
@@ -133,6 +164,8 @@ class DaemonKeywords(Component):
         init: InitMode = "normal",
         init_delay_ms: int = 0,
         new_session_delay_ms: int = 0,
+        load_replay: LoadReplay = "stream",
+        load_delay_ms: int = 0,
         user_settings: dict | None = None,
         token: str | None = None,
         require_auth: bool = False,
@@ -160,6 +193,9 @@ class DaemonKeywords(Component):
                 no-guard.
             init_delay_ms: Delay before the agent answers ``initialize``, ms.
             new_session_delay_ms: Delay before the agent answers ``session/new``, ms.
+            load_replay: How the agent replays a session on ``session/load``: ``stream`` (as session updates before
+                its answer) or ``bulk`` (in its answer, when the daemon asks for it, as it does on ``/load``).
+            load_delay_ms: Delay before the agent answers each ``session/load`` and ``session/resume``, ms.
             user_settings: Top-level keys for the user settings ``<HOME>/.qwen/settings.json``, which the daemon
                 reads once at boot, e.g. ``{"policy": {"permissionStrategy": "designated"}}``.
             {common}
@@ -184,6 +220,8 @@ class DaemonKeywords(Component):
             for name, value in (("init_mode", init), ("init_delay_ms", init_delay_ms))
         }
         start["new_session_delay_ms"] = mock_control.check_setting("new_session_delay_ms", new_session_delay_ms)
+        start["load_replay"] = mock_control.check_setting("load_replay", load_replay)
+        start["load_delay_ms"] = mock_control.check_setting("load_delay_ms", load_delay_ms)
         user = _user_settings(user_settings)
 
         def prepare(home: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -437,6 +475,103 @@ class DaemonKeywords(Component):
                 + "; ".join(problems)
                 + " (leftovers were killed)."
             )
+
+    @keyword(tags=("daemon", "restore"))
+    def kill_daemon(
+        self,
+        daemon: str | None = None,
+        *,
+        after: timedelta | float = 0,
+        children_grace: timedelta | float = 5.0,
+    ) -> KillOutcome:
+        """SIGKILL a daemon at a chosen moment (a crash): no drain, no close; its HOME and workspace are kept.
+
+        Its event streams are cut. Its agent children, which run in their own session, get ``children_grace`` to
+        end on their own (stdin EOF); whatever is left then is stopped, so nothing survives. The daemon stays
+        known to the library (`Restart Daemon` starts it again, `Stop Daemon` forgets it).
+
+        Args:
+            daemon: Daemon name (default: the current one).
+            after: Wait this long first (``200 ms``, ``1.5 s`` or seconds; 0: now).
+            children_grace: How long its agent children get to end by themselves (up to 60 s).
+
+        Returns:
+            ``KillOutcome``: ``exit_code`` (int, -9), ``kill_ms`` (float, signal to exit), ``children`` (list of
+            pids), ``children_gone_ms`` (float or None when some had to be stopped), ``stopped_leftovers`` and
+            ``needed_sigkill`` (lists of pids); ``figures()`` and ``line()`` for `Record Result`.
+
+        Example:
+            | ${kill}= | Kill Daemon | after=500 ms |
+            | Should Be Equal As Integers | ${kill.exit_code} | -9 |
+        """
+        wait_s = checks.seconds("after", after, high=600, allow_zero=True)
+        grace_s = checks.seconds("children_grace", children_grace, high=60, allow_zero=True)
+        running = self.ctx.get(daemon)
+        if wait_s:
+            time.sleep(wait_s)
+        for sub in running.subscriptions:
+            sub.stop()
+        outcome = running.daemon.kill(children_grace_s=grace_s)
+        running.client.close()
+        self.info(f"{running.daemon.name}: {outcome.line()}")
+        return outcome
+
+    def kill_for(self, running: RunningDaemon, grace_s: float = 5.0) -> Callable[[], KillOutcome]:
+        """The kill of one daemon as a callable, for engines that choose the moment themselves."""
+
+        def kill() -> KillOutcome:
+            return running.daemon.kill(children_grace_s=grace_s)
+
+        return kill
+
+    @keyword(tags=("daemon", "restore"))
+    def restart_daemon(self, daemon: str | None = None, *, preheat: bool = False) -> RestartResult:
+        """Start a new process of a daemon on the same HOME and workspace, with the same flags and agent.
+
+        A daemon still running is stopped first (SIGTERM); one killed with `Kill Daemon` (or crashed) is started
+        again at once. The new process listens on a new port; the library's client follows it. Everything under
+        HOME (the daemon's prompt ledgers, the mock agent's persisted sessions) is what the new process finds.
+
+        Args:
+            daemon: Daemon name (default: the current one).
+            preheat: Wait until its agent child is up before returning; by default the first request that needs
+                the agent (a restore) starts it, and its time includes that start.
+
+        Returns:
+            ``RestartResult``: ``daemon`` (name), ``generation`` (int: 2 after the first restart), ``pid`` and
+            ``previous_pid`` (int), ``boot_ms`` (float, spawn to listening line), ``base_url`` (str);
+            ``figures()`` and ``line()`` for `Record Result`.
+
+        Example:
+            | Kill Daemon |
+            | ${restart}= | Restart Daemon |
+            | Record Result | ${restart} |
+        """
+        running = self.ctx.get(daemon, alive=False)
+        return self.restart_running(running, preheat=bool(preheat))
+
+    def restart_running(self, running: RunningDaemon, *, preheat: bool = False) -> RestartResult:
+        """Restart one daemon and point its client at the new process (also used by restore engines)."""
+        for sub in running.subscriptions:
+            sub.stop()
+        for sub in running.subscriptions:
+            sub.join(5.0)
+        running.subscriptions.clear()
+        daemon = running.daemon
+        previous = daemon.pid
+        running.client.close()
+        daemon.restart()
+        client = DaemonClient(daemon.base_url, token=daemon.spec.token)
+        daemon.on_stop(client.close)
+        running.client = client
+        if preheat:
+            client.preheat(timeout_ms=PREHEAT_TIMEOUT_MS)
+        result = RestartResult(
+            daemon.name, daemon.generation, int(daemon.pid or 0), int(previous or 0), daemon.boot_s * 1000,
+            daemon.base_url,
+        )  # fmt: skip
+        self.info(f"{result.line()}; artifacts {daemon.artifacts_dir}")
+        return result
 
     def _stop(self, running: RunningDaemon, sig: int, grace_s: float) -> StopResult:
         for sub in running.subscriptions:

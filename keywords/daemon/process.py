@@ -122,6 +122,26 @@ class KillOutcome:
     stopped_leftovers: list[int]
     needed_sigkill: list[int]
 
+    def figures(self) -> dict[str, int | float | None]:
+        """``exitCode``, ``killMs``, ``children``, ``childrenGoneMs`` (``None``: some had to be stopped),
+        ``stoppedLeftovers`` and ``neededSigkill``."""
+        return {
+            "exitCode": self.exit_code,
+            "killMs": round(self.kill_ms, 1),
+            "children": len(self.children),
+            "childrenGoneMs": None if self.children_gone_ms is None else round(self.children_gone_ms, 1),
+            "stoppedLeftovers": len(self.stopped_leftovers),
+            "neededSigkill": len(self.needed_sigkill),
+        }
+
+    def line(self) -> str:
+        """``SIGKILL: exit -9 after 3 ms; 2 children ended on their own 1 ms later``."""
+        if self.children_gone_ms is not None:
+            after = f"{len(self.children)} children ended on their own {self.children_gone_ms:.0f} ms later"
+        else:
+            after = f"{len(self.stopped_leftovers)} of {len(self.children)} children had to be stopped"
+        return f"SIGKILL: exit {self.exit_code} after {self.kill_ms:.0f} ms; {after}"
+
 
 class Daemon:
     """A ``qwen serve`` process owned by the harness.

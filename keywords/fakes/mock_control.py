@@ -70,6 +70,12 @@ def directive(**overrides: Any) -> str:
         raise HarnessConfigError(str(exc)) from exc
 
 
+def with_directive(text: str, **overrides: Any) -> str:
+    """``text`` after the directive of these settings (``[[mock chunks=5]] text``); ``text`` alone without any."""
+    prefix = directive(**overrides)
+    return f"{prefix} {text}" if prefix else text
+
+
 def agent_env(
     home: Path,
     *,

@@ -59,6 +59,9 @@ KINDS: dict[str, Kind] = {
         Kind("scenarios", "qwen serve daemon — scenario table", "suites/scenarios"),
         Kind("smoke", "qwen serve daemon — smoke test", "suites/smoke.robot"),
         Kind("permissions", "qwen serve daemon — permission requests and their mediation", "suites/permissions"),
+        Kind(
+            "restore", "qwen serve daemon — session restore, crash durability and the /acp transport", "suites/restore"
+        ),
     )
 }
 

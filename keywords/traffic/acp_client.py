@@ -45,6 +45,7 @@ from keywords.errors import HarnessConfigError, HarnessError
 from keywords.measure.metrics import summarize
 from keywords.traffic.barrier import run_together
 from keywords.traffic.client import DaemonClient
+from keywords.traffic.permissions import PermissionRequest
 from keywords.traffic.sse import _Chunks  # the one byte-chunk adapter SSEClient needs (shared, not copied)
 from keywords.traffic.turns import run_turn
 
@@ -55,6 +56,7 @@ CONNECTION_HEADER = "Acp-Connection-Id"
 SESSION_HEADER = "Acp-Session-Id"
 PERMISSION_METHOD = "session/request_permission"
 NOTIFY_METHOD = "_qwen/notify"
+TURN_END_KINDS = ("turn_complete", "turn_error")
 CONNECTION_CAP = 64  # limits.acpConnectionCap on 0.24.4
 MAX_CONNECTIONS = 1000
 PROTOCOL_VERSION = 1
@@ -149,6 +151,24 @@ class AcpPermissionRequest:
     options: tuple[tuple[str, str], ...]
     seen_mono: float
 
+    @property
+    def rest(self) -> PermissionRequest:
+        """The same request as the REST route and the permission keywords take it (by ``requestId``)."""
+        return PermissionRequest(
+            request_id=str(self.request_id),
+            session_id=self.session_id,
+            prompt_id=None,
+            tool_call_id=self.tool_call_id,
+            title=None,
+            options=tuple(o for o, _k in self.options),
+            option_kinds=tuple(k for _o, k in self.options),
+            originator_client_id=None,
+            event_id=None,
+            server_ms=None,
+            seen_mono=self.seen_mono,
+            seen_wall=time.time() - (time.monotonic() - self.seen_mono),
+        )
+
 
 @dataclass(frozen=True)
 class AcpTurn:
@@ -164,6 +184,9 @@ class AcpTurn:
         notify_kinds: ``kind`` of each ``_qwen/notify`` frame in that time (``turn_complete``...).
         first_update_ms: Send to the first agent chunk (monotonic clock, ms).
         turn_ms: Send to the answer (monotonic clock, ms); ``None`` without an answer.
+        late_updates: Updates of the turn that arrived after the answer (before its end frame).
+        end_ms: Send to the turn's end frame (``_qwen/notify`` ``turn_complete``/``turn_error``), ms; ``None``
+            when it did not arrive.
     """
 
     session_id: str
@@ -175,11 +198,56 @@ class AcpTurn:
     notify_kinds: tuple[str, ...]
     first_update_ms: float | None
     turn_ms: float | None
+    late_updates: int = 0
+    end_ms: float | None = None
 
     @property
     def completed(self) -> bool:
         """The prompt was answered with ``end_turn``."""
         return self.stop_reason == "end_turn"
+
+    def figures(self) -> dict[str, Any]:
+        """``stopReason``, ``error``, ``updates``, ``chunks``, ``firstUpdateMs``, ``turnMs``, ``lateUpdates`` and
+        ``endMs`` (``None``: not reached)."""
+        return {
+            "stopReason": self.stop_reason,
+            "error": self.error,
+            "updates": self.updates,
+            "chunks": self.chunks,
+            "firstUpdateMs": None if self.first_update_ms is None else round(self.first_update_ms, 1),
+            "turnMs": None if self.turn_ms is None else round(self.turn_ms, 1),
+            "lateUpdates": self.late_updates,
+            "endMs": None if self.end_ms is None else round(self.end_ms, 1),
+        }
+
+    def line(self) -> str:
+        """``end_turn: 5 chunks, 6 updates in 12.3 ms (0 after the answer)`` (or the error)."""
+        if self.error:
+            return f"/acp prompt failed: {self.error}"
+        took = "n/a" if self.turn_ms is None else f"{self.turn_ms:.1f} ms"
+        return (
+            f"{self.stop_reason}: {self.chunks} chunks, {self.updates} updates in {took} "
+            f"({self.late_updates} after the answer)"
+        )
+
+
+class AcpPromptHandle:
+    """A ``session/prompt`` sent from a background thread (its turn may wait for a permission answer)."""
+
+    def __init__(self, connection: AcpConnection, session_id: str, text: str) -> None:
+        self._turn: AcpTurn | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(connection, session_id, text), name="acp-prompt", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, connection: AcpConnection, session_id: str, text: str) -> None:
+        self._turn = connection.prompt(session_id, text)
+
+    def wait(self, timeout_s: float) -> AcpTurn | None:
+        """The turn once answered, waiting up to ``timeout_s``; ``None`` when it is still running."""
+        self._thread.join(timeout_s)
+        return self._turn
 
 
 class _Pending:
@@ -442,8 +510,10 @@ class AcpConnection:
             self._open_stream(session_id)
         return session_id
 
-    def prompt(self, session_id: str, text: str) -> AcpTurn:
-        """``session/prompt`` with one text block; wait for its answer and collect the session's updates."""
+    def prompt(self, session_id: str, text: str, *, end_wait_s: float = 5.0) -> AcpTurn:
+        """``session/prompt`` with one text block; wait for its answer, then for the turn's end frame
+        (``_qwen/notify`` ``turn_complete``/``turn_error``, up to ``end_wait_s``), and collect the session's updates
+        of that time (updates that arrive after the answer are counted as late)."""
         with self._lock:
             first = len(self._updates.get(session_id, []))
             first_notify = len(self._notifies.get(session_id, []))
@@ -457,7 +527,8 @@ class AcpConnection:
             stop_reason = result.get("stopReason")
         except AcpError as exc:
             error = f"{exc.code}: {exc.message}"
-        ended = time.monotonic()
+        answered = time.monotonic()
+        end_at = self._wait_turn_end(session_id, first_notify, end_wait_s if error is None else 0.0)
         with self._lock:
             updates = list(self._updates.get(session_id, [])[first:])
             notifies = list(self._notifies.get(session_id, [])[first_notify:])
@@ -472,8 +543,23 @@ class AcpConnection:
             text=text_out,
             notify_kinds=tuple(str(n.get("kind")) for _at, n in notifies),
             first_update_ms=(chunks[0][0] - started) * 1000 if chunks else None,
-            turn_ms=None if error else (ended - started) * 1000,
+            turn_ms=None if error else (answered - started) * 1000,
+            late_updates=sum(1 for at, _u in updates if at > answered),
+            end_ms=None if end_at is None else (end_at - started) * 1000,
         )
+
+    def _wait_turn_end(self, session_id: str, first_notify: int, wait_s: float) -> float | None:
+        """When the turn's end frame arrived (monotonic s), waiting up to ``wait_s``; ``None`` when it did not."""
+        deadline = time.monotonic() + wait_s
+        with self._lock:
+            while True:
+                for at, params in self._notifies.get(session_id, [])[first_notify:]:
+                    if params.get("kind") in TURN_END_KINDS:
+                        return at
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._reader_gone():
+                    return None
+                self._lock.wait(remaining)
 
     def wait_for_request(self, timeout_s: float = 10.0) -> AcpPermissionRequest | None:
         """The first permission request not handed out yet, waiting up to ``timeout_s``; ``None`` when none came."""
@@ -600,6 +686,8 @@ class TransportRun:
         wall_ms: The release of the sessions to the last turn's end, ms.
         connect_ms: ``/acp``: connect and ``initialize`` of each connection, ms (empty for REST).
         errors: Up to ten error texts.
+        late_updates: ``/acp``: updates that arrived after their prompt's answer (``None`` for REST, where the turn
+            ends with an event of the stream itself).
     """
 
     transport: str
@@ -611,6 +699,7 @@ class TransportRun:
     wall_ms: float
     connect_ms: tuple[float, ...] = ()
     errors: tuple[str, ...] = ()
+    late_updates: int | None = None
 
     @property
     def events_per_s(self) -> float | None:
@@ -619,7 +708,7 @@ class TransportRun:
 
     def figures(self) -> dict[str, Any]:
         """``sessions``, ``turns``, ``completed``, ``failed``, ``updates``, ``wallMs``, ``eventsPerSec``, ``turn``
-        (latency summary, ms) and ``connect`` (``/acp`` only, latency summary, ms)."""
+        (latency summary, ms), ``connect`` (``/acp`` only, latency summary, ms) and ``lateUpdates``."""
         rate = self.events_per_s
         return {
             "sessions": self.sessions,
@@ -631,6 +720,7 @@ class TransportRun:
             "eventsPerSec": None if rate is None else round(rate, 1),
             "turn": summarize(self.turn_ms).to_dict(),
             "connect": summarize(self.connect_ms).to_dict() if self.connect_ms else None,
+            "lateUpdates": self.late_updates,
         }
 
     def line(self) -> str:
@@ -718,6 +808,7 @@ def run_acp_turns(
         wall_ms=wall_ms,
         connect_ms=tuple(connect_ms),
         errors=tuple(errors[:10]),
+        late_updates=sum(t.late_updates for t in done),
     )
 
 

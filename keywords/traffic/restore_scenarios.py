@@ -30,7 +30,6 @@ from keywords.traffic.restore import (
     RestoreResult,
     SeenTurn,
     check_restores,
-    replay_turns,
     restore,
 )
 from keywords.traffic.sse import StreamOptions, Subscription, continuity_problems
@@ -38,6 +37,7 @@ from keywords.traffic.turns import classify, follow_turn
 
 MAX_SESSIONS = 200
 MAX_TURNS = 1000
+MID_TURN_POLL_S = 0.002
 
 
 def prompt_text(directive: str, label: str, session_index: int, turn_index: int) -> str:
@@ -362,7 +362,8 @@ class MidTurnRestore:
 
     Attributes:
         prompt_id: The turn's prompt id.
-        chunks_before: Agent chunks the first stream had read when the load and the reconnect were sent.
+        updates_before: Session updates of the turn (the daemon's echo of the prompt included) the first stream had
+            read when the load and the reconnect were sent.
         load: The ``/load`` sent mid-turn.
         journal_text: The agent's text in its ``liveJournal`` (the turn so far).
         journal_prompt_ids: Prompt ids on the journal's entries.
@@ -376,7 +377,7 @@ class MidTurnRestore:
     """
 
     prompt_id: str
-    chunks_before: int
+    updates_before: int
     load: RestoreResult
     journal_text: str
     journal_prompt_ids: tuple[str, ...]
@@ -398,13 +399,13 @@ class MidTurnRestore:
         return bool(self.journal_text) and self.journal_text in self.final_text
 
     def figures(self) -> dict[str, Any]:
-        """``chunksBeforeLoad``, ``journalEvents``, ``journalChars``, ``finalChars``, ``journalIsPrefix``,
+        """``updatesBeforeLoad``, ``journalEvents``, ``journalChars``, ``finalChars``, ``journalIsPrefix``,
         ``journalInTurn``, ``reconnectReceived``, ``reconnectProblems``, ``loadMs``, ``markerIndex`` and the
         marker's ``truncatedEvents``, ``retainedEvents``, ``markerMaxEvents``, ``markerMaxBytes`` (``None``: no
         marker)."""
         data = (self.marker or {}).get("data") or {}
         return {
-            "chunksBeforeLoad": self.chunks_before,
+            "updatesBeforeLoad": self.updates_before,
             "journalEvents": len(self.load.live_journal),
             "journalChars": len(self.journal_text),
             "finalChars": len(self.final_text),
@@ -421,11 +422,11 @@ class MidTurnRestore:
         }
 
     def line(self) -> str:
-        """``load after 10 chunks: journal 3 entries, 70 of 210 characters (prefix); reconnect 0 problems; ...``."""
+        """``load after 10 updates: journal 3 entries, 70 of 210 characters (prefix); reconnect 0 problems; ...``."""
         where = "none" if self.marker_index is None else f"at {self.marker_index}"
         kind = "prefix" if self.journal_is_prefix else "in turn" if self.journal_tail_is_turn else "not the turn"
         return (
-            f"load after {self.chunks_before} chunks: journal {len(self.load.live_journal)} entries, "
+            f"load after {self.updates_before} updates: journal {len(self.load.live_journal)} entries, "
             f"{len(self.journal_text)} of {len(self.final_text)} characters ({kind}); reconnect "
             f"{len(self.reconnect_problems)} problems; history_truncated marker {where}"
         )
@@ -436,16 +437,17 @@ def restore_mid_turn(
     session_id: str,
     text: str,
     *,
-    after_chunks: int,
+    after_updates: int,
     timeout_s: float = 30.0,
 ) -> MidTurnRestore:
-    """Start a streaming turn; once ``after_chunks`` agent chunks arrived, load the session and reconnect a second
-    stream from the prompt's ``lastEventId``; then read both to the turn's end.
+    """Start a streaming turn; once ``after_updates`` of its session updates arrived (the daemon's echo of the
+    prompt included), load the session and reconnect a second stream from the prompt's ``lastEventId``; then read
+    both to the turn's end.
 
     Raises:
-        HarnessConfigError: ``after_chunks`` below 1.
+        HarnessConfigError: ``after_updates`` below 1.
     """
-    after_chunks = whole_number("after_chunks", after_chunks, low=1)
+    after_updates = whole_number("after_updates", after_updates, low=1)
     timeout_s = seconds("timeout", timeout_s, high=3600)
     accepted = client.prompt(session_id, text)
     options = StreamOptions(
@@ -453,24 +455,24 @@ def restore_mid_turn(
     )
     first = Subscription(client.base_url, session_id, options, client.token).start()
     deadline = time.monotonic() + timeout_s
-    chunks = 0
-    while time.monotonic() < deadline and not first.done:
-        chunks = sum(1 for env in list(first.result.events) if _is_agent_chunk(env))
-        if chunks >= after_chunks:
+    updates = 0
+    for _ in range(int(timeout_s / MID_TURN_POLL_S) + 2):
+        updates = sum(1 for env in list(first.result.events) if env.get("type") == "session_update")
+        if updates >= after_updates or first.done or time.monotonic() >= deadline:
             break
-        time.sleep(0.002)
+        time.sleep(MID_TURN_POLL_S)
     load = restore(client, session_id, "load")
     second = Subscription(client.base_url, session_id, options, client.token).start()
     stream = first.join(timeout_s)
     again = second.join(timeout_s)
     turn = classify(accepted, stream)
     markers = load.markers("journal")
-    journal_text = "".join(turn.agent_text for turn in replay_turns(load.live_journal))
+    journal_text = "".join(agent_text(env) for env in load.live_journal)
     problems = continuity_problems(again, accepted.last_event_id)
     ids = {str(env.get("promptId")) for env in load.live_journal if env.get("promptId")}
     return MidTurnRestore(
         prompt_id=accepted.prompt_id,
-        chunks_before=chunks,
+        updates_before=updates,
         load=load,
         journal_text=journal_text,
         journal_prompt_ids=tuple(sorted(ids)),
@@ -481,6 +483,14 @@ def restore_mid_turn(
         marker_index=markers[0][0] if markers else None,
         turn_outcome=turn.outcome,
     )
+
+
+def agent_text(env: dict[str, Any]) -> str:
+    """The text of an ``agent_message_chunk`` envelope (merged chunks included); empty for any other."""
+    if not _is_agent_chunk(env):
+        return ""
+    content = env["data"]["update"].get("content")
+    return content["text"] if isinstance(content, dict) and isinstance(content.get("text"), str) else ""
 
 
 def _is_agent_chunk(env: dict[str, Any]) -> bool:
