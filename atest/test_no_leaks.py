@@ -27,7 +27,11 @@ from keywords.daemon.registry import OWNER_MARKER, RUN_MARKER, TAG_MARKER
 
 MOCK_KINDS = {"daemon", "launcher", "mock agent", "watchdog"}
 REAL_KINDS = {"daemon", "agent child", "mcp server", "watchdog"}  # the fake provider is a thread of robot
-SCENARIOS = {"mock": ("leak_mock.robot", MOCK_KINDS), "baseline": ("leak_baseline.robot", REAL_KINDS)}
+SCENARIOS = {
+    "mock": ("leak_mock.robot", MOCK_KINDS),
+    "baseline": ("leak_baseline.robot", REAL_KINDS),
+    "restore": ("leak_restore.robot", MOCK_KINDS),  # a daemon SIGKILLed and restarted before the interrupt
+}
 MAX_DELAY_S = 2.5
 WATCHDOG_BOUND_S = 10.0
 FIGURES = REPO / "results" / "figures"
@@ -180,6 +184,20 @@ def _marker_of_run(run: RobotRun) -> str:
             env = psutil.Process(seen.pid).environ()
             return env[RUN_MARKER]
     raise AssertionError("no live process of the run to read its marker from")
+
+
+def test_killed_and_restarted_daemons_leave_nothing_when_the_run_ends(run_factory):
+    """SIGKILLed daemons (restarted or not) and their restarted processes: all gone when robot exits normally."""
+    run = run_factory("restore_runs.robot", name="restore-runs")
+    code = run.wait(timeout_s=180)
+    run.stop_sampling()
+    assert code == 0, f"robot exit {code}:\n{run.console()[-3000:]}"
+    alive = run.alive()
+    daemons = [s for s in run.seen.values() if s.kind == "daemon"]
+    _record("restore-runs", daemons_seen=len(daemons), alive=len(alive), seen=sorted(run.kinds_seen()))
+    assert len(daemons) >= 5, f"the kills and restarts should have run 5 daemon processes, saw {len(daemons)}"
+    assert not alive, describe(alive)
+    assert not run.roots(), f"temporary root left: {run.roots()}"
 
 
 def test_keyword_timeout_and_killed_daemon_fail_clearly_and_the_next_test_passes(run_factory):

@@ -251,11 +251,12 @@ class AcpPromptHandle:
 
 
 class _Pending:
-    __slots__ = ("done", "message")
+    __slots__ = ("done", "message", "seq")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.message: dict[str, Any] | None = None
+        self.seq = 0  # the answer's place among the frames the reader filed
 
 
 class AcpConnection:
@@ -285,6 +286,7 @@ class AcpConnection:
         self._pending: dict[Any, _Pending] = {}
         self._lock = threading.Condition()
         self._updates: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+        self._update_seq: dict[str, list[int]] = {}
         self._notifies: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.requests: list[AcpPermissionRequest] = []
         self.frames = 0
@@ -295,6 +297,7 @@ class AcpConnection:
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
         self._handed: set[str] = set()
+        self._exit = contextlib.ExitStack()
 
     # -- connect and close --------------------------------------------------------------------------------
     def connect(self) -> dict[str, Any]:
@@ -319,8 +322,8 @@ class AcpConnection:
     def _connect_ws(self, headers: dict[str, str], message: dict[str, Any], started: float) -> dict[str, Any]:
         url = "ws://" + self.base_url.removeprefix("http://") + PATH
         try:
-            self._ws = connect(
-                url, additional_headers=headers, open_timeout=self.timeout_s, max_size=32 * 2**20, proxy=None
+            self._ws = self._exit.enter_context(  # as a context manager: the form every websockets version takes
+                connect(url, additional_headers=headers, open_timeout=self.timeout_s, max_size=32 * 2**20, proxy=None)
             )
         except InvalidStatus as exc:
             raise AcpRefused(
@@ -424,7 +427,7 @@ class AcpConnection:
         self._closing.set()
         if self._ws is not None:
             with contextlib.suppress(Exception):
-                self._ws.close()
+                self._exit.close()
         if self._http is not None:
             if self.connection_id:
                 with contextlib.suppress(Exception):
@@ -454,6 +457,10 @@ class AcpConnection:
         Raises:
             AcpError: an error answer, no answer within the timeout (code ``timeout``), or a closed connection.
         """
+        return self._call(method, params, session_id)[0]
+
+    def _call(self, method: str, params: dict[str, Any], session_id: str | None) -> tuple[dict[str, Any], int]:
+        """:meth:`request`, and the answer's place among the frames the reader filed."""
         message = self._message(method, params)
         waiter = _Pending()
         with self._lock:
@@ -471,7 +478,7 @@ class AcpConnection:
             error = answer.get("error") or {}
             raise AcpError(method, error.get("code"), str(error.get("message")), error.get("data"))
         result = answer.get("result")
-        return result if isinstance(result, dict) else {}
+        return (result if isinstance(result, dict) else {}), waiter.seq
 
     def respond(self, rpc_id: Any, result: dict[str, Any]) -> None:
         """Answer a request of the daemon (e.g. a permission request) over this connection."""
@@ -519,11 +526,11 @@ class AcpConnection:
             first_notify = len(self._notifies.get(session_id, []))
         started = time.monotonic()
         stop_reason = error = None
+        answer_seq = 0
         try:
-            result = self.request(
-                "session/prompt", {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]},
-                session_id=session_id,
-            )  # fmt: skip
+            result, answer_seq = self._call(
+                "session/prompt", {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]}, session_id
+            )
             stop_reason = result.get("stopReason")
         except AcpError as exc:
             error = f"{exc.code}: {exc.message}"
@@ -531,6 +538,7 @@ class AcpConnection:
         end_at = self._wait_turn_end(session_id, first_notify, end_wait_s if error is None else 0.0)
         with self._lock:
             updates = list(self._updates.get(session_id, [])[first:])
+            seqs = list(self._update_seq.get(session_id, [])[first:])
             notifies = list(self._notifies.get(session_id, [])[first_notify:])
         chunks = [(at, u) for at, u in updates if u.get("sessionUpdate") == "agent_message_chunk"]
         text_out = "".join(str((u.get("content") or {}).get("text", "")) for _at, u in chunks)
@@ -544,7 +552,7 @@ class AcpConnection:
             notify_kinds=tuple(str(n.get("kind")) for _at, n in notifies),
             first_update_ms=(chunks[0][0] - started) * 1000 if chunks else None,
             turn_ms=None if error else (answered - started) * 1000,
-            late_updates=sum(1 for at, _u in updates if at > answered),
+            late_updates=0 if error else sum(1 for seq in seqs if seq > answer_seq),
             end_ms=None if end_at is None else (end_at - started) * 1000,
         )
 
@@ -610,11 +618,13 @@ class AcpConnection:
                 waiter = self._pending.get(message["id"])
                 if waiter is not None:
                     waiter.message = message
+                    waiter.seq = self.frames
                     waiter.done.set()
             elif method == "session/update":
                 session_id = str(params.get("sessionId"))
                 update = params.get("update") if isinstance(params.get("update"), dict) else {}
                 self._updates.setdefault(session_id, []).append((now, update))
+                self._update_seq.setdefault(session_id, []).append(self.frames)
             elif method == NOTIFY_METHOD:
                 data = params.get("data") if isinstance(params.get("data"), dict) else {}
                 session_id = str(data.get("sessionId"))
