@@ -293,7 +293,7 @@ class RestoreKeywords(Component):
         Returns:
             ``ConcurrentRestores``: ``session_id``, ``results`` (tuple of ``RestoreResult``), ``agent_restores``
             (int: ``session/load``/``session/resume`` the agent received for the session during the burst),
-            ``turns_before`` (int), ``replays`` (list), ``distinct_replays`` (int); ``figures()`` and ``line()``.
+            ``replays`` (list), ``distinct_replays`` (int); ``figures()`` and ``line()``.
 
         Example:
             | ${together}= | Restore Session Together | ${sid} | 8 |

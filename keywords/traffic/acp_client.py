@@ -800,26 +800,14 @@ def run_acp_turns(
     finally:
         for conn in ready:
             conn.close()
-    turns: list[AcpTurn] = []
-    for item in results:
-        if isinstance(item, Exception):
-            errors.append(f"{type(item).__name__}: {item}")
-        else:
-            turns += item
+    turns = _gathered(results, errors)
     done = [t for t in turns if t.completed and t.turn_ms is not None]
     errors += [t.error for t in turns if t.error]
     return TransportRun(
-        transport=transport,
-        sessions=sessions,
-        prompts=prompts,
-        turn_ms=tuple(t.turn_ms for t in done),
-        failed=sessions * prompts - len(done),
-        updates=sum(t.updates for t in done),
-        wall_ms=wall_ms,
-        connect_ms=tuple(connect_ms),
-        errors=tuple(errors[:10]),
+        transport, sessions, prompts, tuple(t.turn_ms for t in done), sessions * prompts - len(done),
+        sum(t.updates for t in done), wall_ms, tuple(connect_ms), tuple(errors[:10]),
         late_updates=sum(t.late_updates for t in done),
-    )
+    )  # fmt: skip
 
 
 def run_rest_turns(
@@ -843,24 +831,25 @@ def run_rest_turns(
     for session_id in session_ids:
         with contextlib.suppress(Exception):
             client.close_session(session_id, expected=None)
-    turns, errors = [], []
+    errors: list[str] = []
+    turns = _gathered(results, errors)
+    done = [t for t in turns if t.outcome == "completed" and t.turn_ms is not None]
+    errors += [t.summary() for t in turns if t.outcome != "completed"]
+    return TransportRun(
+        "rest", sessions, prompts, tuple(t.turn_ms for t in done), sessions * prompts - len(done),
+        sum(t.session_updates for t in done), wall_ms, errors=tuple(errors[:10]),
+    )  # fmt: skip
+
+
+def _gathered(results: list, errors: list[str]) -> list:
+    """The turns of every item of a :func:`run_together` run; an item that failed adds its error instead."""
+    turns: list = []
     for item in results:
         if isinstance(item, Exception):
             errors.append(f"{type(item).__name__}: {item}")
         else:
             turns += item
-    done = [t for t in turns if t.outcome == "completed" and t.turn_ms is not None]
-    errors += [t.summary() for t in turns if t.outcome != "completed"]
-    return TransportRun(
-        transport="rest",
-        sessions=sessions,
-        prompts=prompts,
-        turn_ms=tuple(t.turn_ms for t in done),
-        failed=sessions * prompts - len(done),
-        updates=sum(t.session_updates for t in done),
-        wall_ms=wall_ms,
-        errors=tuple(errors[:10]),
-    )
+    return turns
 
 
 @dataclass(frozen=True)

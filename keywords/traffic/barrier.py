@@ -72,3 +72,11 @@ def run_together(
             "overloaded; use fewer at once."
         )
     return results
+
+
+def results_or_raise(results: list[T | Exception]) -> list[T]:
+    """The results of :func:`run_together` when no item failed; the first item's exception otherwise."""
+    for item in results:
+        if isinstance(item, Exception):
+            raise item
+    return list(results)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ import httpx
 from keywords.checks import seconds, whole_number
 from keywords.daemon.process import KillOutcome
 from keywords.measure.metrics import summarize
-from keywords.traffic.barrier import run_together
+from keywords.traffic.barrier import results_or_raise, run_together
 from keywords.traffic.client import DaemonClient, PromptAccepted
 from keywords.traffic.restore import (
     TRUNCATED,
@@ -113,11 +113,8 @@ def run_seen_turns(
             )
         return out
 
-    results = run_together(count, one, what="sessions")
-    for item in results:
-        if isinstance(item, Exception):
-            raise item
-    seen = tuple(t for item in results for t in item)  # type: ignore[union-attr]
+    results = results_or_raise(run_together(count, one, what="sessions"))
+    seen = tuple(t for item in results for t in item)
     return SeenTurns(tuple(session_ids), seen, (time.monotonic() - started) * 1000)
 
 
@@ -288,13 +285,11 @@ class ConcurrentRestores:
         results: Every client's restore, in client order.
         agent_restores: Restores that reached the agent (the mock's report: ``session_load``/``session_resume``
             events for the session during the burst); ``None`` when not read.
-        turns_before: Turns the session had completed before it was closed.
     """
 
     session_id: str
     results: tuple[RestoreResult, ...]
     agent_restores: int | None = None
-    turns_before: int = 0
 
     @property
     def replays(self) -> list[tuple[tuple[str, str], ...]]:
@@ -308,7 +303,7 @@ class ConcurrentRestores:
 
     def figures(self) -> dict[str, Any]:
         """``clients``, ``restored``, ``attached`` (answers on an already live session), ``agentRestores``,
-        ``distinctReplays``, ``replayTurns`` (of the first answer), ``turnsBefore``, ``restore`` (latency summary,
+        ``distinctReplays``, ``replayTurns`` (of the first answer), ``restore`` (latency summary,
         ms) and ``spreadMs`` (first to last answer)."""
         ok = [r for r in self.results if r.ok]
         ends = [r.sent_mono * 1000 + r.elapsed_ms for r in self.results]
@@ -319,7 +314,6 @@ class ConcurrentRestores:
             "agentRestores": self.agent_restores,
             "distinctReplays": self.distinct_replays,
             "replayTurns": len(self.replays[0]) if self.replays else None,
-            "turnsBefore": self.turns_before,
             "restore": summarize([r.elapsed_ms for r in self.results]).to_dict(),
             "spreadMs": round(max(ends) - min(ends), 1) if ends else None,
         }
@@ -346,11 +340,11 @@ def restore_together(
         BarrierBrokenError: the restores could not start together.
     """
     clients = whole_number("clients", clients, low=1, high=1000)
-    results = run_together(clients, lambda _i: restore(client, session_id, action), timeout_s=barrier_timeout_s)
-    for item in results:
-        if isinstance(item, Exception):
-            raise item
-    return tuple(results)  # type: ignore[arg-type]
+
+    def restore_one(_i: int) -> RestoreResult:
+        return restore(client, session_id, action)
+
+    return tuple(results_or_raise(run_together(clients, restore_one, timeout_s=barrier_timeout_s)))
 
 
 # -- the live journal ----------------------------------------------------------------------------------------
