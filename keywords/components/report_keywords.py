@@ -29,7 +29,8 @@ class ReportKeywords(Component):
 
     A suite names its snapshot kind once, in its ``*** Variables ***``: ``${SNAPSHOT_KIND}    loadtest-report``
     (one of ``loadtest-report``, ``limits``, ``perf-baseline``, ``daemon-vs-cli-benchmark``,
-    ``build-comparison``, ``scenarios``, ``smoke``; each has a JSON Schema in ``keywords/reporting/schemas``).
+    ``build-comparison``, ``scenarios``, ``smoke``, ``permissions``, ``restore``; each has a JSON Schema in
+    ``keywords/reporting/schemas``).
     A test then starts its scenario with `Begin Scenario` and records each measured result in one line with
     `Record Result`: the result's figures go into the scenario's ``metrics`` and its line into the test
     message, both at once. The scenario's status and
@@ -72,7 +73,8 @@ class ReportKeywords(Component):
 
         The snapshot kind is read from the suite variable ``${SNAPSHOT_KIND}`` (set it once in the suite's
         ``*** Variables ***`` or its resource file): one of ``loadtest-report``, ``limits``, ``perf-baseline``,
-        ``daemon-vs-cli-benchmark``, ``build-comparison``, ``scenarios`` or ``smoke``.
+        ``daemon-vs-cli-benchmark``, ``build-comparison``, ``scenarios``, ``smoke``, ``permissions`` or
+        ``restore``.
 
         Args:
             name: The scenario's name in the snapshot (beginning it again in one run replaces the earlier one).
