@@ -31,8 +31,8 @@ ${BOB_CLIENT_ID}       limits-bob
 Pending Prompt Queue Full Gives 503 With Retry-After
     [Documentation]    With a hung turn on a session, prompts queue up to the cap (running + queued); the next
     ...    one gets 503 ``prompt_queue_full`` with ``Retry-After: 5``, naming the cap and the prompts pending.
-    ...    Each queued prompt shows ``pending_prompt_added`` and, once the hung turn is cancelled,
-    ...    ``pending_prompt_started``; every accepted prompt's turn completes.
+    ...    Each prompt queued behind the hung turn shows ``pending_prompt_added`` and, once the hung turn is
+    ...    cancelled, ``pending_prompt_started``; every accepted prompt's turn completes.
     Begin Scenario    pending-prompt-queue-full    pendingCap=${PENDING_CAP}
     Start Daemon With Mock Agent    max_pending_prompts=${PENDING_CAP}
     ${sid}    Open Session
@@ -154,16 +154,16 @@ Cancel The Hung Turn And Prompt Again
     RETURN    ${last}
 
 The Stream Should Show Each Prompt Queued And Completed
-    [Documentation]    Each queued prompt (the ones queued behind the hung turn and the one sent after the
-    ...    cancel) has its ``pending_prompt_added`` and ``pending_prompt_started`` on the stream, and every
-    ...    accepted prompt, the hung one included, its ``turn_complete``; records the three.
+    [Documentation]    Each prompt queued behind the hung turn has its ``pending_prompt_added`` and
+    ...    ``pending_prompt_started`` on the stream, and every accepted prompt (the hung one, the queued ones
+    ...    and the one sent after the cancel, which queues only if the others have not drained yet) its
+    ...    ``turn_complete``; records the three.
     [Arguments]    ${stream}    ${stuck}    ${queued}    ${last}
-    VAR    @{waiting}    @{queued}    ${last}
-    ${added}    Stream Should Have A Frame For Each Prompt    ${stream}    pending_prompt_added    ${waiting}
+    ${added}    Stream Should Have A Frame For Each Prompt    ${stream}    pending_prompt_added    ${queued}
     Record Result    ${added}    as=pendingPromptAdded
-    ${started}    Stream Should Have A Frame For Each Prompt    ${stream}    pending_prompt_started    ${waiting}
+    ${started}    Stream Should Have A Frame For Each Prompt    ${stream}    pending_prompt_started    ${queued}
     Record Result    ${started}    as=pendingPromptStarted
-    VAR    @{accepted}    ${stuck}    @{waiting}
+    VAR    @{accepted}    ${stuck}    @{queued}    ${last}
     ${completed}    Stream Should Have A Frame For Each Prompt    ${stream}    turn_complete    ${accepted}
     Record Result    ${completed}    as=turnComplete
 
