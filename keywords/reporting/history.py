@@ -1,0 +1,879 @@
+"""The run history: every run's snapshots, metadata and test outcomes in one SQLite database.
+
+One row per run (``runs``), one per process that wrote into it (``run_parts``: one ``main`` part, or one per
+pabot process), its tests with their outcome (``tests``), each snapshot document as written (``snapshots``)
+and every numeric figure of every scenario (``figures``: the series the trend page charts).
+
+Safe when several processes write at once (pabot's processes, two runs on one shared folder): the database
+is in WAL mode, each write is one ``BEGIN IMMEDIATE`` transaction (a busy database is waited for, within a
+bound), and a run's tests, snapshots and figures go in with its final status in one transaction, so a run is
+never half-written. A part is registered as ``running`` when its process starts; a part whose process died
+(on this host) without finishing is marked ``interrupted`` the next time the database is opened, and a run
+stopped by a signal is recorded as ``interrupted`` at its end.
+
+The schema has a version (``PRAGMA user_version``) and a list of migrations applied in order; a database is
+migrated, never dropped, and one written by a newer harness is refused.
+
+Where the database is: ``results/history.sqlite`` (relative to the working folder), else the Robot variable
+``${HISTORY_DB}`` or the environment variable ``QWEN_HARNESS_HISTORY`` (for a team's shared folder); ``NONE``
+turns recording off. Nothing here imports Robot Framework.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from keywords.daemon.liveness import pid_alive
+from keywords.errors import HarnessConfigError, HarnessError
+from keywords.reporting import snapshot as snapshots
+
+DEFAULT_PATH = Path("results") / "history.sqlite"
+ENV_VARIABLE = "QWEN_HARNESS_HISTORY"
+ROBOT_VARIABLE = "${HISTORY_DB}"
+OFF = "NONE"
+MARKER = "history-run.json"
+BUSY_TIMEOUT_S = 30.0
+STATUSES = ("running", "passed", "failed", "interrupted")
+OUTCOMES = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped", "NOT RUN": "skipped"}
+# Robot's own words for a run stopped by SIGINT/SIGTERM (the running test) and for the tests after it.
+INTERRUPTED_MESSAGES = ("Execution terminated by signal", "Test execution stopped due to a fatal error")
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs, the processes that wrote them, tests, snapshot documents, numeric figures.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        run_key TEXT NOT NULL UNIQUE,
+        origin TEXT NOT NULL,
+        name TEXT,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        git_commit TEXT,
+        daemon_version TEXT,
+        daemon_label TEXT,
+        node_version TEXT,
+        machine TEXT,
+        robot_version TEXT,
+        tags TEXT,
+        metadata TEXT,
+        passed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE run_parts (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        part TEXT NOT NULL,
+        host TEXT,
+        pid INTEGER,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        PRIMARY KEY (run_id, part)
+    );
+    CREATE TABLE tests (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        full_name TEXT NOT NULL,
+        part TEXT NOT NULL,
+        name TEXT NOT NULL,
+        suite TEXT,
+        status TEXT NOT NULL,
+        duration_ms REAL,
+        message TEXT,
+        tags TEXT,
+        PRIMARY KEY (run_id, full_name)
+    );
+    CREATE TABLE snapshots (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        kind TEXT NOT NULL,
+        part TEXT NOT NULL,
+        captured_at TEXT,
+        document TEXT NOT NULL,
+        PRIMARY KEY (run_id, kind, part)
+    );
+    CREATE TABLE figures (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        kind TEXT NOT NULL,
+        scenario TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        status TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (run_id, kind, scenario, parameters, metric)
+    );
+    CREATE INDEX figures_series ON figures (kind, scenario, parameters, metric);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class HistoryError(HarnessError):
+    """The history database cannot be used: not SQLite, written by a newer harness, or busy for too long."""
+
+
+def database_path(variable: str | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the history goes: ``variable`` (``${HISTORY_DB}``), else ``$QWEN_HARNESS_HISTORY``, else the default.
+
+    Returns:
+        The path, or ``None`` when the chosen value is ``NONE`` (recording off).
+    """
+    environ = os.environ if environ is None else environ
+    chosen = (variable or "").strip() or environ.get(ENV_VARIABLE, "").strip()
+    if chosen.upper() == OFF:
+        return None
+    return Path(chosen) if chosen else DEFAULT_PATH
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with milliseconds."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def iso_utc(value: Any) -> str | None:
+    """A datetime (naive means local time, as Robot's) or text as ISO 8601 UTC text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.astimezone()
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def numeric_figures(metrics: Any, prefix: str = "") -> dict[str, float]:
+    """The numbers of a scenario's ``metrics``, nested objects flattened with dots (``latency.p99``).
+
+    Booleans, texts, lists and ``None`` (not measured) are no series and are left out.
+    """
+    out: dict[str, float] = {}
+    if not isinstance(metrics, dict):
+        return out
+    for key, value in metrics.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(numeric_figures(value, name))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[name] = float(value)
+    return out
+
+
+def parameters_text(parameters: Any) -> str:
+    """A scenario's parameters as canonical JSON (``""`` without parameters): part of a series' identity."""
+    if not parameters:
+        return ""
+    return json.dumps(parameters, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass
+class TestOutcome:
+    """One test's outcome in a run.
+
+    Attributes:
+        full_name: The test's full name (``Suites.Smoke.Prompts Round Trip``): its identity across runs.
+        name: The test's name.
+        suite: Full name of its suite.
+        status: ``passed``, ``failed`` or ``skipped``.
+        duration_ms: Its elapsed time in ms.
+        message: Its message (the figures line, or the failure).
+        tags: Its tags.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    full_name: str
+    name: str
+    suite: str
+    status: str
+    duration_ms: float | None
+    message: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunFacts:
+    """What a run was: its name, build, machine and what it selected.
+
+    Attributes:
+        name: The top suite's name.
+        started_at: When it started (ISO 8601 UTC).
+        git_commit: Harness commit (``<sha>``, with `` (uncommitted changes)`` when dirty).
+        daemon_version: The daemon's version.
+        daemon_label: The daemon build (``release 0.24.4 (npm, pinned)`` or ``local build ...``).
+        node_version: Node.js running the daemon.
+        machine: OS, architecture and CPUs.
+        robot_version: Robot Framework's version.
+        tags: The tag selection (``include``, ``exclude`` lists).
+        metadata: Every metadata item of the top suite.
+    """
+
+    name: str = ""
+    started_at: str = ""
+    git_commit: str | None = None
+    daemon_version: str | None = None
+    daemon_label: str | None = None
+    node_version: str | None = None
+    machine: str | None = None
+    robot_version: str | None = None
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_metadata(cls, name: str, started_at: str, metadata: Mapping[str, str], **extra: Any) -> RunFacts:
+        """Facts from the top suite's metadata as :mod:`keywords.daemon.run_metadata` sets it."""
+        meta = {str(k): str(v) for k, v in metadata.items()}
+        daemon = meta.get("Daemon", "")
+        version, _, label = daemon.partition(" — ")
+        machine = ", ".join(v for v in (meta.get("OS"), meta.get("CPUs")) if v) or None
+        facts = cls(
+            name=name,
+            started_at=started_at,
+            git_commit=meta.get("Harness git commit"),
+            daemon_version=version or None,
+            daemon_label=label or None,
+            node_version=meta.get("Node"),
+            machine=machine,
+            robot_version=meta.get("Robot Framework"),
+            metadata=meta,
+        )
+        for key, value in extra.items():
+            if value is not None:
+                setattr(facts, key, value)
+        return facts
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded run as read back.
+
+    Attributes:
+        id: Its number in the database (1, 2, ...; in recording order).
+        run_key: Its unique key.
+        origin: ``robot`` (recorded at its end) or ``import``.
+        name: Top suite name.
+        status: ``running``, ``passed``, ``failed`` or ``interrupted``.
+        started_at: When it started (ISO 8601 UTC).
+        ended_at: When it ended, or ``None``.
+        git_commit: Harness commit.
+        daemon_version: Daemon version.
+        daemon_label: Daemon build.
+        node_version: Node.js version.
+        machine: OS, architecture and CPUs.
+        tags: Tag selection.
+        passed: Tests passed.
+        failed: Tests failed.
+        skipped: Tests skipped.
+    """
+
+    id: int
+    run_key: str
+    origin: str
+    name: str | None
+    status: str
+    started_at: str
+    ended_at: str | None
+    git_commit: str | None
+    daemon_version: str | None
+    daemon_label: str | None
+    node_version: str | None
+    machine: str | None
+    tags: dict[str, Any]
+    passed: int
+    failed: int
+    skipped: int
+
+    @property
+    def build(self) -> str:
+        """``0.24.4 — release 0.24.4 (npm, pinned)``: the daemon build in one text."""
+        return " — ".join(v for v in (self.daemon_version, self.daemon_label) if v) or "unknown build"
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    """What a series is the figure of.
+
+    Attributes:
+        kind: Snapshot kind (``smoke``, ``loadtest-report``...).
+        scenario: Scenario name.
+        parameters: The scenario's parameters as canonical JSON (``""`` for none).
+        metric: Figure key (``turnP50``, ``latency.p99``).
+    """
+
+    kind: str
+    scenario: str
+    parameters: str
+    metric: str
+
+    @property
+    def group(self) -> str:
+        """``kind · scenario (parameters)``: the heading the trend page groups metrics under."""
+        params = ""
+        if self.parameters:
+            with contextlib.suppress(ValueError):
+                params = " (" + ", ".join(f"{k}={v}" for k, v in json.loads(self.parameters).items()) + ")"
+        return f"{self.kind} · {self.scenario}{params}"
+
+    @property
+    def label(self) -> str:
+        """``kind · scenario · metric``: the metric in one text."""
+        return f"{self.kind} · {self.scenario} · {self.metric}"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One value of a series.
+
+    Attributes:
+        run_id: The run it was measured in.
+        value: The value.
+    """
+
+    run_id: int
+    value: float
+
+
+class HistoryStore:
+    """The history database (open with :func:`open_store`, close with :meth:`close` or ``with``).
+
+    Args:
+        path: The SQLite file (created with its folder when missing).
+        migrations: The schema's migrations (tests pass their own list).
+    """
+
+    def __init__(self, path: str | os.PathLike, migrations: Sequence[str] = MIGRATIONS) -> None:
+        self.path = Path(path)
+        self.migrations = tuple(migrations)
+        if self.path.exists() and not self.path.is_file():
+            raise HarnessConfigError(f"The history database {self.path} is not a file; give the path of a file.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise HistoryError(f"{self.path} is not a usable history database: {exc}.") from exc
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    # -- schema ---------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """The schema version of the database file."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> int:
+        """Apply the migrations the database lacks, each in its own transaction; returns the new version.
+
+        Raises:
+            HistoryError: the database has a newer schema than this harness knows.
+        """
+        with self.transaction():
+            current = self.version
+            if current > len(self.migrations):
+                raise HistoryError(
+                    f"{self.path} has history schema version {current}, newer than this harness's "
+                    f"{len(self.migrations)}: update the harness to read it."
+                )
+        while True:
+            with self.transaction():
+                current = self.version  # read again inside the lock: another process may have migrated
+                if current >= len(self.migrations):
+                    return current
+                for statement in _statements(self.migrations[current]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {current + 1}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed at the end, rolled back on an error."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise HistoryError(
+                        f"The history database {self.path} stayed locked for {BUSY_TIMEOUT_S:.0f} s."
+                    ) from exc
+                time.sleep(0.05)
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- writing --------------------------------------------------------------------------------
+    def begin_part(self, run_key: str, part: str, facts: RunFacts, *, origin: str = "robot") -> int:
+        """Register a process that starts writing a run (``running``); creates the run when it is new.
+
+        Returns:
+            The run's id.
+        """
+        self.mark_interrupted()
+        with self.transaction() as db:
+            run_id = self._upsert_run(db, run_key, origin, facts)
+            db.execute(
+                "INSERT OR REPLACE INTO run_parts (run_id, part, host, pid, status, started_at) "
+                "VALUES (?, ?, ?, ?, 'running', ?)",
+                (run_id, part, socket.gethostname(), os.getpid(), facts.started_at or now_iso()),
+            )
+            self._update_status(db, run_id)
+        return run_id
+
+    def finish_part(
+        self,
+        run_key: str,
+        part: str,
+        facts: RunFacts,
+        tests: Iterable[TestOutcome],
+        documents: Iterable[dict[str, Any]],
+        *,
+        interrupted: bool = False,
+        origin: str = "robot",
+    ) -> int:
+        """Record a process's tests, snapshots and figures and end its part, all in one transaction.
+
+        Args:
+            run_key: The run's key.
+            part: This process's part (``main`` or pabot's queue index).
+            facts: The run's facts (they update those stored).
+            tests: The tests this process ran.
+            documents: The snapshot documents it wrote (``Snapshot.to_dict()`` or a loaded file).
+            interrupted: The run was stopped (signal); else its status comes from its tests.
+            origin: ``robot`` or ``import``.
+
+        Returns:
+            The run's id.
+        """
+        tests = list(tests)
+        documents = [d for d in documents if isinstance(d, dict) and d.get("kind")]
+        failed = any(t.status == "failed" for t in tests) or any(
+            sc.get("status") == "failed" for d in documents for sc in d.get("scenarios", []) if isinstance(sc, dict)
+        )
+        status = "interrupted" if interrupted else ("failed" if failed else "passed")
+        with self.transaction() as db:
+            run_id = self._upsert_run(db, run_key, origin, facts)
+            db.execute(
+                "INSERT INTO run_parts (run_id, part, host, pid, status, started_at, ended_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, part) DO UPDATE SET "
+                "status = excluded.status, ended_at = excluded.ended_at",
+                (run_id, part, socket.gethostname(), os.getpid(), status, facts.started_at or now_iso(), now_iso()),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO tests (run_id, full_name, part, name, suite, status, duration_ms, message, "
+                "tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        t.full_name,
+                        part,
+                        t.name,
+                        t.suite,
+                        t.status,
+                        t.duration_ms,
+                        (t.message or "")[:2000],
+                        json.dumps(t.tags),
+                    )
+                    for t in tests
+                ],
+            )
+            for doc in documents:
+                self._add_document(db, run_id, part, doc)
+            self._update_status(db, run_id)
+        return run_id
+
+    def _upsert_run(self, db: sqlite3.Connection, run_key: str, origin: str, facts: RunFacts) -> int:
+        row = db.execute("SELECT id, started_at FROM runs WHERE run_key = ?", (run_key,)).fetchone()
+        values = {
+            "name": facts.name or None,
+            "git_commit": facts.git_commit,
+            "daemon_version": facts.daemon_version,
+            "daemon_label": facts.daemon_label,
+            "node_version": facts.node_version,
+            "machine": facts.machine,
+            "robot_version": facts.robot_version,
+            "tags": json.dumps(facts.tags) if facts.tags else None,
+            "metadata": json.dumps(facts.metadata) if facts.metadata else None,
+        }
+        if row is None:
+            cur = db.execute(
+                "INSERT INTO runs (run_key, origin, status, started_at, "
+                + ", ".join(values)
+                + ") VALUES (?, ?, 'running', ?, "
+                + ", ".join("?" for _ in values)
+                + ")",
+                (run_key, origin, facts.started_at or now_iso(), *values.values()),
+            )
+            return int(cur.lastrowid)
+        known = {k: v for k, v in values.items() if v is not None}
+        if known:
+            db.execute(
+                "UPDATE runs SET " + ", ".join(f"{k} = ?" for k in known) + " WHERE id = ?", (*known.values(), row[0])
+            )
+        if facts.started_at and facts.started_at < row["started_at"]:
+            db.execute("UPDATE runs SET started_at = ? WHERE id = ?", (facts.started_at, row[0]))
+        return int(row[0])
+
+    @staticmethod
+    def _add_document(db: sqlite3.Connection, run_id: int, part: str, doc: dict[str, Any]) -> None:
+        kind = str(doc["kind"])
+        db.execute(
+            "INSERT OR REPLACE INTO snapshots (run_id, kind, part, captured_at, document) VALUES (?, ?, ?, ?, ?)",
+            (run_id, kind, part, doc.get("capturedAt"), snapshots.dumps(doc)),
+        )
+        rows = []
+        for sc in doc.get("scenarios", []):
+            if not isinstance(sc, dict) or not sc.get("name"):
+                continue
+            params = parameters_text(sc.get("parameters"))
+            for metric, value in numeric_figures(sc.get("metrics")).items():
+                rows.append((run_id, kind, str(sc["name"]), params, metric, str(sc.get("status", "passed")), value))
+        db.executemany(
+            "INSERT OR REPLACE INTO figures (run_id, kind, scenario, parameters, metric, status, value) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @staticmethod
+    def _update_status(db: sqlite3.Connection, run_id: int) -> None:
+        parts = [r[0] for r in db.execute("SELECT status FROM run_parts WHERE run_id = ?", (run_id,))]
+        status = next((s for s in ("interrupted", "running", "failed") if s in parts), "passed")
+        counts = dict(db.execute("SELECT status, COUNT(*) FROM tests WHERE run_id = ? GROUP BY status", (run_id,)))
+        ended = db.execute("SELECT MAX(ended_at) FROM run_parts WHERE run_id = ?", (run_id,)).fetchone()[0]
+        db.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, passed = ?, failed = ?, skipped = ? WHERE id = ?",
+            (
+                status,
+                None if status == "running" else ended,
+                counts.get("passed", 0),
+                counts.get("failed", 0),
+                counts.get("skipped", 0),
+                run_id,
+            ),
+        )
+
+    def mark_interrupted(self) -> list[int]:
+        """Mark ``running`` parts of this host whose process is gone as ``interrupted``; returns their runs."""
+        host = socket.gethostname()
+        rows = self.db.execute(
+            "SELECT run_id, part, pid FROM run_parts WHERE status = 'running' AND host = ?", (host,)
+        ).fetchall()
+        dead = [r for r in rows if r["pid"] is None or not pid_alive(int(r["pid"]))]
+        if not dead:
+            return []
+        with self.transaction() as db:
+            for row in dead:
+                db.execute(
+                    "UPDATE run_parts SET status = 'interrupted' WHERE run_id = ? AND part = ? AND status = 'running'",
+                    (row["run_id"], row["part"]),
+                )
+            for run_id in {r["run_id"] for r in dead}:
+                self._update_status(db, run_id)
+        return sorted({int(r["run_id"]) for r in dead})
+
+    # -- reading --------------------------------------------------------------------------------
+    def runs(self, *, last: int | None = None) -> list[Run]:
+        """The runs in recording order (the ``last`` ones when given)."""
+        rows = self.db.execute("SELECT * FROM runs ORDER BY id").fetchall()
+        if last is not None:
+            rows = rows[-last:] if last > 0 else []
+        return [_run(r) for r in rows]
+
+    def run(self, run_key: str) -> Run | None:
+        """The run with this key, or ``None``."""
+        row = self.db.execute("SELECT * FROM runs WHERE run_key = ?", (run_key,)).fetchone()
+        return _run(row) if row else None
+
+    def series(self, run_ids: Iterable[int] | None = None) -> dict[SeriesKey, list[Point]]:
+        """Every figure's values over the runs (those of passed scenarios), oldest first."""
+        wanted = None if run_ids is None else set(run_ids)
+        out: dict[SeriesKey, list[Point]] = {}
+        for row in self.db.execute(
+            "SELECT f.* FROM figures f JOIN runs r ON r.id = f.run_id "
+            "WHERE f.status = 'passed' AND r.status IN ('passed', 'failed') "
+            "ORDER BY f.kind, f.scenario, f.parameters, f.metric, f.run_id"
+        ):
+            if wanted is not None and row["run_id"] not in wanted:
+                continue
+            key = SeriesKey(row["kind"], row["scenario"], row["parameters"], row["metric"])
+            out.setdefault(key, []).append(Point(int(row["run_id"]), float(row["value"])))
+        return out
+
+    def tests(self, run_ids: Iterable[int] | None = None) -> dict[str, dict[int, TestOutcome]]:
+        """Each test's outcome per run: full name -> run id -> outcome."""
+        wanted = None if run_ids is None else set(run_ids)
+        out: dict[str, dict[int, TestOutcome]] = {}
+        for row in self.db.execute("SELECT * FROM tests ORDER BY full_name, run_id"):
+            if wanted is not None and row["run_id"] not in wanted:
+                continue
+            out.setdefault(row["full_name"], {})[int(row["run_id"])] = TestOutcome(
+                full_name=row["full_name"],
+                name=row["name"],
+                suite=row["suite"] or "",
+                status=row["status"],
+                duration_ms=row["duration_ms"],
+                message=row["message"] or "",
+                tags=json.loads(row["tags"] or "[]"),
+            )
+        return out
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        id=int(row["id"]),
+        run_key=row["run_key"],
+        origin=row["origin"],
+        name=row["name"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        git_commit=row["git_commit"],
+        daemon_version=row["daemon_version"],
+        daemon_label=row["daemon_label"],
+        node_version=row["node_version"],
+        machine=row["machine"],
+        tags=json.loads(row["tags"] or "{}"),
+        passed=int(row["passed"]),
+        failed=int(row["failed"]),
+        skipped=int(row["skipped"]),
+    )
+
+
+def open_store(path: str | os.PathLike) -> HistoryStore:
+    """Open (creating or migrating) the history database at ``path``."""
+    return HistoryStore(path)
+
+
+# -- which run a process belongs to ---------------------------------------------------------------
+def pabot_ancestor() -> psutil.Process | None:
+    """The pabot process this process runs under, or ``None``."""
+    with contextlib.suppress(psutil.Error):
+        for proc in psutil.Process().parents():
+            with contextlib.suppress(psutil.Error):
+                args = proc.cmdline()
+                if any(Path(a).name == "pabot" or a in ("pabot", "pabot.pabot") for a in args[:3]):
+                    return proc
+    return None
+
+
+def run_key(pabot_part: str | None) -> str:
+    """A new run's key; under pabot (``pabot_part`` set) the one key every process of that pabot run shares."""
+    if pabot_part:
+        parent = pabot_ancestor()
+        if parent is not None:
+            with contextlib.suppress(psutil.Error):
+                return f"pabot-{socket.gethostname()}-{parent.pid}-{int(parent.create_time() * 1000)}"
+    return f"robot-{uuid.uuid4().hex}"
+
+
+def write_marker(folder: Path, key: str, database: Path) -> None:
+    """Leave ``history-run.json`` in a run's output folder, so that importing the folder later skips the run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(json.dumps({"runKey": key, "database": database.name}) + "\n", encoding="utf-8")
+
+
+def is_interrupted(tests: Iterable[TestOutcome]) -> bool:
+    """A test message says the run was stopped by a signal (or stopped after a fatal error)."""
+    return any(t.message.startswith(INTERRUPTED_MESSAGES) for t in tests)
+
+
+# -- importing folders ----------------------------------------------------------------------------
+@dataclass
+class ImportResult:
+    """What an import did with one folder.
+
+    Attributes:
+        folder: The folder.
+        run_id: The run it was recorded as (or already was), ``None`` when it held nothing to import.
+        imported: ``True`` when it was recorded now, ``False`` when it was there already or empty.
+        note: What happened, in words.
+        kinds: The snapshot kinds found.
+        tests: Number of tests found in its ``output.xml``.
+    """
+
+    folder: Path
+    run_id: int | None
+    imported: bool
+    note: str
+    kinds: list[str] = field(default_factory=list)
+    tests: int = 0
+
+    def line(self) -> str:
+        """One line: folder, run and what happened."""
+        run = f"run #{self.run_id}" if self.run_id is not None else "no run"
+        return f"{self.folder}: {run}, {self.note}"
+
+
+def output_xml(path: Path) -> tuple[RunFacts, list[TestOutcome], bool]:
+    """Facts, tests and whether the run was stopped, read from a Robot ``output.xml`` (schema 5, Robot 7)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise HarnessConfigError(f"Cannot read the Robot output {path}: {exc}.") from exc
+    suite = root.find("suite")
+    if root.tag != "robot" or suite is None:
+        raise HarnessConfigError(f"{path} is not a Robot Framework output.xml (no <robot><suite>).")
+    status = suite.find("status")
+    started = (
+        iso_utc(status.get("start") if status is not None else None) or iso_utc(root.get("generated")) or now_iso()
+    )
+    metadata = {m.get("name", ""): m.text or "" for m in suite.findall("meta")}
+    facts = RunFacts.from_metadata(suite.get("name", ""), started, metadata)
+    tests: list[TestOutcome] = []
+
+    def walk(node: ET.Element, parents: list[str]) -> None:
+        names = [*parents, node.get("name", "")]
+        for test in node.findall("test"):
+            st = test.find("status")
+            elapsed = float(st.get("elapsed", "nan")) if st is not None else math.nan
+            tests.append(
+                TestOutcome(
+                    full_name=".".join([*names, test.get("name", "")]),
+                    name=test.get("name", ""),
+                    suite=".".join(names),
+                    status=OUTCOMES.get(st.get("status", "") if st is not None else "", "failed"),
+                    duration_ms=elapsed * 1000 if math.isfinite(elapsed) else None,
+                    message=(st.text or "") if st is not None else "",
+                    tags=[t.text or "" for t in test.findall("tag")],
+                )
+            )
+        for child in node.findall("suite"):
+            walk(child, names)
+
+    walk(suite, [])
+    return facts, tests, is_interrupted(tests)
+
+
+def snapshot_documents(folder: Path) -> list[dict[str, Any]]:
+    """The merged snapshots (``<kind>.json``) directly in ``folder``, read with :func:`snapshot.load`."""
+    docs = []
+    for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(".part.json") or path.name == MARKER:
+            continue
+        with contextlib.suppress(HarnessConfigError):
+            doc = snapshots.load(path)
+            if doc.get("kind"):
+                docs.append(doc)
+    return docs
+
+
+def recorded_markers(folder: Path) -> set[str]:
+    """Run keys of the ``history-run.json`` markers under ``folder`` (a pabot run has one per process)."""
+    keys = set()
+    for marker in folder.rglob(MARKER):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            keys.add(str(json.loads(marker.read_text(encoding="utf-8"))["runKey"]))
+    return keys
+
+
+def import_folder(store: HistoryStore, folder: str | os.PathLike) -> ImportResult:
+    """Record one output folder as a run: its ``output.xml`` (tests, metadata) and its merged snapshots.
+
+    A folder a run's listener already recorded (its ``history-run.json`` names a run in the database) is not
+    recorded twice, and importing a folder again finds the run it made the first time.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HarnessConfigError(f"Cannot import {folder}: it is not a folder. Give a Robot output folder.")
+    for key in recorded_markers(folder):
+        existing = store.run(key)
+        if existing is not None:
+            return ImportResult(folder, existing.id, False, "recorded at its end already")
+    documents = snapshot_documents(folder)
+    out = folder / "output.xml"
+    if out.is_file():
+        facts, tests, stopped = output_xml(out)
+    elif documents:
+        facts, tests, stopped = _facts_of_snapshots(documents), [], False
+    else:
+        return ImportResult(folder, None, False, "no output.xml and no snapshot: nothing to import")
+    digest = hashlib.sha256()
+    digest.update(f"{facts.name}|{facts.started_at}".encode())
+    for doc in documents:
+        digest.update(f"|{doc.get('kind')}|{doc.get('capturedAt')}".encode())
+    key = f"import-{digest.hexdigest()[:24]}"
+    kinds_found = [str(d["kind"]) for d in documents]
+    existing = store.run(key)
+    if existing is not None:
+        return ImportResult(folder, existing.id, False, "imported before", kinds_found, len(tests))
+    run_id = store.finish_part(key, "main", facts, tests, documents, interrupted=stopped, origin="import")
+    what = f"{len(tests)} tests, snapshots: {', '.join(kinds_found) or 'none'}"
+    return ImportResult(folder, run_id, True, f"imported ({what})", kinds_found, len(tests))
+
+
+def _facts_of_snapshots(documents: list[dict[str, Any]]) -> RunFacts:
+    first = min(documents, key=lambda d: str(d.get("capturedAt") or ""))
+    daemon = first.get("daemon") or {}
+    plat = first.get("platform") or {}
+    machine = " ".join(str(v) for v in (plat.get("os"), plat.get("arch"), plat.get("cpuModel")) if v) or None
+    return RunFacts(
+        name=", ".join(sorted({str(d["kind"]) for d in documents})),
+        started_at=iso_utc(first.get("capturedAt")) or now_iso(),
+        git_commit=first.get("gitCommit"),
+        daemon_version=daemon.get("version"),
+        daemon_label=daemon.get("label"),
+        node_version=plat.get("nodeVersion"),
+        machine=machine,
+    )
+
+
+def import_folders(store: HistoryStore, sources: Iterable[str | os.PathLike]) -> list[ImportResult]:
+    """Import each source folder, and every output folder below it (oldest ``output.xml`` first).
+
+    A folder with an ``output.xml`` is one run; a pabot output folder (merged ``output.xml`` plus
+    ``pabot_results/``) is one run, its processes' folders are not imported again.
+    """
+    results = []
+    for source in sources:
+        source = Path(source)
+        if not source.is_dir():
+            raise HarnessConfigError(f"Cannot import {source}: it is not a folder. Give a Robot output folder.")
+        folders = [source] if (source / "output.xml").is_file() or snapshot_documents(source) else []
+        for out in sorted(source.rglob("output.xml"), key=lambda p: p.stat().st_mtime):
+            folder = out.parent
+            if folder == source or "pabot_results" in folder.relative_to(source).parts:
+                continue
+            if any(folder.is_relative_to(f) and f != source for f in folders):
+                continue
+            folders.append(folder)
+        if not folders:
+            results.append(ImportResult(source, None, False, "no output.xml and no snapshot: nothing to import"))
+        results.extend(import_folder(store, folder) for folder in folders)
+    return results
