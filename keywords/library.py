@@ -16,6 +16,7 @@ from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords
 from keywords.components.first_output_keywords import FirstOutputKeywords
 from keywords.components.flow_keywords import FlowKeywords
+from keywords.components.history_keywords import HistoryKeywords
 from keywords.components.load_keywords import LoadKeywords
 from keywords.components.log_keywords import LogKeywords
 from keywords.components.mock_keywords import MockKeywords
@@ -126,6 +127,7 @@ class QwenServe(DynamicCore):
         self._run_meta = RunMetadata(self.ctx, robot_version())
         self._daemons = DaemonKeywords(self.ctx)
         self._providers = ProviderKeywords(self.ctx)
+        self._history = HistoryKeywords(self.ctx, self._report)
         components = [
             self._report,
             self._daemons,
@@ -149,6 +151,7 @@ class QwenServe(DynamicCore):
             FirstOutputKeywords(self.ctx, self._daemons),
             RestoreKeywords(self.ctx, self._daemons),
             AcpKeywords(self.ctx),
+            self._history,
         ]
         super().__init__(components)
 
@@ -171,14 +174,17 @@ class QwenServe(DynamicCore):
         if not self.ctx.output_dir:
             self.ctx.output_dir = Component.variable("${OUTPUT DIR}", "")
         self._run_meta.start_suite(result)
+        self._history.run_started(result)
 
     def end_suite(self, data, result) -> None:
-        """Listener: when the top-level suite ends, stop anything a suite left running (a leak is a warning)."""
+        """Listener: when the top-level suite ends, stop anything a suite left running (a leak is a warning)
+        and record the run in the run history."""
         if result.parent is None and (self.ctx.daemons or self._providers.providers):
             try:
                 self.stop_everything()
             except AssertionError as exc:
                 logger.warn(str(exc))
+        self._history.run_ended(result)
 
     def end_keyword(self, data, result) -> None:
         """Listener: after a start keyword, note its agent (mock or real child) in the run's metadata."""
