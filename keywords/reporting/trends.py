@@ -223,6 +223,12 @@ th { background: #f4f4f4; } td.s { width: 18px; height: 16px; padding: 0; }
     return a >= 1000 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 0.1 ? v.toFixed(2) : v.toPrecision(2);
   }
   function when(iso) { return (iso || "").replace("T", " ").slice(0, 19); }
+  function short(text) {  // a build's long path as its last two parts; the full text is on hover
+    return (text || "").split(" ").map(function (w) {
+      var parts = w.split("/");
+      return parts.length > 3 ? "…/" + parts.slice(-2).join("/") : w;
+    }).join(" ");
+  }
   function runText(id) {
     var r = runById[id] || {};
     return "run #" + id + " · " + when(r.startedAt) + "\\nbuild: " + (r.build || "?") +
@@ -256,8 +262,9 @@ th { background: #f4f4f4; } td.s { width: 18px; height: 16px; padding: 0; }
       var cx = x(cp.runId), cls = "cp cp-" + cp.direction;
       var line = el("line", {x1: cx, y1: T - 6, x2: cx, y2: H - B, "class": cls}, null, true);
       var pct = cp.changePct === null ? "from 0" : (cp.changePct >= 0 ? "+" : "") + cp.changePct.toFixed(0) + "%";
-      var label = el("text", {x: Math.min(cx + 3, W - 40), y: T - 4, "class": "cptext cp-" + cp.direction},
-        pct, true);
+      var right = cx > W - 60;
+      var label = el("text", {x: right ? cx - 3 : cx + 3, y: T - 4, "text-anchor": right ? "end" : "start",
+        "class": "cptext cp-" + cp.direction}, pct, true);
       var text = "change point (" + cp.direction + ") at " + runText(cp.runId) + "\\n" + fmt(cp.before) +
         " -> " + fmt(cp.after) + " (" + pct + ", p=" + cp.pvalue.toPrecision(2) + ")";
       hover(line, text); hover(label, text);
@@ -329,8 +336,12 @@ th { background: #f4f4f4; } td.s { width: 18px; height: 16px; padding: 0; }
     if (r.tags && r.tags.include && r.tags.include.length) { tags.push("include " + r.tags.include.join(",")); }
     if (r.tags && r.tags.exclude && r.tags.exclude.length) { tags.push("exclude " + r.tags.exclude.join(",")); }
     [["#" + r.id], [when(r.startedAt)], [r.status, "st-" + r.status],
-     [r.passed + "/" + r.failed + "/" + r.skipped], [r.build], [r.commit], [r.node], [r.machine], [r.name],
-     [tags.join("; ")]].forEach(function (c) { tr.appendChild(el("td", c[1] ? {"class": c[1]} : {}, c[0])); });
+     [r.passed + "/" + r.failed + "/" + r.skipped], [short(r.build), "", r.build], [r.commit], [r.node],
+     [r.machine], [r.name], [tags.join("; ")]].forEach(function (c) {
+      var attrs = c[1] ? {"class": c[1]} : {};
+      if (c[2]) { attrs.title = c[2]; }
+      tr.appendChild(el("td", attrs, c[0]));
+    });
     runs.appendChild(tr);
   });
   document.getElementById("runs").appendChild(runs);
