@@ -12,6 +12,7 @@ MARKS = {
     "test_secrets": ("daemon", "robot", "slow"),
     "test_bad_input": ("robot",),
     "test_log_plots_browser": ("robot",),
+    "test_history_runs": ("daemon", "robot", "slow"),
     "test_daemon_process": ("daemon",),
 }
 

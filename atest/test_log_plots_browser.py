@@ -62,11 +62,12 @@ def chromium() -> str:
     )
 
 
-def probe(log_html: Path, workdir: Path) -> dict:
+def probe(log_html: Path, workdir: Path, script: str = PROBE) -> dict:
+    """Open ``log_html`` with ``script`` appended in headless Chromium; the JSON the script reported."""
     page = workdir / "probed-log.html"
     text = log_html.read_text(encoding="utf-8")
-    assert "</body>" in text, f"{log_html} does not look like a Robot log"
-    page.write_text(text.replace("</body>", PROBE + "</body>", 1), encoding="utf-8")
+    assert "</body>" in text, f"{log_html} does not look like an HTML page"
+    page.write_text(text.replace("</body>", script + "</body>", 1), encoding="utf-8")
     profile = workdir / "chromium-profile"
     cmd = [
         chromium(),
