@@ -177,14 +177,12 @@ class QwenServe(DynamicCore):
         self._history.run_started(result)
 
     def end_suite(self, data, result) -> None:
-        """Listener: when the top-level suite ends, stop anything a suite left running (a leak is a warning)
-        and record the run in the run history."""
+        """Listener: when the top-level suite ends, stop anything a suite left running (a leak is a warning)."""
         if result.parent is None and (self.ctx.daemons or self._providers.providers):
             try:
                 self.stop_everything()
             except AssertionError as exc:
                 logger.warn(str(exc))
-        self._history.run_ended(result)
 
     def end_keyword(self, data, result) -> None:
         """Listener: after a start keyword, note its agent (mock or real child) in the run's metadata."""
@@ -197,6 +195,10 @@ class QwenServe(DynamicCore):
     def end_test(self, data, result) -> None:
         """Listener: a test ended; update the snapshots with its status."""
         self._report.test_ended(result.status, result.message)
+
+    def close(self) -> None:
+        """Listener: the run ended (Robot calls this after the top-level suite); record it in the run history."""
+        self._history.run_ended()
 
 
 QwenServe.__doc__ = QwenServe.__doc__.replace("{daemon_flags}", daemon_flags.doc_table().replace("\n", "\n    "))

@@ -500,7 +500,8 @@ def test_the_listener_records_a_run_at_its_end_with_tests_figures_and_tags(tmp_p
         assert s.runs()[0].status == "running"
     marker = json.loads((tmp_path / "out" / history.MARKER).read_text())
     assert marker["runKey"].startswith("robot-")
-    hk.run_ended(suite)
+    hk.run_ended()
+    hk.run_ended()  # recorded once
     with history.open_store(tmp_path / "h.sqlite") as s:
         (run,) = s.runs()
         assert (run.status, run.passed, run.skipped, run.tags["include"]) == ("passed", 1, 1, ["smoke"])
@@ -509,11 +510,45 @@ def test_the_listener_records_a_run_at_its_end_with_tests_figures_and_tags(tmp_p
         assert [k.metric for k in s.series()] == ["turnP50Ms"]
 
 
+def test_a_run_whose_child_suite_imports_the_library_is_recorded_when_robot_closes_it(tmp_path):
+    """A library listener sees no end of the suites above the one that imported it: the run is recorded at close."""
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "a.robot").write_text(
+        "*** Settings ***\nLibrary    keywords.QwenServe\n*** Test Cases ***\nA\n    Log    a\n"
+    )
+    (suites / "b.robot").write_text("*** Test Cases ***\nB\n    Fail    b failed\n")
+    db = tmp_path / "h.sqlite"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--outputdir",
+            str(tmp_path / "out"),
+            "--console",
+            "none",
+            "--variable",
+            f"HISTORY_DB:{db}",
+            str(suites),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    with history.open_store(db) as s:
+        (run,) = s.runs()
+        assert (run.name, run.status, run.passed, run.failed) == ("Suites", "failed", 1, 1)
+        assert set(s.tests()) == {"Suites.A.A", "Suites.B.B"}
+
+
 def test_the_listener_records_a_signal_as_an_interrupted_run(tmp_path, monkeypatch):
     hk = component(tmp_path, monkeypatch)
     suite = fake_suite([("A", "FAIL", "Execution terminated by signal")])
     hk.run_started(suite)
-    hk.run_ended(suite)
+    hk.run_ended()
     with history.open_store(tmp_path / "h.sqlite") as s:
         assert s.runs()[0].status == "interrupted"
 
@@ -523,7 +558,7 @@ def test_a_history_that_cannot_be_written_is_a_warning_not_a_failed_run(tmp_path
     (tmp_path / "h.sqlite").mkdir()  # a folder where the file should be
     suite = fake_suite([("A", "PASS", "")])
     hk.run_started(suite)
-    hk.run_ended(suite)
+    hk.run_ended()
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 2 and all("is not a file; give the path of a file" in w for w in warnings)
 

@@ -34,7 +34,7 @@ class HistoryKeywords(Component):
 
     = Run history =
 
-    Every run is recorded when its top-level suite ends: its metadata (commit, daemon build and version,
+    Every run is recorded when it ends (after its top-level suite): its metadata (commit, daemon build and version,
     Node, machine, tags selected), each test's outcome and duration, and the snapshots it wrote (every
     figure of every scenario), into ``results/history.sqlite``. Set ``--variable HISTORY_DB:/team/history.sqlite``
     or the environment variable ``QWEN_HARNESS_HISTORY`` to use another file (a team's shared folder);
@@ -50,6 +50,8 @@ class HistoryKeywords(Component):
         self._key: str | None = None
         self._part = "main"
         self._started = False
+        self._recorded = False
+        self._top = None
 
     # -- listener hooks (called by the library) -----------------------------------------------
     def run_started(self, suite) -> None:
@@ -57,7 +59,7 @@ class HistoryKeywords(Component):
         if self._started:
             return
         self._started = True
-        top = _top(suite)
+        top = self._top = _top(suite)
         self._path = database_path(self.variable(ROBOT_VARIABLE))
         if self._path is None:
             return
@@ -70,10 +72,17 @@ class HistoryKeywords(Component):
         except OSError as exc:
             logger.warn(f"Run history: could not leave {self.ctx.results_dir / MARKER}: {exc}")
 
-    def run_ended(self, suite) -> None:
-        """When the top-level suite ends, record its tests and snapshots in one transaction."""
-        if suite.parent is not None or self._path is None or self._key is None:
+    def run_ended(self) -> None:
+        """When the run has ended, record its tests and snapshots in one transaction (once).
+
+        Called from the library listener's ``close``, which Robot calls after the top-level suite ended, also
+        when the library was imported by a child suite only (a library listener sees no ``end_suite`` of the
+        suites above the one that imported it).
+        """
+        suite = self._top
+        if suite is None or self._path is None or self._key is None or self._recorded:
             return
+        self._recorded = True
         tests = [
             TestOutcome(
                 full_name=t.full_name,
