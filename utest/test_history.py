@@ -266,6 +266,16 @@ def test_a_merged_pabot_folder_is_one_run_and_its_process_folders_are_not_import
     assert len(store.runs()) == 1
 
 
+def test_a_pabot_folder_whose_snapshot_parts_were_not_merged_is_imported_with_them(store, tmp_path):
+    folder = output_folder(tmp_path / "par", with_snapshot=False)
+    for index, value in (("0", 11.0), ("1", 12.0)):
+        part = output_folder(folder / "pabot_results" / index, with_snapshot=False)
+        (part / f"smoke.{index}.part.json").write_text(json.dumps(doc({"turnP50Ms": value}, scenario=f"s{index}")))
+    (result,) = history.import_folders(store, [folder])
+    assert result.kinds == ["smoke"]
+    assert sorted(k.scenario for k in store.series()) == ["s0", "s1"]
+
+
 def test_a_folder_its_listener_recorded_is_not_imported_again(store, tmp_path):
     folder = output_folder(tmp_path / "out")
     store.finish_part("robot-live", "main", facts(), [passed_test()], [])

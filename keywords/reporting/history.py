@@ -794,6 +794,15 @@ def snapshot_documents(folder: Path) -> list[dict[str, Any]]:
     return docs
 
 
+def pabot_documents(folder: Path) -> list[dict[str, Any]]:
+    """The snapshots of a pabot output folder whose parts were not merged yet (``pabot_results/*/*.part.json``)."""
+    parts: dict[str, list[Path]] = {}
+    for path in sorted((folder / "pabot_results").rglob("*.part.json")):
+        parts.setdefault(path.name.split(".", 1)[0], []).append(path)
+    merged = [snapshots.merge_parts(paths) for _kind, paths in sorted(parts.items())]
+    return [doc for doc in merged if doc.get("kind")]
+
+
 def recorded_markers(folder: Path) -> set[str]:
     """Run keys of the ``history-run.json`` markers under ``folder`` (a pabot run has one per process)."""
     keys = set()
@@ -816,7 +825,7 @@ def import_folder(store: HistoryStore, folder: str | os.PathLike) -> ImportResul
         existing = store.run(key)
         if existing is not None:
             return ImportResult(folder, existing.id, False, "recorded at its end already")
-    documents = snapshot_documents(folder)
+    documents = snapshot_documents(folder) or pabot_documents(folder)
     out = folder / "output.xml"
     if out.is_file():
         facts, tests, stopped = output_xml(out)
