@@ -1043,6 +1043,9 @@ def test_report_lines_carry_both_clocks_and_are_flushed(
     assert event["settings"]["mode"] == "hang" and event["settings"]["chunks"] == 2
     assert before_wall <= event["wall"] <= time.time()
     assert 0 < event["mono"] <= time.monotonic() + 1  # CLOCK_MONOTONIC is shared by the processes of one boot
+    deadline = time.monotonic() + 10
+    while len(agent.chunks(sid)) < 2 and time.monotonic() < deadline:  # both chunks out before the cancel
+        time.sleep(0.01)
     agent.notify("session/cancel", {"sessionId": sid})
     result_of(agent, msg_id)
     events = report_of(agent, report)
