@@ -7,7 +7,7 @@ import re
 import pytest
 
 from keywords.daemon import flags, provision
-from keywords.daemon.process import Daemon, DaemonSpec
+from keywords.daemon.daemon_process import Daemon, DaemonSpec
 from keywords.daemon.registry import Registry
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from keywords.daemon import provision  # noqa: E402
-from keywords.daemon.process import Daemon, DaemonSpec  # noqa: E402
+from keywords.daemon.daemon_process import Daemon, DaemonSpec  # noqa: E402
 from keywords.daemon.registry import Registry  # noqa: E402
 from keywords.fakes import mock_control  # noqa: E402
 from keywords.measure.perf_gate import METRIC_NAMES, GateResult, load_tolerances, run_gate  # noqa: E402

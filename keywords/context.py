@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keywords.daemon.process import Daemon
+from keywords.daemon.daemon_process import Daemon
 from keywords.daemon.provision import DaemonSource, NodeInfo, check_node, resolve_daemon
 from keywords.daemon.registry import Registry, registry
 from keywords.errors import DaemonDiedError, HarnessConfigError

@@ -8,9 +8,9 @@ from robotlibcore import DynamicCore, keyword
 
 from keywords.components.ab_keywords import BuildComparisonKeywords
 from keywords.components.acp_keywords import AcpKeywords
-from keywords.components.base import Component
 from keywords.components.baseline_keywords import BaselineKeywords
 from keywords.components.benchmark_keywords import BenchmarkKeywords
+from keywords.components.component import Component
 from keywords.components.connection_keywords import ConnectionKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.components.event_keywords import EventKeywords

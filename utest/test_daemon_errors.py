@@ -82,13 +82,13 @@ def test_run_metadata_takes_robot_version_and_notes_the_agent_of_both_start_keyw
 
 def test_variable_outside_robot_is_the_default_and_other_errors_are_not_hidden(monkeypatch):
     """Only "Robot is not running" gives the default; any other error of the variable store is raised."""
-    from keywords.components import base
+    from keywords.components import component
 
-    assert base.Component.variable("${TEST NAME}", "none") == "none"
+    assert component.Component.variable("${TEST NAME}", "none") == "none"
 
     def broken(self, name, default=None):
         raise RuntimeError("variable store broken")
 
-    monkeypatch.setattr(base.BuiltIn, "get_variable_value", broken)
+    monkeypatch.setattr(component.BuiltIn, "get_variable_value", broken)
     with pytest.raises(RuntimeError, match="variable store broken"):
-        base.Component.variable("${TEST NAME}", "none")
+        component.Component.variable("${TEST NAME}", "none")

@@ -15,8 +15,8 @@ import pytest
 from keywords.components.daemon_keywords import DaemonKeywords, StopResult
 from keywords.context import HarnessContext, RunningDaemon
 from keywords.daemon import flags
+from keywords.daemon.daemon_process import DaemonSpec
 from keywords.daemon.liveness import is_alive
-from keywords.daemon.process import DaemonSpec
 from keywords.daemon.provision import DaemonSource
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control

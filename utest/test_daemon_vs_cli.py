@@ -26,10 +26,10 @@ from keywords.measure import (
     counters,
     metrics,
     prompt_timer,
+    replay_flood,
     session_churn,
     session_timing,
     side_by_side,
-    sse_flood,
     tree_rss,
 )
 from keywords.measure.process_tree import ProcInfo, TreeSnapshot
@@ -386,13 +386,13 @@ def test_a_tree_without_mcp_servers_reports_no_mcp_figure():
 def test_flood_result_times_replay_complete_and_counts_missing_streams():
     seen = StreamResult(status=200, replay_complete={"ok": True}, events=[{"type": "replay_complete", "_recv_ms": 8.5}])
     refused = StreamResult(status=503)
-    flood = sse_flood.flood_result(3, [seen, refused, None], healthy=True)
-    assert isinstance(flood, sse_flood.SseFloodResult)
+    flood = replay_flood.flood_result(3, [seen, refused, None], healthy=True)
+    assert isinstance(flood, replay_flood.SseFloodResult)
     assert (flood.opened, flood.connected, flood.statuses, flood.healthy_after) == (3, 1, [200, 503, 0], True)
     assert not flood.all_connected and flood.figures()["allConnected"] is False
     assert flood.time_to_replay_complete.count == 1
     assert flood.time_to_replay_complete.p50 == pytest.approx(8.5, rel=1e-3)
-    assert sse_flood.flood_result(1, [seen], healthy=False).all_connected
+    assert replay_flood.flood_result(1, [seen], healthy=False).all_connected
     assert flood.line().startswith("1/3 streams saw replay_complete")
 
 
@@ -500,7 +500,7 @@ def no_daemon():
             "rounds must be a whole number from 1 to 10000, got 0.",
         ),
         (
-            lambda: sse_flood.open_sse_flood(no_daemon, "s", count=0),
+            lambda: replay_flood.open_sse_flood(no_daemon, "s", count=0),
             "count must be a whole number from 1 to 500, got 0.",
         ),
         (
@@ -606,7 +606,7 @@ def test_every_benchmark_result_carries_camel_case_figures_and_a_line():
         prompt_timer.prompt_series([_timed("a")], 1.0, requests=[_req(10.001, "a")]),
         session_churn.throughput_window(0, 1, 1.0, [], {}, 0.0),
         session_churn.churn_result([1.0], 1, [], rss, rss),
-        sse_flood.flood_result(1, [None], healthy=True),
+        replay_flood.flood_result(1, [None], healthy=True),
     ]
     for result in results:
         assert isinstance(result, HasFigures), type(result).__name__

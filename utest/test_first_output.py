@@ -12,9 +12,9 @@ import pytest
 
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider, ProviderBehaviour
-from keywords.measure import first_output as fo
 from keywords.measure import first_output_events as fe
 from keywords.measure import first_output_pairs as fp
+from keywords.measure import first_output_run as fo
 from keywords.measure.metrics import exact_median
 from keywords.reporting.figures import figures_of
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from keywords.daemon.process import KillOutcome
+from keywords.daemon.daemon_process import KillOutcome
 from keywords.errors import HarnessConfigError
 from keywords.reporting.figures import figures_of
 from keywords.traffic import restore as model

@@ -15,8 +15,8 @@ from keywords.measure import (
     cli_runs,
     mcp_counts,
     metrics,
+    model_faults,
     prompt_timer,
-    provider_faults,
     rss_scaling,
     session_steps,
     session_timing,
@@ -24,10 +24,10 @@ from keywords.measure import (
     tree_rss,
 )
 from keywords.measure.ab import BuildComparison, daemon_builds
+from keywords.measure.backpressure_replay import Backpressure, RingReplay
 from keywords.measure.process_tree import ProcInfo, TreeSnapshot
 from keywords.measure.resource_profile import ResourceProfile
 from keywords.measure.rss_sampler import RssSamples
-from keywords.measure.sse_figures import Backpressure, RingReplay
 from keywords.reporting import kinds
 from keywords.reporting.figures import HasFigures, non_camel_keys
 from keywords.traffic.client import PromptAccepted, SessionInfo
@@ -297,9 +297,9 @@ def test_each_fault_is_run_and_the_provider_is_healthy_again_afterwards(monkeypa
         turn = TurnResult("p", outcome="error" if faulty else "completed", turn_ms=8100.0, error_code="deadline")
         return prompt_timer.TimedPrompt(text, 1.0, turn)
 
-    monkeypatch.setattr(provider_faults, "send_prompt", send)
+    monkeypatch.setattr(model_faults, "send_prompt", send)
     client = SimpleNamespace(health=lambda: SimpleNamespace(body={"status": "ok"}))
-    run = provider_faults.run_provider_faults(_target(client), provider, "s", ["http500", "stall"], timeout=5)
+    run = model_faults.run_provider_faults(_target(client), provider, "s", ["http500", "stall"], timeout=5)
     assert provider.log == ["http500", "none", "stall", "none"]
     http500, _ = run.faults
     assert (http500.outcome, http500.code, http500.provider_requests, http500.next_outcome) == (
@@ -312,7 +312,7 @@ def test_each_fault_is_run_and_the_provider_is_healthy_again_afterwards(monkeypa
     assert run.problems() == ["the stall turn ended completed, expected turn_error"]
     assert run.line().startswith("http500: error deadline in 8.1 s after 3 request(s), next completed")
     with pytest.raises(HarnessConfigError, match="fault must be one of http500, http429, stall; got 'http503'"):
-        provider_faults.run_provider_faults(_target(client), provider, "s", ["http503"])
+        model_faults.run_provider_faults(_target(client), provider, "s", ["http503"])
 
 
 # -- RSS scaling (B1) ---------------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ def test_every_new_result_carries_camel_case_figures_and_a_line():
         side_by_side.pair_figures(),
         mcp_counts.McpAmplification(2, {1: 2}),
         mcp_counts.McpAccounting(2, 2, 0, 2, None),
-        provider_faults.ProviderFaultRun(),
+        model_faults.ProviderFaultRun(),
         rss_scaling.RssScaling("single"),
         Backpressure(
             EvictionLogRecord("s", "t", "queue_overflow", 1, 1, 1, 1, None, ""),

@@ -12,8 +12,8 @@ from datetime import timedelta
 from robotlibcore import keyword
 
 from keywords.checks import number, seconds
-from keywords.components.base import Component
 from keywords.components.benchmark_keywords import real_agent_starter
+from keywords.components.component import Component
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.daemon import provision
 from keywords.errors import HarnessConfigError

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.fakes import mock_control
 from keywords.traffic import acp_client as acp
 

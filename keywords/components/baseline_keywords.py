@@ -8,7 +8,7 @@ from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn
 from robotlibcore import keyword
 
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.reporting import baseline_diff, kinds, snapshot
 

@@ -2,7 +2,7 @@
 
 Thin wrappers: each keyword checks its arguments, reaches the daemon through the shared context and calls
 one measurement of :mod:`keywords.measure` (``cli_runs``, ``boot_timing``, ``session_timing``, ``tree_rss``,
-``prompt_timer``, ``session_churn``, ``sse_flood``, ``side_by_side``); the result dataclasses are defined
+``prompt_timer``, ``session_churn``, ``replay_flood``, ``side_by_side``); the result dataclasses are defined
 there and re-exported here. Every result has ``figures()`` (camelCase keys, for the snapshot) and ``line()``
 (for the test message).
 """
@@ -17,7 +17,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import seconds
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.fakes import provider as fake_provider
 from keywords.fakes.oneshot_cli import CliSpec, OneShotCli
@@ -26,10 +26,10 @@ from keywords.measure import (
     boot_timing,
     cli_runs,
     prompt_timer,
+    replay_flood,
     session_churn,
     session_timing,
     side_by_side,
-    sse_flood,
     tree_rss,
 )
 from keywords.measure.bench_common import Target
@@ -37,10 +37,10 @@ from keywords.measure.bench_tunables import BenchmarkTunables
 from keywords.measure.boot_timing import BootSeries
 from keywords.measure.cli_runs import CliSeries
 from keywords.measure.prompt_timer import PromptSeries
+from keywords.measure.replay_flood import SseFloodResult
 from keywords.measure.session_churn import ChurnResult, ThroughputWindow
 from keywords.measure.session_timing import SessionLimitRun, SessionTimings
 from keywords.measure.side_by_side import CliComparison, SideBySide
-from keywords.measure.sse_flood import SseFloodResult
 from keywords.measure.tree_rss import TreeRss, TreeRssSeries
 
 __all__ = [
@@ -522,7 +522,7 @@ class BenchmarkKeywords(Component):
             | ${flood}= | Open SSE Flood | ${sid} | count=10 |
             | Should Be True | ${flood.all_connected} |
         """
-        return sse_flood.open_sse_flood(self._target(daemon), session_id, count=count, timeout=timeout)
+        return replay_flood.open_sse_flood(self._target(daemon), session_id, count=count, timeout=timeout)
 
     # -- side by side ---------------------------------------------------------------------------------
     @keyword(tags=("benchmark", "report"))

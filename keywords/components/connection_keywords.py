@@ -9,7 +9,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import number, seconds, whole_number
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import DaemonHttpError, HarnessConfigError
 from keywords.traffic import connections, limits
 from keywords.traffic.answers import HttpAnswer, RateLimitRejections, retry_after_problems

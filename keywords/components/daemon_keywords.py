@@ -14,10 +14,10 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.context import RunningDaemon
 from keywords.daemon import flags as daemon_flags
-from keywords.daemon.process import Daemon, DaemonSpec, KillOutcome
+from keywords.daemon.daemon_process import Daemon, DaemonSpec, KillOutcome
 from keywords.daemon.registry import terminate
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control

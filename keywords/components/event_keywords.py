@@ -17,7 +17,7 @@ from typing import Any, Literal, get_type_hints
 from robotlibcore import keyword
 
 from keywords.checks import seconds, whole_number
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.traffic.client import PromptAccepted
 from keywords.traffic.connections import ShutdownResult

@@ -9,7 +9,7 @@ from typing import Literal
 from robotlibcore import keyword
 
 from keywords.checks import seconds
-from keywords.components.base import Component, html_table
+from keywords.components.component import Component, html_table
 from keywords.daemon.provision import release_source
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider

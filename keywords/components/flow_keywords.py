@@ -9,7 +9,7 @@ from typing import Any
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.daemon.daemon_log import EvictionLogRecord, wait_for_eviction
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control

@@ -9,7 +9,7 @@ from typing import Any
 from robot.api import logger
 from robotlibcore import keyword
 
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import HarnessConfigError, HarnessError
 from keywords.reporting import change_points
 from keywords.reporting.change_points import HistoryCheck

@@ -9,7 +9,7 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.fakes import mock_control
 from keywords.traffic.open_model import LoadPlan, SustainedLoadResult, run_lifecycle_load, run_prompt_load
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from robotlibcore import keyword
 
 from keywords.checks import seconds
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.traffic import limits
 from keywords.traffic.limits import SessionReaping, StreamCloses

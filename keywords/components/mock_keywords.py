@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from robotlibcore import keyword
 
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control
 from mock_acp import directives

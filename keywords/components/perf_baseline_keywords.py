@@ -1,8 +1,8 @@
 """Keywords of the baseline suite's measurements (B1-B8): each returns a result that carries its figures.
 
 Thin wrappers: each keyword checks its arguments, reaches the daemon through the shared context and calls
-one measurement of :mod:`keywords.measure` (``mcp_counts``, ``provider_faults``, ``rss_scaling``,
-``session_timing``, ``sse_figures``). Every result has ``figures()`` (camelCase keys, for `Record Result`)
+one measurement of :mod:`keywords.measure` (``mcp_counts``, ``model_faults``, ``rss_scaling``,
+``session_timing``, ``backpressure_replay``). Every result has ``figures()`` (camelCase keys, for `Record Result`)
 and ``line()`` (for the test message).
 """
 
@@ -15,17 +15,17 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import number, seconds, whole_number
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.daemon.daemon_log import EvictionLogRecord
 from keywords.errors import HarnessConfigError
-from keywords.measure import mcp_counts, provider_faults, rss_scaling, session_timing
+from keywords.measure import mcp_counts, model_faults, rss_scaling, session_timing
+from keywords.measure.backpressure_replay import Backpressure, RingReplay
 from keywords.measure.mcp_counts import McpAccounting, McpAmplification
-from keywords.measure.provider_faults import ProviderFaultRun
+from keywords.measure.model_faults import ProviderFaultRun
 from keywords.measure.rss_scaling import RssScaling
 from keywords.measure.session_steps import check_scope, check_session_counts, open_sessions_until
 from keywords.measure.session_timing import AttachTimings
-from keywords.measure.sse_figures import Backpressure, RingReplay
 from keywords.traffic.client import PromptAccepted
 from keywords.traffic.sse import StreamResult
 
@@ -206,8 +206,8 @@ class PerfBaselineKeywords(Component):
             | Record Result | ${faults} |
         """
         target = functools.partial(self.ctx.get, daemon)
-        run = provider_faults.run_provider_faults(
-            target, provider, session_id, faults or provider_faults.FAULTS, timeout=timeout
+        run = model_faults.run_provider_faults(
+            target, provider, session_id, faults or model_faults.FAULTS, timeout=timeout
         )
         self.info(run.line())
         return run

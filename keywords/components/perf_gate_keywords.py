@@ -6,7 +6,7 @@ from pathlib import Path
 
 from robotlibcore import keyword
 
-from keywords.components.base import Component, html_table
+from keywords.components.component import Component, html_table
 from keywords.daemon.provision import release_source
 from keywords.errors import HarnessConfigError
 from keywords.measure.pair_probe import PairPlan

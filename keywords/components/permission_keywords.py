@@ -10,7 +10,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import number, seconds, whole_number
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.context import RunningDaemon
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_report

@@ -9,7 +9,7 @@ from typing import Any
 from robotlibcore import keyword
 
 from keywords.checks import seconds
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.reporting import plots
 

@@ -10,7 +10,7 @@ import psutil
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.daemon.registry import processes_with_marker
 from keywords.errors import HarnessConfigError
 from keywords.measure.process_tree import TreeSnapshot, declared_mcp_servers, snapshot_tree

@@ -11,7 +11,7 @@ from typing import Any
 from robotlibcore import keyword
 
 import mock_acp
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, stop_quietly
 from keywords.measure import prompt_timer

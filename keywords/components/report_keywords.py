@@ -9,7 +9,7 @@ from robot.libraries.BuiltIn import BuiltIn
 from robotlibcore import keyword
 
 from keywords.checks import known_names
-from keywords.components.base import Component, typed_settings
+from keywords.components.component import Component, typed_settings
 from keywords.errors import HarnessConfigError
 from keywords.measure import metrics
 from keywords.reporting import kinds

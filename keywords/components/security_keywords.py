@@ -12,7 +12,7 @@ from robot.api import TestSuiteBuilder, logger
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.context import RunningDaemon
 from keywords.daemon.routes import RouteCoverage, scan_build
 from keywords.errors import HarnessConfigError

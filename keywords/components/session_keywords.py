@@ -8,7 +8,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import choice, seconds, whole_number
-from keywords.components.base import Component
+from keywords.components.component import Component
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import PromptAccepted, SessionInfo

@@ -1,7 +1,7 @@
 """The daemon flags a harness test may set: the one table of keyword name, command-line flag and value type.
 
 The start keywords accept exactly the names of :data:`FLAGS` as free named arguments
-(``max_sessions=0  prompt_deadline_ms=1500``), :class:`~keywords.daemon.process.DaemonSpec` builds the command
+(``max_sessions=0  prompt_deadline_ms=1500``), :class:`~keywords.daemon.daemon_process.DaemonSpec` builds the command
 line from it, and the library introduction shows it as its ``Daemon flags`` section. Ranges are those of
 ``qwen serve --help`` and the daemon's own start-up checks (0.24.4); a value outside them is refused before any
 process starts, naming the flag. Nothing here imports Robot Framework.

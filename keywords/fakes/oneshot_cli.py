@@ -34,8 +34,8 @@ from typing import Any
 
 import psutil
 
+from keywords.daemon.daemon_process import _SCRUBBED_ENV
 from keywords.daemon.liveness import is_alive as _alive
-from keywords.daemon.process import _SCRUBBED_ENV
 from keywords.daemon.provision import DaemonSource
 from keywords.daemon.registry import Registry, processes_with_marker, terminate
 from keywords.errors import HarnessConfigError

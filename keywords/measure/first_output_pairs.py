@@ -1,6 +1,6 @@
 """Upstream's first-output benchmark, paired: control and candidate runs in AB/BA pairs, one verdict per stage.
 
-A *pair* is one run of each build (:func:`keywords.measure.first_output.measure_run`), one after the other:
+A *pair* is one run of each build (:func:`keywords.measure.first_output_run.measure_run`), one after the other:
 ``AB`` runs the control first, ``BA`` the candidate first, alternating pair by pair in the order of
 :func:`keywords.measure.ab.abba_order`; unrecorded warm-up pairs come first. Each stage is then compared
 candidate - control as a paired *difference* in ms by the shared engine (:func:`keywords.measure.paired_ratio.
@@ -27,7 +27,7 @@ from typing import Any
 from keywords.checks import choice, whole_number
 from keywords.fakes.provider import FakeProvider
 from keywords.measure.ab import abba_order
-from keywords.measure.first_output import STAGES, FirstOutputRun, RunPlan, Stage, measure_run
+from keywords.measure.first_output_run import STAGES, FirstOutputRun, RunPlan, Stage, measure_run
 from keywords.measure.metrics import exact_median
 from keywords.measure.paired_ratio import PairedEstimate, estimate
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from keywords.checks import seconds, whole_number
-from keywords.daemon.process import KillOutcome
+from keywords.daemon.daemon_process import KillOutcome
 from keywords.measure.metrics import summarize
 from keywords.traffic.barrier import results_or_raise, run_together
 from keywords.traffic.client import DaemonClient, PromptAccepted
