@@ -18,7 +18,7 @@ from pathlib import Path
 from slow_build import make as make_slow_build
 from test_log_plots_browser import chromium, probe
 
-from keywords.reporting import history, trends
+from keywords.reporting import run_store, trends
 
 ROOT = Path(__file__).parent.parent
 RUNS = 10
@@ -68,7 +68,7 @@ PROBE = """
 
 
 def robot_run(out: Path, db: Path, *extra: str, suite: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("QWEN_SERVE_ENTRY", history.ENV_VARIABLE)}
+    env = {k: v for k, v in os.environ.items() if k not in ("QWEN_SERVE_ENTRY", run_store.ENV_VARIABLE)}
     cmd = [sys.executable, "-m", "robot", "--outputdir", str(out), "--console", "none"]
     cmd += ["--variable", f"HISTORY_DB:{db}", *extra]
     cmd += [str(suite)] if suite else ["--variable", "PROMPTS:5", "--test", TEST, str(ROOT / "suites" / "smoke.robot")]
@@ -92,7 +92,7 @@ def test_ten_runs_fill_the_history_and_a_slower_build_fails_the_check(tmp_path):
         run = robot_run(tmp_path / f"run-{i}", db)
         assert run.returncode == 0, f"run {i} failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
 
-    with history.open_store(db) as store:
+    with run_store.open_store(db) as store:
         runs = store.runs()
         assert [(r.id, r.status, r.passed, r.failed) for r in runs] == [(i, "passed", 1, 0) for i in range(1, 11)]
         assert all(r.daemon_label == "release 0.24.4 (npm, pinned)" for r in runs)
@@ -131,11 +131,11 @@ def test_ten_runs_fill_the_history_and_a_slower_build_fails_the_check(tmp_path):
 
     keyword = robot_run(tmp_path / "check-keyword", Path("NONE"), "--variable", f"DB:{db}", suite=CHECK_SUITE)
     assert keyword.returncode == 0, keyword.stdout[-3000:]
-    with history.open_store(db) as store:
+    with run_store.open_store(db) as store:
         assert len(store.runs()) == RUNS + 1, "the run with HISTORY_DB:NONE was recorded"
 
     final = tmp_path / "trend.html"
-    with history.open_store(db) as store:
+    with run_store.open_store(db) as store:
         written = trends.write(store, final)
     assert written.runs == RUNS + 1 and written.worse >= 1
     shown = probe(final, tmp_path, PROBE)

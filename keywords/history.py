@@ -6,8 +6,8 @@
 
 Every command reads ``--db`` (default: ``$QWEN_HARNESS_HISTORY``, else ``results/history.sqlite``). ``check``
 exits 0 when the latest run is no change point for the worse on any figure, 1 when it is (naming the figure,
-the step and the runs around it), 2 on bad input. The modules are :mod:`keywords.reporting.history`,
-:mod:`keywords.reporting.trends` and :mod:`keywords.reporting.change_points`.
+the step and the runs around it), 2 on bad input. The modules are :mod:`keywords.reporting.run_store`,
+:mod:`keywords.reporting.run_import`, :mod:`keywords.reporting.trends` and :mod:`keywords.reporting.change_points`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from keywords.errors import HarnessError
 from keywords.reporting import change_points, trends
-from keywords.reporting.history import database_path, import_folders, open_store
+from keywords.reporting.run_import import import_folders
+from keywords.reporting.run_store import database_path, open_store
 
 
 def _db(value: str | None) -> Path:

@@ -19,8 +19,9 @@ import pytest
 from keywords import history as command
 from keywords.components.history_keywords import HistoryKeywords
 from keywords.errors import HarnessConfigError
-from keywords.reporting import change_points, history, trends
-from keywords.reporting.history import HistoryError, HistoryStore, Point, RunFacts, TestOutcome
+from keywords.reporting import change_points, run_import, run_records, run_store, trends
+from keywords.reporting.run_records import Point, RunFacts, TestOutcome
+from keywords.reporting.run_store import HistoryError, HistoryStore
 
 ROOT = Path(__file__).parent.parent
 
@@ -64,30 +65,30 @@ def ten_runs_then(store: HistoryStore, step: float, *, seed: int = 7, metric: st
 
 @pytest.fixture
 def store(tmp_path):
-    with history.open_store(tmp_path / "h" / "history.sqlite") as s:
+    with run_store.open_store(tmp_path / "h" / "history.sqlite") as s:
         yield s
 
 
 # -- where the database is ------------------------------------------------------------------------
 def test_path_is_the_variable_else_the_environment_else_results(tmp_path):
-    assert history.database_path("", {}) == Path("results/history.sqlite")
-    assert history.database_path("", {"QWEN_HARNESS_HISTORY": "/team/h.sqlite"}) == Path("/team/h.sqlite")
-    assert history.database_path("mine.sqlite", {"QWEN_HARNESS_HISTORY": "/team/h.sqlite"}) == Path("mine.sqlite")
-    assert history.database_path("NONE", {}) is None
-    assert history.database_path("", {"QWEN_HARNESS_HISTORY": "none"}) is None
+    assert run_store.database_path("", {}) == Path("results/history.sqlite")
+    assert run_store.database_path("", {"QWEN_HARNESS_HISTORY": "/team/h.sqlite"}) == Path("/team/h.sqlite")
+    assert run_store.database_path("mine.sqlite", {"QWEN_HARNESS_HISTORY": "/team/h.sqlite"}) == Path("mine.sqlite")
+    assert run_store.database_path("NONE", {}) is None
+    assert run_store.database_path("", {"QWEN_HARNESS_HISTORY": "none"}) is None
 
 
 # -- schema and migrations ------------------------------------------------------------------------
 def test_a_new_database_has_the_current_schema_in_wal_mode(store):
-    assert store.version == history.SCHEMA_VERSION
+    assert store.version == run_store.SCHEMA_VERSION
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_an_old_database_is_migrated_and_keeps_its_runs(tmp_path):
     path = tmp_path / "old.sqlite"
-    with HistoryStore(path, migrations=history.MIGRATIONS[:1]) as old:
+    with HistoryStore(path, migrations=run_store.MIGRATIONS[:1]) as old:
         record(old, {"turnP50Ms": 20.0})
-    newer = (*history.MIGRATIONS, "ALTER TABLE runs ADD COLUMN note TEXT")
+    newer = (*run_store.MIGRATIONS, "ALTER TABLE runs ADD COLUMN note TEXT")
     with HistoryStore(path, migrations=newer) as new:
         assert new.version == len(newer)
         assert [r.id for r in new.runs()] == [1]
@@ -97,11 +98,11 @@ def test_an_old_database_is_migrated_and_keeps_its_runs(tmp_path):
 
 def test_a_database_of_a_newer_harness_is_refused_not_changed(tmp_path):
     path = tmp_path / "new.sqlite"
-    with HistoryStore(path, migrations=(*history.MIGRATIONS, "CREATE TABLE extra (x)")) as newer:
+    with HistoryStore(path, migrations=(*run_store.MIGRATIONS, "CREATE TABLE extra (x)")) as newer:
         record(newer, {"turnP50Ms": 20.0})
     with pytest.raises(HistoryError, match="newer than this harness"):
         HistoryStore(path)
-    with HistoryStore(path, migrations=(*history.MIGRATIONS, "CREATE TABLE extra (x)")) as again:
+    with HistoryStore(path, migrations=(*run_store.MIGRATIONS, "CREATE TABLE extra (x)")) as again:
         assert len(again.runs()) == 1
 
 
@@ -146,21 +147,21 @@ def test_a_run_stopped_by_a_signal_is_recorded_as_interrupted(store):
         passed_test("A", "failed", "Execution terminated by signal"),
         passed_test("B", "failed", "Test execution stopped due to a fatal error."),
     ]
-    assert history.is_interrupted(tests)
-    assert not history.is_interrupted([passed_test("A", "failed", "1 != 2")])
-    store.finish_part("run-1", "main", facts(), tests, [], interrupted=history.is_interrupted(tests))
+    assert run_records.is_interrupted(tests)
+    assert not run_records.is_interrupted([passed_test("A", "failed", "1 != 2")])
+    store.finish_part("run-1", "main", facts(), tests, [], interrupted=run_records.is_interrupted(tests))
     assert store.runs()[0].status == "interrupted"
 
 
 def test_a_run_whose_process_died_is_marked_interrupted_when_the_database_is_opened(tmp_path):
     path = tmp_path / "h.sqlite"
-    with history.open_store(path) as s:
+    with run_store.open_store(path) as s:
         s.begin_part("run-1", "main", facts())
         assert s.runs()[0].status == "running"
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
         s.db.execute("UPDATE run_parts SET pid = ?", (dead.pid,))
-    with history.open_store(path) as s:
+    with run_store.open_store(path) as s:
         assert s.mark_interrupted() == [1]
         assert s.runs()[0].status == "interrupted"
         assert s.runs()[0].ended_at is None
@@ -185,14 +186,14 @@ def test_pabot_processes_write_their_parts_into_one_run(store):
 
 
 def _write_runs(path: str, writer: int, count: int) -> None:
-    with history.open_store(path) as s:
+    with run_store.open_store(path) as s:
         for i in range(count):
             s.finish_part(f"w{writer}-{i}", "main", facts(), [passed_test()], [doc({"turnP50Ms": float(i)})])
 
 
 def test_two_processes_writing_at_once_lose_no_run(tmp_path):
     path = str(tmp_path / "shared.sqlite")
-    history.open_store(path).close()
+    run_store.open_store(path).close()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_write_runs, args=(path, w, 15)) for w in range(2)]
     for p in procs:
@@ -200,13 +201,13 @@ def test_two_processes_writing_at_once_lose_no_run(tmp_path):
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
-    with history.open_store(path) as s:
+    with run_store.open_store(path) as s:
         assert len(s.runs()) == 30
         assert len(s.series()[next(iter(s.series()))]) == 30
 
 
 def test_numeric_figures_flatten_objects_and_leave_out_what_is_no_number():
-    figures = history.numeric_figures({"a": 1, "b": {"p99": 2.5, "ok": True}, "c": [1, 2], "d": None, "e": "x"})
+    figures = run_records.numeric_figures({"a": 1, "b": {"p99": 2.5, "ok": True}, "c": [1, 2], "d": None, "e": "x"})
     assert figures == {"a": 1.0, "b.p99": 2.5}
 
 
@@ -241,9 +242,9 @@ def output_folder(path: Path, with_snapshot: bool = True) -> Path:
 
 def test_an_output_folder_is_imported_once(store, tmp_path):
     folder = output_folder(tmp_path / "out")
-    (first,) = history.import_folders(store, [folder])
+    (first,) = run_import.import_folders(store, [folder])
     assert (first.imported, first.tests, first.kinds) == (True, 2, ["smoke"])
-    (again,) = history.import_folders(store, [folder])
+    (again,) = run_import.import_folders(store, [folder])
     assert (again.imported, again.run_id) == (False, first.run_id)
     (run,) = store.runs()
     assert (run.origin, run.status, run.name, run.daemon_version, run.node_version) == (
@@ -261,7 +262,7 @@ def test_a_merged_pabot_folder_is_one_run_and_its_process_folders_are_not_import
     folder = output_folder(tmp_path / "par")
     output_folder(folder / "pabot_results" / "0", with_snapshot=False)
     output_folder(folder / "pabot_results" / "1", with_snapshot=False)
-    results = history.import_folders(store, [folder])
+    results = run_import.import_folders(store, [folder])
     assert [r.imported for r in results] == [True]
     assert len(store.runs()) == 1
 
@@ -271,7 +272,7 @@ def test_a_pabot_folder_whose_snapshot_parts_were_not_merged_is_imported_with_th
     for index, value in (("0", 11.0), ("1", 12.0)):
         part = output_folder(folder / "pabot_results" / index, with_snapshot=False)
         (part / f"smoke.{index}.part.json").write_text(json.dumps(doc({"turnP50Ms": value}, scenario=f"s{index}")))
-    (result,) = history.import_folders(store, [folder])
+    (result,) = run_import.import_folders(store, [folder])
     assert result.kinds == ["smoke"]
     assert sorted(k.scenario for k in store.series()) == ["s0", "s1"]
 
@@ -279,8 +280,8 @@ def test_a_pabot_folder_whose_snapshot_parts_were_not_merged_is_imported_with_th
 def test_a_folder_its_listener_recorded_is_not_imported_again(store, tmp_path):
     folder = output_folder(tmp_path / "out")
     store.finish_part("robot-live", "main", facts(), [passed_test()], [])
-    history.write_marker(folder, "robot-live", store.path)
-    (result,) = history.import_folders(store, [folder])
+    run_import.write_marker(folder, "robot-live", store.path)
+    (result,) = run_import.import_folders(store, [folder])
     assert (result.imported, result.run_id, result.note) == (False, 1, "recorded at its end already")
 
 
@@ -288,14 +289,14 @@ def test_a_snapshot_folder_without_output_xml_is_imported_from_its_snapshots(sto
     folder = tmp_path / "old"
     folder.mkdir()
     (folder / "perf-baseline.json").write_text(json.dumps(doc({"rssMB": 90.0}, kind="perf-baseline")))
-    (result,) = history.import_folders(store, [folder])
+    (result,) = run_import.import_folders(store, [folder])
     assert result.imported and result.kinds == ["perf-baseline"]
     assert store.runs()[0].started_at == "2026-12-01T10:00:00.000+00:00"
 
 
 def test_importing_what_is_not_a_folder_names_it(store, tmp_path):
     with pytest.raises(HarnessConfigError, match=r"missing: it is not a folder\. Give a Robot output folder"):
-        history.import_folders(store, [tmp_path / "missing"])
+        run_import.import_folders(store, [tmp_path / "missing"])
 
 
 # -- change points and the check ------------------------------------------------------------------
@@ -444,7 +445,7 @@ def test_the_command_imports_writes_the_page_and_checks(tmp_path, capsys):
     assert "imported (2 tests, snapshots: smoke)" in capsys.readouterr().out
     assert command.main(["--db", str(db), "trend", "--out", str(tmp_path / "t.html")]) == 0
     assert (tmp_path / "t.html").is_file()
-    with history.open_store(db) as s:
+    with run_store.open_store(db) as s:
         ten_runs_then(s, step=12)
     assert command.main(["--db", str(db), "check"]) == 1
     out = capsys.readouterr().out
@@ -506,13 +507,13 @@ def test_the_listener_records_a_run_at_its_end_with_tests_figures_and_tags(tmp_p
     hk = component(tmp_path, monkeypatch, [doc({"turnP50Ms": 14.0})])
     suite = fake_suite([("A", "PASS", "turn 14 ms"), ("B", "SKIP", "")])
     hk.run_started(suite)
-    with history.open_store(tmp_path / "h.sqlite") as s:
+    with run_store.open_store(tmp_path / "h.sqlite") as s:
         assert s.runs()[0].status == "running"
-    marker = json.loads((tmp_path / "out" / history.MARKER).read_text())
+    marker = json.loads((tmp_path / "out" / run_import.MARKER).read_text())
     assert marker["runKey"].startswith("robot-")
     hk.run_ended()
     hk.run_ended()  # recorded once
-    with history.open_store(tmp_path / "h.sqlite") as s:
+    with run_store.open_store(tmp_path / "h.sqlite") as s:
         (run,) = s.runs()
         assert (run.status, run.passed, run.skipped, run.tags["include"]) == ("passed", 1, 1, ["smoke"])
         assert run.started_at.endswith("+00:00") and run.daemon_label == "release"
@@ -548,7 +549,7 @@ def test_a_run_whose_child_suite_imports_the_library_is_recorded_when_robot_clos
         timeout=120,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    with history.open_store(db) as s:
+    with run_store.open_store(db) as s:
         (run,) = s.runs()
         assert (run.name, run.status, run.passed, run.failed) == ("Suites", "failed", 1, 1)
         assert set(s.tests()) == {"Suites.A.A", "Suites.B.B"}
@@ -559,7 +560,7 @@ def test_the_listener_records_a_signal_as_an_interrupted_run(tmp_path, monkeypat
     suite = fake_suite([("A", "FAIL", "Execution terminated by signal")])
     hk.run_started(suite)
     hk.run_ended()
-    with history.open_store(tmp_path / "h.sqlite") as s:
+    with run_store.open_store(tmp_path / "h.sqlite") as s:
         assert s.runs()[0].status == "interrupted"
 
 
@@ -576,10 +577,10 @@ def test_a_history_that_cannot_be_written_is_a_warning_not_a_failed_run(tmp_path
 def test_the_keyword_fails_on_a_regression_with_a_plain_first_sentence(tmp_path, monkeypatch):
     hk = component(tmp_path, monkeypatch)
     monkeypatch.setattr(HistoryKeywords, "info", staticmethod(lambda *a, **k: None))
-    with history.open_store(tmp_path / "h.sqlite") as s:
+    with run_store.open_store(tmp_path / "h.sqlite") as s:
         ten_runs_then(s, step=1.0)
     assert hk.history_should_show_no_regression().passed
-    with history.open_store(tmp_path / "h.sqlite") as s:
+    with run_store.open_store(tmp_path / "h.sqlite") as s:
         record(s, {"turnP50Ms": 300.0, "received": 10, "stopMs": 118.0}, build="local build slow")
     with pytest.raises(AssertionError, match=r"^The latest run #12 is a change point for the worse on 1 figure"):
         hk.history_should_show_no_regression()

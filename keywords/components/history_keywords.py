@@ -13,20 +13,9 @@ from keywords.components.component import Component
 from keywords.errors import HarnessConfigError, HarnessError
 from keywords.reporting import change_points
 from keywords.reporting.change_points import HistoryCheck
-from keywords.reporting.history import (
-    MARKER,
-    OUTCOMES,
-    ROBOT_VARIABLE,
-    RunFacts,
-    TestOutcome,
-    database_path,
-    is_interrupted,
-    iso_utc,
-    now_iso,
-    open_store,
-    run_key,
-    write_marker,
-)
+from keywords.reporting.run_import import MARKER, run_key, write_marker
+from keywords.reporting.run_records import OUTCOMES, RunFacts, TestOutcome, is_interrupted, iso_utc, now_iso
+from keywords.reporting.run_store import ROBOT_VARIABLE, database_path, open_store
 
 
 class HistoryKeywords(Component):

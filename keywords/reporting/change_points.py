@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from keywords import checks
-from keywords.reporting.history import HistoryStore, Point, Run, SeriesKey
+from keywords.reporting.run_records import Point, Run, SeriesKey
+from keywords.reporting.run_store import HistoryStore
 
 MAX_PVALUE = 0.001
 MIN_MAGNITUDE = 0.05

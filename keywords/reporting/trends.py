@@ -21,7 +21,8 @@ from typing import Any
 
 from keywords import checks
 from keywords.reporting import change_points
-from keywords.reporting.history import HistoryStore, now_iso
+from keywords.reporting.run_records import now_iso
+from keywords.reporting.run_store import HistoryStore
 
 
 @dataclass(frozen=True)
