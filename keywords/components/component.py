@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import inspect
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, get_type_hints
 
 from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
@@ -51,3 +52,52 @@ def html_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f'<table border="1"><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>'
+
+
+class Option(NamedTuple):
+    """One argument of a shared option set: its type, its default and (where the keyword documents it) its text."""
+
+    hint: Any
+    default: Any
+    doc: str = ""
+
+
+def takes_options(
+    options: Mapping[str, Option], *, before: str | None = None, keep_var_keyword: bool = False, **defaults: Any
+) -> Callable[[Callable], Callable]:
+    """Give a keyword a shared option set, declared once in a table, as typed keyword-only arguments.
+
+    The keyword declares ``**name`` and receives the options in it; Robot Framework (and libdoc) see them one
+    by one, with their types and defaults, from the signature set here. They are placed before the argument
+    ``before`` (default: at the end). ``keep_var_keyword`` keeps ``**name`` in the signature too, for free
+    named arguments beside the options (daemon flags); ``defaults`` overrides a table default for this keyword.
+    """
+
+    def add(function: Callable) -> Callable:
+        signature = inspect.signature(function)
+        params = list(signature.parameters.values())
+        var_keyword = [p for p in params if p.kind is p.VAR_KEYWORD]
+        kept = [p for p in params if p.kind is not p.VAR_KEYWORD]
+        at = next((i for i, p in enumerate(kept) if p.name == before), len(kept))
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(name, o.default), annotation=o.hint
+            )
+            for name, o in options.items()
+        ]
+        tail = var_keyword if keep_var_keyword else []
+        function.__signature__ = signature.replace(parameters=[*kept[:at], *added, *kept[at:], *tail])
+        hints = get_type_hints(function)
+        if not keep_var_keyword:
+            for p in var_keyword:
+                hints.pop(p.name, None)
+        function.__annotations__ = {**hints, **{name: o.hint for name, o in options.items()}}
+        return function
+
+    return add
+
+
+def options_doc(options: Mapping[str, Option], indent: int) -> str:
+    """The ``Args:`` lines of an option set's documented options, continuation lines indented by ``indent``."""
+    pad = "\n" + " " * indent
+    return pad.join(f"{name}: {o.doc}".replace("\n", pad + "    ") for name, o in options.items() if o.doc)

@@ -8,16 +8,15 @@ Every keyword that opens a stream takes the same options, documented once in the
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal, get_type_hints
+from typing import Any, Literal
 
 from robotlibcore import keyword
 
 from keywords.checks import seconds, whole_number
-from keywords.components.component import Component
+from keywords.components.component import Component, Option, takes_options
 from keywords.errors import HarnessConfigError
 from keywords.traffic.client import PromptAccepted
 from keywords.traffic.connections import ShutdownResult
@@ -53,18 +52,17 @@ CONNECT_S = 10.0
 MAX_UNBOUNDED_READ_S = 600.0
 
 
-StreamOption = tuple[object, object]
-STREAM_OPTIONS: dict[str, StreamOption] = {  # name -> (type, default): the `Stream options` of the introduction
-    "last_event_id": (int | None, None),
-    "max_queued": (int | None, None),
-    "max_events": (int | None, None),
-    "until": (list[str] | str | None, None),
-    "until_turn_end": (str | None, None),
-    "timeout": (timedelta | float, 30.0),
-    "delay": (timedelta | float, 0.0),
-    "stall": (timedelta | float, 0.0),
-    "recv_buffer": (int | None, None),
-    "keep_events": (bool, True),
+STREAM_OPTIONS: dict[str, Option] = {  # the `Stream options` of the library introduction
+    "last_event_id": Option(int | None, None),
+    "max_queued": Option(int | None, None),
+    "max_events": Option(int | None, None),
+    "until": Option(list[str] | str | None, None),
+    "until_turn_end": Option(str | None, None),
+    "timeout": Option(timedelta | float, 30.0),
+    "delay": Option(timedelta | float, 0.0),
+    "stall": Option(timedelta | float, 0.0),
+    "recv_buffer": Option(int | None, None),
+    "keep_events": Option(bool, True),
 }
 
 
@@ -72,26 +70,9 @@ def takes_stream_options(*, timeout: float) -> Callable[[Callable], Callable]:
     """Give a keyword the `Stream options` as typed keyword-only arguments, placed before ``daemon``.
 
     The keyword declares ``*, daemon=None, **options`` and passes ``options`` to
-    :func:`~keywords.traffic.sse.stream_options`; Robot Framework (and libdoc) see the options one by one, with
-    their types and defaults, from the signature set here. ``timeout`` is the keyword's default bound.
+    :func:`~keywords.traffic.sse.stream_options`; ``timeout`` is the keyword's default bound.
     """
-
-    def add(function: Callable) -> Callable:
-        signature = inspect.signature(function)
-        kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD and p.name != "daemon"]
-        added = [
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=timeout if name == "timeout" else default, annotation=hint
-            )
-            for name, (hint, default) in STREAM_OPTIONS.items()
-        ]
-        function.__signature__ = signature.replace(parameters=[*kept, *added, signature.parameters["daemon"]])
-        hints = get_type_hints(function)
-        hints.pop("options", None)
-        function.__annotations__ = {**hints, **{name: hint for name, (hint, _) in STREAM_OPTIONS.items()}}
-        return function
-
-    return add
+    return takes_options(STREAM_OPTIONS, before="daemon", timeout=timeout)
 
 
 class EventKeywords(Component):
