@@ -3,7 +3,6 @@ from the harness's base, and model modules get Robot's facts passed in instead o
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,23 +42,6 @@ def test_error_classes_derive_from_the_harness_base():
         real_agent_settings("http://example.invalid/v1")
     with pytest.raises(HarnessConfigError, match=r"Only loopback daemons \(http://127\.0\.0\.1:<port>\) are targets"):
         DaemonClient("http://example.invalid:80")
-
-
-# -- layering: model modules do not import Robot Framework -----------------------------------------
-# The Robot layer: keyword classes, the library, and the tool that renders the library's documentation.
-ROBOT_LAYER = ("library.py", "keyword_docs.py")
-
-
-def test_model_modules_do_not_import_robot():
-    offenders = []
-    for path in sorted((ROOT / "keywords").rglob("*.py")):
-        rel = path.relative_to(ROOT / "keywords").as_posix()
-        if rel.startswith("components/") or rel in ROBOT_LAYER:
-            continue
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            if re.match(r"\s*(from robot(\.|\s)|import robot\b)", line):
-                offenders.append(f"{rel}:{number}: {line.strip()}")
-    assert offenders == []
 
 
 def test_results_dir_comes_from_what_the_library_passes_in(tmp_path):

@@ -6,7 +6,6 @@ import json
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -14,11 +13,12 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.component import Component
+from keywords.components.component import Component, Option, options_doc, takes_options
 from keywords.context import RunningDaemon
 from keywords.daemon import flags as daemon_flags
+from keywords.daemon import lifecycle
 from keywords.daemon.daemon_process import Daemon, DaemonSpec, KillOutcome
-from keywords.daemon.registry import terminate
+from keywords.daemon.lifecycle import PREHEAT_TIMEOUT_MS, RestartResult, StopResult
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control
 from keywords.fakes import provider as real_agent
@@ -30,7 +30,6 @@ SignalName = Literal["TERM", "INT", "HUP", "KILL"]
 MockMode = Literal[directives.MOCK_MODES]  # the mock's own table of modes
 InitMode = Literal[directives.INIT_MODES]
 LoadReplay = Literal[directives.LOAD_REPLAY_MODES]
-PREHEAT_TIMEOUT_MS = 60000
 USER_SETTINGS = ".qwen/settings.json"
 STOP_ALL_GRACE_S = 10.0
 
@@ -47,112 +46,54 @@ _MOCK_ONLY = {
 }
 _REAL_ONLY = ("provider_url", "model", "mcp_servers", "workspace_mcp_servers", "generation_config")
 # The options both start keywords take besides their agent's settings and the daemon flags.
-_COMMON = ("token", "require_auth", "workspace", "boot_timeout", "daemon_entry", "preheat", "extra_args")
-_COMMON_DOC = """token: Bearer token the daemon requires on its routes; it goes to the daemon through
-    ``QWEN_SERVER_TOKEN``, never its command line.
-require_auth: Add ``--require-auth`` (the token is then needed on ``/health`` too).
-workspace: An existing folder to use as workspace (default: a fresh temporary one).
-boot_timeout: How long to wait for the listening line (``30 s``, ``1 min`` or seconds; up to 600 s).
-daemon_entry: A local daemon build for this daemon only (default: the library setting).
-extra_args: Further daemon arguments; none may repeat a flag of the `Daemon flags` table.
-flags: Daemon flags as named arguments (``max_sessions=0``, ``prompt_deadline_ms=1500``): exactly the
+START_OPTIONS: dict[str, Option] = {
+    "token": Option(
+        str | None,
+        None,
+        "Bearer token the daemon requires on its routes; it goes to the daemon through\n"
+        "``QWEN_SERVER_TOKEN``, never its command line.",
+    ),
+    "require_auth": Option(bool, False, "Add ``--require-auth`` (the token is then needed on ``/health`` too)."),
+    "workspace": Option(str | None, None, "An existing folder to use as workspace (default: a fresh temporary one)."),
+    "boot_timeout": Option(
+        timedelta | float,
+        30.0,
+        "How long to wait for the listening line (``30 s``, ``1 min`` or seconds; up to 600 s).",
+    ),
+    "daemon_entry": Option(
+        str | None, None, "A local daemon build for this daemon only (default: the library setting)."
+    ),
+    "preheat": Option(bool, True),  # documented by each keyword: what it waits for differs
+    "extra_args": Option(
+        list[str] | None, None, "Further daemon arguments; none may repeat a flag of the `Daemon flags` table."
+    ),
+}
+_FLAGS_DOC = """flags: Daemon flags as named arguments (``max_sessions=0``, ``prompt_deadline_ms=1500``): exactly the
     names of the `Daemon flags` table in the library introduction; any other name is refused."""
 _RETURNS_DOC = """The daemon: ``name``, ``base_url``, ``pid``, ``boot_s`` (spawn to listening line, s), ``home``,
 ``workspace`` and ``artifacts_dir`` (its stdout, stderr and own log)."""
 
 
-def _documented_as_start_keyword(func: Callable) -> Callable:
-    """Fill the common options and the returned daemon into a start keyword's docstring (written once here)."""
-
-    def indented(text: str, spaces: int) -> str:
-        return text.replace("\n", "\n" + " " * spaces)
-
-    func.__doc__ = func.__doc__.replace("{common}", indented(_COMMON_DOC, 12)).replace(
-        "{returns}", indented(_RETURNS_DOC, 12)
+def _start_keyword(func: Callable) -> Callable:
+    """A start keyword: the common options added to its signature, their texts and the returned daemon to its
+    docstring (both written once, here)."""
+    common = options_doc(START_OPTIONS, 12) + "\n" + " " * 12 + _FLAGS_DOC.replace("\n", "\n" + " " * 12)
+    func.__doc__ = func.__doc__.replace("{common}", common).replace(
+        "{returns}", _RETURNS_DOC.replace("\n", "\n" + " " * 12)
     )
-    return func
+    return takes_options(START_OPTIONS, keep_var_keyword=True)(func)
 
 
-def _common(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The common options out of a start keyword's arguments."""
-    return {name: arguments[name] for name in _COMMON}
-
-
-@dataclass(frozen=True)
-class StopResult:
-    """How a daemon stopped.
-
-    Attributes:
-        daemon: The daemon's name (``daemon-2``).
-        signal_name: The first signal sent: TERM, INT, HUP or KILL.
-        exit_code: Exit status (negative: killed by that signal); ``None`` when it was not running.
-        stop_ms: Signal to process exit, monotonic clock, ms; ``None`` when it had already ended.
-        killed: Pids of its tree that had to be SIGKILLed after the daemon exited.
-        leftovers: Pids of its tree still alive after the stop (should be empty; they were killed then).
-        leftover_processes: ``<pid> <command>`` of each leftover, for the failure message.
-    """
-
-    daemon: str
-    signal_name: str
-    exit_code: int | None
-    stop_ms: float | None
-    killed: list[int]
-    leftovers: list[int]
-    leftover_processes: list[str] = field(default_factory=list)
-
-    def figures(self) -> dict[str, Any]:
-        """``exitCode``, ``stopMs`` (``None``: not measured), ``killedCount`` and ``leftoverCount``."""
-        return {
-            "exitCode": self.exit_code,
-            "stopMs": None if self.stop_ms is None else round(self.stop_ms, 1),
-            "killedCount": len(self.killed),
-            "leftoverCount": len(self.leftovers),
-        }
-
-    def line(self) -> str:
-        """One line: exit code, time to exit, what had to be killed and what was left."""
-        took = "n/a" if self.stop_ms is None else f"{self.stop_ms:.0f} ms"
-        left = ", ".join(self.leftover_processes) or "nothing"
-        return (
-            f"{self.daemon} stopped by SIG{self.signal_name}: exit {self.exit_code} after {took}; "
-            f"killed {len(self.killed)} process(es); left {left}"
-        )
-
-
-@dataclass(frozen=True)
-class RestartResult:
-    """A daemon started again on the same HOME and workspace.
-
-    Attributes:
-        daemon: The daemon's name.
-        generation: Which process of the daemon this is (2 after the first restart).
-        pid: The new process's pid.
-        previous_pid: The pid of the process before it.
-        boot_ms: Spawn to listening line of the new process, monotonic clock, ms.
-        base_url: Its new base URL.
-    """
-
-    daemon: str
-    generation: int
-    pid: int
-    previous_pid: int
-    boot_ms: float
-    base_url: str
-
-    def figures(self) -> dict[str, Any]:
-        """``generation`` and ``restartBootMs``."""
-        return {"generation": self.generation, "restartBootMs": round(self.boot_ms, 1)}
-
-    def line(self) -> str:
-        """``daemon-1 restarted (process 2, pid 123) in 850 ms``."""
-        return f"{self.daemon} restarted (process {self.generation}, pid {self.pid}) in {self.boot_ms:.0f} ms"
+def _common(named: dict[str, Any]) -> dict[str, Any]:
+    """Take the common options out of a start keyword's named arguments; what is left are daemon flags."""
+    return {name: named.pop(name, option.default) for name, option in START_OPTIONS.items()}
 
 
 class DaemonKeywords(Component):
     """Start, inspect and stop ``qwen serve`` daemons."""
 
     @keyword(tags=("daemon",))
-    @_documented_as_start_keyword
+    @_start_keyword
     def start_daemon_with_mock_agent(
         self,
         *,
@@ -167,13 +108,6 @@ class DaemonKeywords(Component):
         load_replay: LoadReplay = "stream",
         load_delay_ms: int = 0,
         user_settings: dict | None = None,
-        token: str | None = None,
-        require_auth: bool = False,
-        workspace: str | None = None,
-        boot_timeout: timedelta | float = 30.0,
-        daemon_entry: str | None = None,
-        preheat: bool = True,
-        extra_args: list[str] | None = None,
         **flags: Any,
     ) -> Daemon:
         """Start the real ``qwen serve`` daemon whose agent child is our mock ACP agent, and make it current.
@@ -211,7 +145,7 @@ class DaemonKeywords(Component):
             | Start Daemon With Mock Agent | init=never | initialize_timeout_ms=2000 |
             | Start Daemon With Mock Agent | user_settings={"policy": {"permissionStrategy": "consensus"}} |
         """
-        common = _common(locals())
+        common = _common(flags)
         settings = mock_control.prompt_settings(
             mode=mode, chunks=chunks, chunk_size=chunk_size, chunk_delay_ms=chunk_delay_ms, end_delay_ms=end_delay_ms
         )
@@ -228,11 +162,11 @@ class DaemonKeywords(Component):
             env, files, _control = mock_control.agent_env(home, **start, **settings)
             return env, {**files, USER_SETTINGS: user} if user else files
 
-        common["preheat"] = preheat and init == "normal"
+        common["preheat"] = common["preheat"] and init == "normal"
         return self._start("mock", prepare, flags, **common)
 
     @keyword(tags=("daemon",))
-    @_documented_as_start_keyword
+    @_start_keyword
     def start_daemon_with_real_agent(
         self,
         provider_url: str,
@@ -241,13 +175,6 @@ class DaemonKeywords(Component):
         mcp_servers: dict | None = None,
         workspace_mcp_servers: dict | None = None,
         generation_config: dict | None = None,
-        token: str | None = None,
-        require_auth: bool = False,
-        workspace: str | None = None,
-        boot_timeout: timedelta | float = 30.0,
-        daemon_entry: str | None = None,
-        preheat: bool = True,
-        extra_args: list[str] | None = None,
         **flags: Any,
     ) -> Daemon:
         """Start the real ``qwen serve`` daemon with its own agent child pointed at a model provider; make it current.
@@ -278,7 +205,7 @@ class DaemonKeywords(Component):
             | ${daemon}= | Start Daemon With Real Agent | ${provider.base_url} | max_sessions=0 |
             | Start Daemon With Real Agent | provider_url=${provider.base_url} | mcp_servers=${servers} |
         """
-        common = _common(locals())
+        common = _common(flags)
         if not isinstance(provider_url, str) or not provider_url.strip():
             raise HarnessConfigError(
                 f"provider_url must be the base URL of a model provider on 127.0.0.1, got {provider_url!r}."
@@ -552,52 +479,16 @@ class DaemonKeywords(Component):
 
     def restart_running(self, running: RunningDaemon, *, preheat: bool = False) -> RestartResult:
         """Restart one daemon and point its client at the new process (also used by restore engines)."""
-        for sub in running.subscriptions:
-            sub.stop()
-        for sub in running.subscriptions:
-            sub.join(5.0)
-        running.subscriptions.clear()
-        daemon = running.daemon
-        previous = daemon.pid
-        running.client.close()
-        daemon.restart()
-        client = DaemonClient(daemon.base_url, token=daemon.spec.token)
-        daemon.on_stop(client.close)
-        running.client = client
-        if preheat:
-            client.preheat(timeout_ms=PREHEAT_TIMEOUT_MS)
-        result = RestartResult(
-            daemon.name, daemon.generation, int(daemon.pid or 0), int(previous or 0), daemon.boot_s * 1000,
-            daemon.base_url,
-        )  # fmt: skip
-        self.info(f"{result.line()}; artifacts {daemon.artifacts_dir}")
+        result = lifecycle.restart(running, preheat=preheat)
+        self.info(f"{result.line()}; artifacts {running.daemon.artifacts_dir}")
         return result
 
     def _stop(self, running: RunningDaemon, sig: int, grace_s: float) -> StopResult:
-        for sub in running.subscriptions:
-            sub.stop()
-        for sub in running.subscriptions:
-            sub.join(5.0)
         daemon = running.daemon
         if self.variable("${TEST STATUS}") == "FAIL" or daemon.exit_code not in (None, 0):
             self.info(f"Last stderr lines of {daemon.name}:\n{daemon.stderr_tail(25)}")
-        code = daemon.stop(grace_s=grace_s, sig=sig)
-        survivors = daemon.tree()
-        described = [f"{p.pid} {_cmd(p)}" for p in survivors]
-        if survivors:
-            terminate(survivors, grace_s=2.0)
-        daemon.discard_home()
+        result = lifecycle.stop(running, sig, grace_s)
         self.ctx.remove(daemon.name)
-        stop_ms = None if daemon.stop_s is None else daemon.stop_s * 1000
-        result = StopResult(
-            daemon=daemon.name,
-            signal_name=signal.Signals(sig).name.removeprefix("SIG"),
-            exit_code=code,
-            stop_ms=stop_ms,
-            killed=list(daemon.killed_pids),
-            leftovers=[p.pid for p in survivors],
-            leftover_processes=described,
-        )
         self.info(f"{result.line()}; logs in {daemon.artifacts_dir}")
         return result
 
@@ -629,63 +520,6 @@ class DaemonKeywords(Component):
         """
         self.ctx.current = self.ctx.get(daemon).daemon.name
 
-    @keyword(tags=("daemon", "process"))
-    def daemon_processes_should_be_gone(self, daemon_obj: Daemon) -> None:
-        """Fail if any process of a stopped daemon's tree (daemon, launcher, agent) is still alive.
-
-        The tree is the daemon's descendants plus every process carrying its environment marker (agent children
-        that were re-parented are found too).
-
-        Args:
-            daemon_obj: The daemon object returned by a start keyword or `Get Daemon` (not a name).
-
-        Example:
-            | ${d}= | Start Daemon With Mock Agent |
-            | Stop Daemon |
-            | Daemon Processes Should Be Gone | ${d} |
-        """
-        alive = daemon_obj.tree()
-        if alive:
-            names = ", ".join(f"{p.pid} {_cmd(p)}" for p in alive)
-            raise AssertionError(f"{len(alive)} process(es) of {daemon_obj.name} still alive: {names}")
-
-    @keyword(tags=("daemon", "logs"))
-    def get_daemon_log_lines(self, pattern: str | None = None, *, daemon: str | None = None) -> list[str]:
-        """Lines of the daemon's own log file (``$HOME/.qwen/debug/daemon/daemon.log``) matching a regex.
-
-        Works after the daemon stopped too: the live file under its HOME is read if it still exists, else the
-        copy kept in its artifacts folder.
-
-        Args:
-            pattern: A regular expression searched for in each line; all lines when empty.
-
-        Returns:
-            The matching lines, in file order; an empty list when there is no log file.
-
-        Example:
-            | ${lines}= | Get Daemon Log Lines | SSE client evicted |
-            | Should Not Be Empty | ${lines} |
-        """
-        return self.ctx.get(daemon, alive=False).daemon.daemon_log_lines(pattern)
-
-    @keyword(tags=("daemon", "logs"))
-    def get_daemon_stderr(self, lines: int = 40, *, daemon: str | None = None) -> str:
-        """The last lines of the daemon's stderr (the agent child's stderr is included).
-
-        Works after the daemon stopped too.
-
-        Args:
-            lines: How many lines from the end (1 to 100000).
-
-        Returns:
-            Those lines joined with newlines, or ``(no stderr captured)`` when the file cannot be read.
-
-        Example:
-            | ${tail}= | Get Daemon Stderr | 20 |
-        """
-        count = checks.whole_number("lines", lines, low=1, high=100_000)
-        return self.ctx.get(daemon, alive=False).daemon.stderr_tail(count)
-
 
 def _user_settings(settings: dict | None) -> str | None:
     """The text of ``<HOME>/.qwen/settings.json`` for ``settings`` (``None`` when none are given).
@@ -703,10 +537,3 @@ def _user_settings(settings: dict | None) -> str | None:
         raise HarnessConfigError(
             f"user_settings must hold only JSON values (texts, numbers, lists, dicts): {exc}."
         ) from exc
-
-
-def _cmd(proc) -> str:
-    try:
-        return " ".join(proc.cmdline())[:120]
-    except Exception:
-        return "?"

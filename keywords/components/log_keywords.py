@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from robotlibcore import keyword
 
-from keywords.checks import seconds
+from keywords.checks import seconds, whole_number
 from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.traffic import limits
@@ -19,6 +19,43 @@ POLL_S = 0.05
 
 class LogKeywords(Component):
     """Wait for lines of a daemon's stderr and read the records of its log."""
+
+    @keyword(tags=("daemon", "logs"))
+    def get_daemon_log_lines(self, pattern: str | None = None, *, daemon: str | None = None) -> list[str]:
+        """Lines of the daemon's own log file (``$HOME/.qwen/debug/daemon/daemon.log``) matching a regex.
+
+        Works after the daemon stopped too: the live file under its HOME is read if it still exists, else the
+        copy kept in its artifacts folder.
+
+        Args:
+            pattern: A regular expression searched for in each line; all lines when empty.
+
+        Returns:
+            The matching lines, in file order; an empty list when there is no log file.
+
+        Example:
+            | ${lines}= | Get Daemon Log Lines | SSE client evicted |
+            | Should Not Be Empty | ${lines} |
+        """
+        return self.ctx.get(daemon, alive=False).daemon.daemon_log_lines(pattern)
+
+    @keyword(tags=("daemon", "logs"))
+    def get_daemon_stderr(self, lines: int = 40, *, daemon: str | None = None) -> str:
+        """The last lines of the daemon's stderr (the agent child's stderr is included).
+
+        Works after the daemon stopped too.
+
+        Args:
+            lines: How many lines from the end (1 to 100000).
+
+        Returns:
+            Those lines joined with newlines, or ``(no stderr captured)`` when the file cannot be read.
+
+        Example:
+            | ${tail}= | Get Daemon Stderr | 20 |
+        """
+        count = whole_number("lines", lines, low=1, high=100_000)
+        return self.ctx.get(daemon, alive=False).daemon.stderr_tail(count)
 
     @keyword(tags=("logs",))
     def wait_for_daemon_stderr_line(

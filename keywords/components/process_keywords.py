@@ -11,7 +11,8 @@ from robotlibcore import keyword
 
 from keywords import checks
 from keywords.components.component import Component
-from keywords.daemon.registry import processes_with_marker
+from keywords.daemon.daemon_process import Daemon
+from keywords.daemon.registry import describe, processes_with_marker
 from keywords.errors import HarnessConfigError
 from keywords.measure.process_tree import TreeSnapshot, declared_mcp_servers, snapshot_tree
 from keywords.measure.resource_profile import ResourceProfile, TreeProfiler
@@ -259,6 +260,26 @@ class ProcessKeywords(Component):
         prof = TreeProfiler().profile(live=procs)
         self.info(f"{d.name}: {prof.line()}")
         return prof
+
+    @keyword(tags=("daemon", "process"))
+    def daemon_processes_should_be_gone(self, daemon_obj: Daemon) -> None:
+        """Fail if any process of a stopped daemon's tree (daemon, launcher, agent) is still alive.
+
+        The tree is the daemon's descendants plus every process carrying its environment marker (agent children
+        that were re-parented are found too).
+
+        Args:
+            daemon_obj: The daemon object returned by a start keyword or `Get Daemon` (not a name).
+
+        Example:
+            | ${d}= | Start Daemon With Mock Agent |
+            | Stop Daemon |
+            | Daemon Processes Should Be Gone | ${d} |
+        """
+        alive = daemon_obj.tree()
+        if alive:
+            names = ", ".join(describe(p) for p in alive)
+            raise AssertionError(f"{len(alive)} process(es) of {daemon_obj.name} still alive: {names}")
 
     @keyword(tags=("process", "assertion", "security"))
     def tree_should_only_use_loopback(self, *, daemon: str | None = None) -> SocketReport:

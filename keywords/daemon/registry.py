@@ -62,6 +62,14 @@ def processes_with_marker(run_id: str, tag: str | None = None) -> list[psutil.Pr
     return found
 
 
+def describe(proc: psutil.Process) -> str:
+    """``<pid> <command>`` of a process (the command cut at 120 characters; ``?`` when it cannot be read)."""
+    try:
+        return f"{proc.pid} {' '.join(proc.cmdline())[:120]}"
+    except psutil.Error:
+        return f"{proc.pid} ?"
+
+
 def terminate(procs: Iterable[psutil.Process], grace_s: float = 3.0) -> list[int]:
     """SIGTERM every process, wait up to ``grace_s``, then SIGKILL what is left.
 
