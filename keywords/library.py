@@ -30,6 +30,7 @@ from keywords.components.report_keywords import ReportKeywords
 from keywords.components.restore_keywords import RestoreKeywords
 from keywords.components.security_keywords import SecurityKeywords
 from keywords.components.session_keywords import SessionKeywords
+from keywords.components.stream_check_keywords import StreamCheckKeywords
 from keywords.context import HarnessContext
 from keywords.daemon import flags as daemon_flags
 from keywords.daemon.run_metadata import RunMetadata
@@ -133,6 +134,7 @@ class QwenServe(DynamicCore):
             self._daemons,
             SessionKeywords(self.ctx),
             EventKeywords(self.ctx),
+            StreamCheckKeywords(self.ctx),
             MockKeywords(self.ctx),
             BenchmarkKeywords(self.ctx),
             PerfBaselineKeywords(self.ctx),

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from keywords.components.connection_keywords import ConnectionKeywords
-from keywords.components.event_keywords import EventKeywords
+from keywords.components.stream_check_keywords import StreamCheckKeywords
 from keywords.errors import DaemonHttpError, HarnessConfigError
 from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic import answers, connections, limits
@@ -391,7 +391,7 @@ def test_every_stream_that_received_the_turn_end_is_timed_from_the_prompt():
         stream(("turn_complete", {}, 600.0, "p1"), started_at=100.0, headers_ms=5.0),
         stream(("turn_complete", {}, 700.0, "p1"), started_at=100.2, headers_ms=10.0),
     ]
-    delivery = EventKeywords(None).every_stream_should_receive(streams, "turn_complete", after=accepted())
+    delivery = StreamCheckKeywords(None).every_stream_should_receive(streams, "turn_complete", after=accepted())
     assert (delivery.streams, delivery.reached, delivery.missing) == (2, 2, [])
     assert delivery.first_ms == pytest.approx(100.0) and delivery.last_ms == pytest.approx(400.0)
     assert delivery.open_ms == pytest.approx(210.0)
@@ -405,7 +405,7 @@ def test_a_stream_that_saw_another_prompts_end_or_another_reason_is_missing():
         stream(("turn_complete", {}, 600.0, "other")),
         stream(("session_died", {"reason": "channel_closed"}, 50.0, None)),
     ]
-    keywords = EventKeywords(None)
+    keywords = StreamCheckKeywords(None)
     with pytest.raises(
         AssertionError, match=r"Every stream should receive turn_complete, but 2 of 3 did not \(streams \[2, 3\]\)"
     ):
@@ -417,9 +417,9 @@ def test_a_stream_that_saw_another_prompts_end_or_another_reason_is_missing():
 def test_shutdown_frames_are_timed_from_the_signal_and_without_a_reference_not_at_all():
     streams = [stream(("session_died", {"reason": "daemon_shutdown"}, 300.0, None), started_at=100.0)]
     shutdown = ShutdownResult("TERM", True, 0, 50.0, [], signalled_at=100.25)
-    timed = EventKeywords(None).every_stream_should_receive(streams, "session_died", after=shutdown)
+    timed = StreamCheckKeywords(None).every_stream_should_receive(streams, "session_died", after=shutdown)
     assert timed.last_ms == pytest.approx(50.0) and "after SIGTERM" in timed.line()
-    untimed = EventKeywords(None).every_stream_should_receive(streams, "session_died")
+    untimed = StreamCheckKeywords(None).every_stream_should_receive(streams, "session_died")
     assert untimed.first_ms is None and untimed.figures()["lastMs"] is None
 
 
@@ -428,7 +428,7 @@ def test_an_eviction_is_read_from_its_frame():
         ("session_update", {}, 10.0, None),
         ("client_evicted", {"reason": "writer_idle_timeout", "idleForMs": 2003}, 2014.1, None),
     )
-    eviction = EventKeywords(None).stream_should_have_been_evicted(evicted, "writer_idle_timeout")
+    eviction = StreamCheckKeywords(None).stream_should_have_been_evicted(evicted, "writer_idle_timeout")
     assert eviction.figures() == {
         "evictionReason": "writer_idle_timeout",
         "idleForMs": 2003.0,
@@ -436,9 +436,9 @@ def test_an_eviction_is_read_from_its_frame():
         "received": 2,
     }
     with pytest.raises(AssertionError, match="evicted for queue_overflow, but the daemon said 'writer_idle_timeout'"):
-        EventKeywords(None).stream_should_have_been_evicted(evicted, "queue_overflow")
+        StreamCheckKeywords(None).stream_should_have_been_evicted(evicted, "queue_overflow")
     with pytest.raises(AssertionError, match="should have been evicted \\(client_evicted\\), but it ended"):
-        EventKeywords(None).stream_should_have_been_evicted(stream(("session_update", {}, 1.0, None)))
+        StreamCheckKeywords(None).stream_should_have_been_evicted(stream(("session_update", {}, 1.0, None)))
 
 
 def test_each_prompt_must_be_named_by_a_frame_of_the_type():
@@ -447,13 +447,13 @@ def test_each_prompt_must_be_named_by_a_frame_of_the_type():
         ("pending_prompt_added", {}, 2.0, "p2"),
         ("pending_prompt_added", {"promptId": "p9"}, 3.0, None),
     )
-    found = EventKeywords(None).stream_should_have_a_frame_for_each_prompt(
+    found = StreamCheckKeywords(None).stream_should_have_a_frame_for_each_prompt(
         seen, "pending_prompt_added", [accepted("p1"), accepted("p2")]
     )
     assert found.figures() == {"prompts": 2, "named": 2, "frames": 3}
     with pytest.raises(
         AssertionError, match="Each prompt should have a pending_prompt_added frame, but 1 of 2 had none"
     ):
-        EventKeywords(None).stream_should_have_a_frame_for_each_prompt(
+        StreamCheckKeywords(None).stream_should_have_a_frame_for_each_prompt(
             seen, "pending_prompt_added", [accepted("p1"), accepted("p3")]
         )

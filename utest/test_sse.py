@@ -267,9 +267,9 @@ def continuity(ids, cursor, replayed_up_to, replayed_count=None):
 
 
 def check(stream, cursor, last_id=None):
-    from keywords.components.event_keywords import EventKeywords
+    from keywords.components.stream_check_keywords import StreamCheckKeywords
 
-    EventKeywords(None).stream_should_continue_exactly_after(stream, cursor, last_id)
+    StreamCheckKeywords(None).stream_should_continue_exactly_after(stream, cursor, last_id)
 
 
 def test_continuity_accepts_exactly_the_events_after_the_cursor():
@@ -424,9 +424,9 @@ def accepted_after(after: int, prompt: str = "p1"):
 
 
 def hold(stream, after, **kwargs):
-    from keywords.components.event_keywords import EventKeywords
+    from keywords.components.stream_check_keywords import StreamCheckKeywords
 
-    EventKeywords(None).stream_should_hold_exactly_the_turn(stream, accepted_after(after), **kwargs)
+    StreamCheckKeywords(None).stream_should_hold_exactly_the_turn(stream, accepted_after(after), **kwargs)
 
 
 def test_a_whole_turn_passes_with_its_chunk_count():
@@ -464,9 +464,9 @@ def test_the_turn_check_ignores_frames_before_the_turn_but_not_a_second_echo():
     earlier.events += ours.events
     earlier.ids += ours.ids
     earlier.last_id = ours.last_id
-    from keywords.components.event_keywords import EventKeywords
+    from keywords.components.stream_check_keywords import StreamCheckKeywords
 
-    EventKeywords(None).stream_should_hold_exactly_the_turn(earlier, accepted_after(9, "p2"), chunks=2)
+    StreamCheckKeywords(None).stream_should_hold_exactly_the_turn(earlier, accepted_after(9, "p2"), chunks=2)
     doubled = turn_stream(10, 1)
     doubled.events.insert(
         1, {"type": "session_update", "id": 12, "data": {"update": {"sessionUpdate": "user_message_chunk"}}}
