@@ -3,7 +3,7 @@
 Thin wrappers: each keyword checks its arguments, reaches the daemon through the shared context and calls
 one measurement of :mod:`keywords.measure` (``cli_runs``, ``boot_timing``, ``session_timing``, ``tree_rss``,
 ``prompt_timer``, ``session_churn``, ``replay_flood``, ``side_by_side``); the result dataclasses are defined
-there and re-exported here. Every result has ``figures()`` (camelCase keys, for the snapshot) and ``line()``
+there. Every result has ``figures()`` (camelCase keys, for the snapshot) and ``line()``
 (for the test message).
 """
 
@@ -42,23 +42,6 @@ from keywords.measure.session_churn import ChurnResult, ThroughputWindow
 from keywords.measure.session_timing import SessionLimitRun, SessionTimings
 from keywords.measure.side_by_side import CliComparison, SideBySide
 from keywords.measure.tree_rss import TreeRss, TreeRssSeries
-
-__all__ = [
-    "BenchmarkKeywords",
-    "BenchmarkTunables",
-    "BootSeries",
-    "ChurnResult",
-    "CliComparison",
-    "CliSeries",
-    "PromptSeries",
-    "SessionLimitRun",
-    "SessionTimings",
-    "SideBySide",
-    "SseFloodResult",
-    "ThroughputWindow",
-    "TreeRss",
-    "TreeRssSeries",
-]
 
 MAX_CLI_TIMEOUT_S = 1800.0
 
