@@ -12,6 +12,7 @@ from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from keywords.context import HarnessContext
+from keywords.errors import HarnessConfigError
 
 
 class Component:
@@ -54,6 +55,9 @@ def html_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str
     return f'<table border="1"><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>'
 
 
+ARGS_INDENT = 12  # an Args: item of a keyword method's docstring
+
+
 class Option(NamedTuple):
     """One argument of a shared option set: its type, its default and (where the keyword documents it) its text."""
 
@@ -71,9 +75,12 @@ def takes_options(
     by one, with their types and defaults, from the signature set here. They are placed before the argument
     ``before`` (default: at the end). ``keep_var_keyword`` keeps ``**name`` in the signature too, for free
     named arguments beside the options (daemon flags); ``defaults`` overrides a table default for this keyword.
+    A ``{options}`` line in the keyword's ``Args:`` section becomes the documented options' lines.
     """
 
     def add(function: Callable) -> Callable:
+        if function.__doc__ and "{options}" in function.__doc__:
+            function.__doc__ = function.__doc__.replace("{options}", options_doc(options, ARGS_INDENT))
         signature = inspect.signature(function)
         params = list(signature.parameters.values())
         var_keyword = [p for p in params if p.kind is p.VAR_KEYWORD]
@@ -95,6 +102,14 @@ def takes_options(
         return function
 
     return add
+
+
+def option_values(options: Mapping[str, Option], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option of the set: the value given, else the table default; a name not in the set is refused."""
+    unknown = sorted(set(given) - set(options))
+    if unknown:
+        raise HarnessConfigError(f"Unknown option(s) {', '.join(unknown)}; the options are {', '.join(options)}.")
+    return {name: given.get(name, o.default) for name, o in options.items()}
 
 
 def options_doc(options: Mapping[str, Option], indent: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.component import Component, Option, options_doc, takes_options
+from keywords.components.component import ARGS_INDENT, Component, Option, takes_options
 from keywords.context import RunningDaemon
 from keywords.daemon import flags as daemon_flags
 from keywords.daemon import lifecycle
@@ -75,11 +75,11 @@ _RETURNS_DOC = """The daemon: ``name``, ``base_url``, ``pid``, ``boot_s`` (spawn
 
 
 def _start_keyword(func: Callable) -> Callable:
-    """A start keyword: the common options added to its signature, their texts and the returned daemon to its
-    docstring (both written once, here)."""
-    common = options_doc(START_OPTIONS, 12) + "\n" + " " * 12 + _FLAGS_DOC.replace("\n", "\n" + " " * 12)
-    func.__doc__ = func.__doc__.replace("{common}", common).replace(
-        "{returns}", _RETURNS_DOC.replace("\n", "\n" + " " * 12)
+    """A start keyword: the common options added to its signature and its docstring, and the returned daemon
+    (both written once, here)."""
+    pad = "\n" + " " * ARGS_INDENT
+    func.__doc__ = func.__doc__.replace("{flags}", _FLAGS_DOC.replace("\n", pad)).replace(
+        "{returns}", _RETURNS_DOC.replace("\n", pad)
     )
     return takes_options(START_OPTIONS, keep_var_keyword=True)(func)
 
@@ -132,7 +132,8 @@ class DaemonKeywords(Component):
             load_delay_ms: Delay before the agent answers each ``session/load`` and ``session/resume``, ms.
             user_settings: Top-level keys for the user settings ``<HOME>/.qwen/settings.json``, which the daemon
                 reads once at boot, e.g. ``{"policy": {"permissionStrategy": "designated"}}``.
-            {common}
+            {options}
+            {flags}
             preheat: Wait until the agent child is up (``POST /workspace/acp/preheat``) before returning, so
                 the first session is not slowed by the agent's start; skipped unless ``init`` is normal.
 
@@ -194,7 +195,8 @@ class DaemonKeywords(Component):
             generation_config: The child's ``model.generationConfig`` (``maxRetries``, ``retryInitialDelayMs``,
                 ``retryMaxDelayMs``, ``streamIdleTimeoutMs``); by default the child retries a failing
                 provider for more than 30 s.
-            {common}
+            {options}
+            {flags}
             preheat: Wait until the agent child is up (``POST /workspace/acp/preheat``) before returning.
 
         Returns:

@@ -50,9 +50,16 @@ def takes_stream_options(*, timeout: float) -> Callable[[Callable], Callable]:
     """Give a keyword the `Stream options` as typed keyword-only arguments, placed before ``daemon``.
 
     The keyword declares ``*, daemon=None, **options`` and passes ``options`` to
-    :func:`~keywords.traffic.sse.stream_options`; ``timeout`` is the keyword's default bound.
+    :func:`~keywords.traffic.sse.stream_options`; ``timeout`` is the keyword's default bound. ``{stream_options}``
+    in its docstring names the options.
     """
-    return takes_options(STREAM_OPTIONS, before="daemon", timeout=timeout)
+    names = ", ".join(f"``{name}``" for name in STREAM_OPTIONS)
+
+    def add(function: Callable) -> Callable:
+        function.__doc__ = function.__doc__.replace("{stream_options}", f"`Stream options` ({names})")
+        return takes_options(STREAM_OPTIONS, before="daemon", timeout=timeout)(function)
+
+    return add
 
 
 class EventKeywords(Component):
@@ -69,9 +76,8 @@ class EventKeywords(Component):
     ) -> StreamResult:
         """Subscribe to a session's events and read until a stop condition, then return what arrived.
 
-        Takes the `Stream options` (``last_event_id``, ``max_queued``, ``max_events``, ``until``,
-        ``until_turn_end``, ``timeout``, ``delay``, ``stall``, ``recv_buffer``, ``keep_events``). A stream with
-        no stop condition but its ``timeout`` may last at most 600 s.
+        Takes the {stream_options}. A stream with no stop condition but its ``timeout`` may last at
+        most 600 s.
 
         Args:
             session_id: The session.
@@ -105,10 +111,8 @@ class EventKeywords(Component):
     ) -> Subscription:
         """Start reading a session's events in the background; collect them with `Collect Events`.
 
-        Takes the `Stream options` (``last_event_id``, ``max_queued``, ``max_events``, ``until``,
-        ``until_turn_end``, ``timeout``, ``delay``, ``stall``, ``recv_buffer``, ``keep_events``). Returns once
-        the daemon answered the subscription (fails if it did not within 10 s). Stopping the daemon also stops
-        the subscription.
+        Takes the {stream_options}. Returns once the daemon answered the subscription (fails if it did
+        not within 10 s). Stopping the daemon also stops the subscription.
 
         Args:
             session_id: The session.
@@ -140,9 +144,8 @@ class EventKeywords(Component):
     ) -> list[Subscription]:
         """Open ``count`` background subscriptions on one session and wait until each is answered with 200.
 
-        Takes the `Stream options` (``last_event_id``, ``max_queued``, ``max_events``, ``until``,
-        ``until_turn_end``, ``timeout``, ``delay``, ``stall``, ``recv_buffer``, ``keep_events``), the same for
-        every stream. Fails if any subscription is refused (probe the one over a cap with a plain request).
+        Takes the {stream_options}, the same for every stream. Fails if any subscription is refused
+        (probe the one over a cap with a plain request).
 
         Args:
             session_id: The session.

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import choice, seconds, whole_number
-from keywords.components.component import Component
+from keywords.components.component import Component, Option, option_values, takes_options
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import PromptAccepted, SessionInfo
@@ -17,6 +17,21 @@ from keywords.traffic.turns import OUTCOMES, TurnResult, classify, follow_turn
 
 SCOPES = ("thread", "single")
 Scope = Literal[SCOPES]
+SESSION_OPTIONS: dict[str, Option] = {  # how `Open Session` and `Open Session With Info` create a session
+    "scope": Option(
+        Scope, "thread", "``thread`` (always a new session) or ``single`` (the workspace's shared session)."
+    ),
+    "client_id": Option(
+        str | None,
+        None,
+        "``X-Qwen-Client-Id`` to send (the daemon reuses it only if it is already registered on\n"
+        "the attached session; otherwise it mints a new one).",
+    ),
+    "session_id": Option(str | None, None, "Ask for this session id (a UUID; forces a new session)."),
+    "cwd": Option(
+        str | None, None, "Absolute workspace path to send (default: none sent, the daemon's own workspace)."
+    ),
+}
 Outcome = Literal[OUTCOMES]
 StatusDetail = Literal["summary", "full"]
 StopReason = Literal["end_turn", "max_tokens", "max_turn_requests", "refusal", "cancelled"]
@@ -101,49 +116,26 @@ class SessionKeywords(Component):
 
     # -- sessions -------------------------------------------------------------------------------
     @keyword(tags=("session",))
-    def open_session(
-        self,
-        *,
-        scope: Scope = "thread",
-        client_id: str | None = None,
-        session_id: str | None = None,
-        cwd: str | None = None,
-        daemon: str | None = None,
-    ) -> str:
+    @takes_options(SESSION_OPTIONS, before="daemon")
+    def open_session(self, *, daemon: str | None = None, **options: Any) -> str:
         """Create a session (``POST /session`` with JSON content type) and return its id.
 
         Args:
-            scope: ``thread`` (always a new session) or ``single`` (the workspace's shared session).
-            client_id: ``X-Qwen-Client-Id`` to send.
-            session_id: Ask for this session id (a UUID).
-            cwd: Workspace path to send (default: the daemon's own).
+            {options}
 
         Example:
             | ${sid}= | Open Session |
             | ${shared}= | Open Session | scope=single |
         """
-        return self.open_session_with_info(
-            scope=scope, client_id=client_id, session_id=session_id, cwd=cwd, daemon=daemon
-        ).session_id
+        return self.open_session_with_info(daemon=daemon, **options).session_id
 
     @keyword(tags=("session",))
-    def open_session_with_info(
-        self,
-        *,
-        scope: Scope = "thread",
-        client_id: str | None = None,
-        session_id: str | None = None,
-        cwd: str | None = None,
-        daemon: str | None = None,
-    ) -> SessionInfo:
+    @takes_options(SESSION_OPTIONS, before="daemon")
+    def open_session_with_info(self, *, daemon: str | None = None, **options: Any) -> SessionInfo:
         """Like `Open Session`, but return all the daemon said.
 
         Args:
-            scope: ``thread`` (always a new session) or ``single`` (the workspace's shared session).
-            client_id: ``X-Qwen-Client-Id`` to send (the daemon reuses it only if it is already registered on
-                the attached session; otherwise it mints a new one).
-            session_id: Ask for this session id (a UUID; forces a new session).
-            cwd: Absolute workspace path to send (default: none sent, the daemon's own workspace).
+            {options}
 
         Returns:
             ``SessionInfo`` with ``session_id``, ``client_id``, ``attached``, ``workspace_cwd``, ``elapsed_ms``.
@@ -152,8 +144,9 @@ class SessionKeywords(Component):
             | ${info}= | Open Session With Info | scope=single |
             | Should Be True | ${info.attached} |
         """
-        scope = choice("scope", scope, SCOPES)
-        return self.ctx.get(daemon).client.create_session(scope, cwd=cwd, session_id=session_id, client_id=client_id)
+        given = option_values(SESSION_OPTIONS, options)
+        scope = choice("scope", given.pop("scope"), SCOPES)
+        return self.ctx.get(daemon).client.create_session(scope, **given)
 
     @keyword(tags=("session",))
     def open_session_should_fail(

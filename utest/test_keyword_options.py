@@ -1,0 +1,77 @@
+"""Shared option sets of keywords: one table gives the signature, the defaults and the ``Args:`` lines."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from keywords.components.component import Option, option_values, takes_options
+from keywords.components.daemon_keywords import START_OPTIONS, DaemonKeywords
+from keywords.components.session_keywords import SESSION_OPTIONS, SessionKeywords
+from keywords.errors import HarnessConfigError
+
+TABLE = {"size": Option(int, 3, "How many."), "label": Option(str | None, None, "A name,\nshown in the log.")}
+
+
+def test_options_become_keyword_only_arguments_before_the_named_one_with_their_docs():
+    @takes_options(TABLE, before="daemon", size=5)
+    def kw(self, first: str, *, daemon: str | None = None, **options: Any) -> None:
+        """Do it.
+
+        Args:
+            first: The first.
+            {options}
+        """
+
+    params = inspect.signature(kw).parameters
+    assert list(params) == ["self", "first", "size", "label", "daemon"]
+    assert params["size"].kind is inspect.Parameter.KEYWORD_ONLY and params["size"].default == 5
+    assert kw.__annotations__["label"] == str | None and "options" not in kw.__annotations__
+    assert "            size: How many.\n            label: A name,\n                shown in the log." in kw.__doc__
+
+
+def test_free_named_arguments_stay_beside_the_options():
+    @takes_options(TABLE, keep_var_keyword=True)
+    def kw(self, **flags: Any) -> None:
+        """Do it."""
+
+    assert [p.kind.name for p in inspect.signature(kw).parameters.values()][-3:] == [
+        "KEYWORD_ONLY",
+        "KEYWORD_ONLY",
+        "VAR_KEYWORD",
+    ]
+
+
+def test_option_values_fill_the_defaults_and_refuse_an_unknown_name():
+    assert option_values(TABLE, {"label": "x"}) == {"size": 3, "label": "x"}
+    with pytest.raises(HarnessConfigError, match=r"Unknown option\(s\) colour; the options are size, label\."):
+        option_values(TABLE, {"colour": "red"})
+
+
+def test_both_session_keywords_and_both_start_keywords_take_their_whole_table():
+    for keyword, table in (
+        (SessionKeywords.open_session, SESSION_OPTIONS),
+        (SessionKeywords.open_session_with_info, SESSION_OPTIONS),
+        (DaemonKeywords.start_daemon_with_mock_agent, START_OPTIONS),
+        (DaemonKeywords.start_daemon_with_real_agent, START_OPTIONS),
+    ):
+        params = inspect.signature(keyword).parameters
+        assert {name: params[name].default for name in table} == {n: o.default for n, o in table.items()}
+        assert "{options}" not in keyword.__doc__
+
+
+def test_open_session_sends_what_it_was_given_and_the_defaults(monkeypatch):
+    calls = []
+
+    class Client:
+        def create_session(self, scope, **kwargs):
+            calls.append((scope, kwargs))
+            return type("Info", (), {"session_id": "s-1"})()
+
+    ctx = type("Ctx", (), {"get": lambda self, daemon: type("Running", (), {"client": Client()})()})()
+    assert SessionKeywords(ctx).open_session(scope="single", cwd="/w") == "s-1"
+    assert calls == [("single", {"client_id": None, "session_id": None, "cwd": "/w"})]
+    with pytest.raises(HarnessConfigError, match="scope must be one of thread, single"):
+        SessionKeywords(ctx).open_session(scope="many")
