@@ -12,9 +12,7 @@ from datetime import timedelta
 from robotlibcore import keyword
 
 from keywords.checks import number, seconds
-from keywords.components.benchmark_keywords import real_agent_starter
-from keywords.components.component import Component
-from keywords.components.daemon_keywords import DaemonKeywords
+from keywords.components.daemon_component import DaemonComponent
 from keywords.daemon import provision
 from keywords.errors import HarnessConfigError
 from keywords.measure.ab import daemon_builds
@@ -23,12 +21,8 @@ from keywords.measure.ab.abba import BuildComparison
 __all__ = ["BuildComparison", "BuildComparisonKeywords"]
 
 
-class BuildComparisonKeywords(Component):
+class BuildComparisonKeywords(DaemonComponent):
     """Compare two daemon builds run interleaved A B B A (ratios B/A with their spread)."""
-
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self._daemons = DaemonKeywords(ctx)
 
     @keyword(tags=("benchmark", "compare"))
     def compare_daemon_builds(
@@ -76,7 +70,7 @@ class BuildComparisonKeywords(Component):
             | ${cmp}= | Compare Daemon Builds | ${provider.base_url} | b_entry=${LOCAL_BUILD} |
             | Log | ${cmp.markdown()} |
         """
-        start = real_agent_starter(self._daemons, provider_url, seconds("boot_timeout", boot_timeout, high=600))
+        start = self.real_agent_starter(provider_url, seconds("boot_timeout", boot_timeout, high=600))
         a_src, b_src = self.ctx.source(a_entry or None), self.ctx.source(b_entry or None)
         cmp = BuildComparison(a_src.label, b_src.label, rounds)  # the counts are checked before any daemon starts
         cmp = daemon_builds.compare_builds(

@@ -10,15 +10,13 @@ there. Every result has ``figures()`` (camelCase keys, for the snapshot) and ``l
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
 
 from robotlibcore import keyword
 
 from keywords.checks import seconds
-from keywords.components.component import Component
-from keywords.components.daemon_keywords import DaemonKeywords
+from keywords.components.daemon_component import DaemonComponent
 from keywords.fakes import provider as fake_provider
 from keywords.fakes.oneshot_cli import CliSpec, OneShotCli
 from keywords.measure import (
@@ -46,29 +44,11 @@ from keywords.measure.tree_rss import TreeRss, TreeRssSeries
 MAX_CLI_TIMEOUT_S = 1800.0
 
 
-def real_agent_starter(
-    daemons: DaemonKeywords, provider_url: str, boot_timeout_s: float
-) -> Callable[[str | None, bool], Any]:
-    """``start(entry, preheat)``: starts a daemon of that build (``None``: the library's) with the real agent child.
-
-    The agent child is pointed at the fake provider ``provider_url``; each start gets a fresh HOME and
-    workspace, as `Start Daemon With Real Agent` gives.
-    """
-
-    def start(entry: str | None, preheat: bool) -> Any:
-        return daemons.start_daemon_with_real_agent(
-            provider_url, preheat=preheat, daemon_entry=entry, boot_timeout=boot_timeout_s
-        )
-
-    return start
-
-
-class BenchmarkKeywords(Component):
+class BenchmarkKeywords(DaemonComponent):
     """The daemon-versus-CLI benchmark: one-shot CLI runs, boot/session/prompt timings, throughput, churn, floods."""
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._daemons = DaemonKeywords(ctx)
         self._cli_count = 0
 
     def _target(self, daemon: str | None) -> Target:
@@ -163,7 +143,7 @@ class BenchmarkKeywords(Component):
             | ${boot}= | Measure Daemon Boot To First Session | ${provider.base_url} | iterations=5 |
             | Figure Should Be At Most | boot p99 | ${boot.latency.p99} | 30000 |
         """
-        start = real_agent_starter(self._daemons, provider_url, seconds("boot_timeout", boot_timeout, high=600))
+        start = self.real_agent_starter(provider_url, seconds("boot_timeout", boot_timeout, high=600))
         return boot_timing.measure_boot_to_first_session(
             functools.partial(start, daemon_entry, False),
             self._daemons.stop_daemon,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Literal
 
 from robotlibcore import keyword
 
 from keywords.checks import seconds
-from keywords.components.component import Component, html_table
-from keywords.daemon.provision import release_source
+from keywords.components.component import html_table
+from keywords.components.daemon_component import DaemonComponent
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider
 from keywords.measure.first_output_pairs import FAMILY_CONFIDENCE, MATERIAL_MS, FirstOutputResult, run_benchmark
@@ -25,12 +24,8 @@ HEADERS = (
 )
 
 
-class FirstOutputKeywords(Component):
+class FirstOutputKeywords(DaemonComponent):
     """Run upstream's first-output benchmark and judge it."""
-
-    def __init__(self, ctx, daemons) -> None:
-        super().__init__(ctx)
-        self._daemons = daemons
 
     @keyword(tags=("benchmark", "first-output"))
     def run_first_output_benchmark(
@@ -102,10 +97,8 @@ class FirstOutputKeywords(Component):
             )
         timeout_s = seconds("timeout", timeout, high=600)
         boot_s = seconds("boot_timeout", boot_timeout, high=600)
-        control_src = self.ctx.source(control) if control else release_source()
-        candidate_src = self.ctx.source(candidate or None)
+        control_src, candidate_src, same = self.build_pair(control, candidate)
         entries = {"control": control_src.entry, "candidate": candidate_src.entry}
-        same = Path(control_src.entry).resolve() == Path(candidate_src.entry).resolve()
 
         def start(build: str):
             daemon = self._daemons.start_daemon_with_real_agent(
@@ -113,16 +106,13 @@ class FirstOutputKeywords(Component):
             )
             return daemon, self.ctx.get().client
 
-        def stop(daemon) -> None:
-            self._daemons.stop_daemon(daemon.name)
-
         self.info(
             f"First-output benchmark, dwell {dwell} ms: control {control_src.label}, candidate {candidate_src.label}"
             + (" (the same build: control-vs-control check)" if same else "")
         )
         result = run_benchmark(
             start,
-            stop,
+            self.stop_started,
             provider,
             dwell_ms=dwell,
             pairs=pairs,

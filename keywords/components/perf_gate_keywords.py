@@ -6,8 +6,8 @@ from pathlib import Path
 
 from robotlibcore import keyword
 
-from keywords.components.component import Component, html_table
-from keywords.daemon.provision import release_source
+from keywords.components.component import html_table
+from keywords.components.daemon_component import DaemonComponent
 from keywords.errors import HarnessConfigError
 from keywords.measure.pair_probe import PairPlan
 from keywords.measure.perf_gate import GateResult, load_tolerances, run_gate
@@ -24,12 +24,8 @@ HEADERS = (
 )
 
 
-class PerfGateKeywords(Component):
+class PerfGateKeywords(DaemonComponent):
     """Run the performance gate and judge it."""
-
-    def __init__(self, ctx, daemons) -> None:
-        super().__init__(ctx)
-        self._daemons = daemons
 
     @keyword(tags=("gate", "benchmark"))
     def run_performance_gate(
@@ -85,10 +81,8 @@ class PerfGateKeywords(Component):
         harness_root = Path(__file__).resolve().parents[2]
         tol = load_tolerances(tolerances or harness_root / "resources" / "perf-gate.json")
         plan = PairPlan(creates=creates, prompts=prompts, subscribers=subscribers, churn=churn).checked()
-        ref_src = self.ctx.source(reference) if reference else release_source()
-        cand_src = self.ctx.source(candidate or None)
+        ref_src, cand_src, same = self.build_pair(reference, candidate)
         entries = {"reference": ref_src.entry, "candidate": cand_src.entry}
-        same = Path(ref_src.entry).resolve() == Path(cand_src.entry).resolve()
         if not Path(entries["candidate"]).is_file():
             raise HarnessConfigError(f"The candidate build {entries['candidate']} does not exist.")
 
@@ -98,16 +92,13 @@ class PerfGateKeywords(Component):
             )
             return daemon, self.ctx.get().client
 
-        def stop(daemon):
-            self._daemons.stop_daemon(daemon.name)
-
         self.info(
             f"Performance gate: reference {ref_src.label}, candidate {cand_src.label}"
             + (" (the same build: false-alarm check)" if same else "")
         )
         result = run_gate(
             start,
-            stop,
+            self.stop_started,
             reference=ref_src.label,
             candidate=cand_src.label,
             same_build=same,

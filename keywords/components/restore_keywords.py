@@ -8,8 +8,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.component import Component
-from keywords.components.daemon_keywords import DaemonKeywords
+from keywords.components.daemon_component import DaemonComponent
 from keywords.context import RunningDaemon
 from keywords.fakes import mock_control, mock_report
 from keywords.traffic import restore as model
@@ -22,12 +21,8 @@ Action = Literal["load", "resume"]
 AGENT_RESTORE_EVENTS = ("session_load", "session_resume")
 
 
-class RestoreKeywords(Component):
+class RestoreKeywords(DaemonComponent):
     """Load and resume sessions, read transcripts, and run the restore scenarios (restart, crash, journal)."""
-
-    def __init__(self, ctx, daemons: DaemonKeywords) -> None:
-        super().__init__(ctx)
-        self._daemons = daemons
 
     # -- one restore ---------------------------------------------------------------------------------------
     @keyword(tags=("session", "restore"))
