@@ -330,3 +330,20 @@ def test_a_test_records_a_result_in_one_line_and_its_real_outcome(tmp_path):
     assert kinds.problems(doc) == []
     assert check_snapshots.main([str(tmp_path / "out")]) == 0
     assert "# qwen serve daemon — smoke test" in (tmp_path / "out" / "smoke.md").read_text()
+
+
+def test_field_figures_name_attributes_in_camel_case_and_round_only_measured_floats():
+    from types import SimpleNamespace
+
+    from keywords.reporting.figures import field_figures, rounded
+
+    result = SimpleNamespace(same_build=True, ab_median_delta_ms=1.23456, pairs=7, wall_s=None)
+    assert field_figures(result, "same_build", "pairs") == {"sameBuild": True, "pairs": 7}
+    assert list(field_figures(result, "pairs", "same_build")) == ["pairs", "sameBuild"]
+    assert field_figures(result, "ab_median_delta_ms", "pairs", "wall_s", "same_build", digits=2) == {
+        "abMedianDeltaMs": 1.23,
+        "pairs": 7,
+        "wallSec": None,
+        "sameBuild": True,
+    }
+    assert (rounded(None, 1), rounded(3, 1), rounded(2.25, 1), rounded(True, 1)) == (None, 3, 2.2, True)

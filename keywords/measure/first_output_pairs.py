@@ -30,6 +30,7 @@ from keywords.measure.ab import abba_order
 from keywords.measure.first_output_run import STAGES, FirstOutputRun, RunPlan, Stage, measure_run
 from keywords.measure.metrics import exact_median
 from keywords.measure.paired_ratio import PairedEstimate, estimate
+from keywords.reporting.figures import field_figures
 
 MATERIAL_MS = 10.0
 # The 14 intervals hold together with this confidence (Bonferroni): a control compared with itself is called
@@ -72,10 +73,8 @@ class OrderSensitivity:
     def figures(self) -> dict[str, Any]:
         """Snapshot form (camelCase)."""
         return {
-            "abPairs": self.ab_pairs,
-            "baPairs": self.ba_pairs,
-            "abMedianDeltaMs": _round(self.ab_median_delta_ms),
-            "baMedianDeltaMs": _round(self.ba_median_delta_ms),
+            **field_figures(self, "ab_pairs", "ba_pairs"),
+            **field_figures(self, "ab_median_delta_ms", "ba_median_delta_ms", digits=3),
             "sensitive": self.sensitive,
         }
 
@@ -146,8 +145,7 @@ class StageComparison:
     def figures(self) -> dict[str, Any]:
         """Snapshot form (camelCase)."""
         return {
-            "controlMedianMs": _round(self.control_median_ms),
-            "candidateMedianMs": _round(self.candidate_median_ms),
+            **field_figures(self, "control_median_ms", "candidate_median_ms", digits=3),
             "difference": self.difference.figures(),
             "orderSensitivity": self.order.figures(),
             "decision": self.decision,
@@ -172,10 +170,6 @@ class StageComparison:
             orders,
             self.decision,
         ]
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def _text(value: float | None, sign: str = "") -> str:
@@ -313,9 +307,7 @@ class FirstOutputResult:
     def figures(self) -> dict[str, Any]:
         """Snapshot form (camelCase): per stage its comparison, and every recorded run."""
         return {
-            "control": self.control,
-            "candidate": self.candidate,
-            "sameBuild": self.same_build,
+            **field_figures(self, "control", "candidate", "same_build"),
             "pairs": len(self.pairs),
             "order": self.order,
             "warmupPairs": len(self.warmup_pairs),

@@ -38,6 +38,7 @@ from typing import Any, Literal
 from keywords.checks import seconds
 from keywords.fakes.provider import FakeProvider, ProviderRequest
 from keywords.measure.first_output_events import Observation, as_dict, observe
+from keywords.reporting.figures import field_figures, rounded
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.sse import StreamOptions, Subscription
 
@@ -273,16 +274,12 @@ class FirstOutputRun:
     def figures(self) -> dict[str, Any]:
         """Snapshot form (camelCase)."""
         return {
-            "build": self.build,
-            "pair": self.pair,
-            "order": self.order,
-            "pid": self.pid,
+            **field_figures(self, "build", "pair", "order", "pid"),
             "wallSec": round(self.wall_s, 2),
-            "stages": {k: None if v is None else round(v, 3) for k, v in self.stages.items()},
+            "stages": {k: rounded(v, 3) for k, v in self.stages.items()},
             "missing": dict(self.missing),
             "problems": list(self.problems),
-            "firstOutputKind": self.first_output_kind,
-            "providerRequests": self.provider_requests,
+            **field_figures(self, "first_output_kind", "provider_requests"),
         }
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from keywords.checks import number
+from keywords.reporting.figures import field_figures, rounded
 
 Kind = Literal["ratio", "difference"]
 Better = Literal["lower", "higher"]
@@ -143,23 +144,13 @@ class PairedEstimate:
     def figures(self) -> dict[str, Any]:
         """Snapshot form (camelCase)."""
         return {
-            "kind": self.kind,
-            "better": self.better,
-            "unit": self.unit,
-            "estimate": _round(self.estimate),
-            "low": _round(self.low),
-            "high": _round(self.high),
-            "confidence": self.confidence,
-            "tolerance": self.tolerance,
-            "verdict": self.verdict,
-            "smallestDetectable": _round(self.smallest_detectable),
-            "pairs": [[_round(r), _round(c)] for r, c in self.pairs],
+            **field_figures(self, "kind", "better", "unit"),
+            **field_figures(self, "estimate", "low", "high", digits=4),
+            **field_figures(self, "confidence", "tolerance", "verdict"),
+            "smallestDetectable": rounded(self.smallest_detectable, 4),
+            "pairs": [[rounded(r, 4), rounded(c, 4)] for r, c in self.pairs],
             "dropped": list(self.dropped),
         }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 def estimate(

@@ -27,6 +27,7 @@ from keywords.errors import HarnessConfigError
 from keywords.measure.ab import abba_order
 from keywords.measure.pair_probe import METHOD, GateRun, PairPlan, measure_pair
 from keywords.measure.paired_ratio import Better, Kind, PairedEstimate, estimate
+from keywords.reporting.figures import field_figures
 
 BUILDS = {"A": "reference", "B": "candidate"}
 
@@ -170,10 +171,7 @@ class GateResult:
     def figures(self) -> dict[str, Any]:
         """Snapshot form (camelCase)."""
         return {
-            "reference": self.reference,
-            "candidate": self.candidate,
-            "sameBuild": self.same_build,
-            "order": self.order,
+            **field_figures(self, "reference", "candidate", "same_build", "order"),
             "runs": [
                 {
                     "build": r.build,

@@ -173,3 +173,18 @@ def figures_of(result: Any, prefix: str = "") -> dict[str, Any]:
             "(a figure key is a lower-case letter, then letters and digits: evictionMs, healthyReceived, p99)."
         )
     return prefixed(prefix, data)
+
+
+def rounded(value: float | None, digits: int) -> float | None:
+    """A measured number rounded to ``digits`` places; ``None`` (not measured) stays ``None``, whole numbers stay."""
+    return round(value, digits) if isinstance(value, float) else value
+
+
+def field_figures(result: Any, *names: str, digits: int | None = None) -> dict[str, Any]:
+    """The attributes ``names`` of ``result`` as figures under their camelCase keys (:func:`camel_key`:
+    ``same_build`` -> ``sameBuild``, ``ab_median_delta_ms`` -> ``abMedianDeltaMs``), in that order; with
+    ``digits`` every number among them is :func:`rounded`."""
+    values = {camel_key(name): getattr(result, name) for name in names}
+    if digits is None:
+        return values
+    return {key: rounded(value, digits) for key, value in values.items()}

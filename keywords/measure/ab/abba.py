@@ -35,7 +35,7 @@ from typing import Any
 from keywords.checks import number, whole_number
 from keywords.errors import HarnessConfigError
 from keywords.measure import metrics
-from keywords.reporting.figures import is_camel
+from keywords.reporting.figures import is_camel, rounded
 
 BLOCK = ("A", "B", "B", "A")
 MAX_ROUNDS = 50
@@ -163,20 +163,16 @@ class MetricComparison:
         return {
             "a": {"values": self.a_values, "median": self.a_median},
             "b": {"values": self.b_values, "median": self.b_median},
-            "ratio": _round(self.ratio),
-            "ratioMin": _round(self.ratio_min),
-            "ratioMax": _round(self.ratio_max),
+            "ratio": rounded(self.ratio, 4),
+            "ratioMin": rounded(self.ratio_min, 4),
+            "ratioMax": rounded(self.ratio_max, 4),
             "spreadPct": None if self.spread_pct is None else round(self.spread_pct, 2),
             "pairs": self.pairs,
             "possiblePairs": self.possible_pairs,
-            "pairRatios": [_round(r) for r in self.pair_ratios],
+            "pairRatios": [rounded(r, 4) for r in self.pair_ratios],
             "missingRuns": list(self.missing_runs),
             "verdict": self.verdict,
         }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 def _fmt(value: float | None) -> str:
