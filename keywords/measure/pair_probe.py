@@ -33,6 +33,7 @@ nothing is invented. Nothing here imports Robot Framework.
 from __future__ import annotations
 
 import contextlib
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -373,25 +374,21 @@ def measure_pair(
             probe.step("first session", probe.first_session)
             probes.append(probe)
         time.sleep(plan.settle_s)
+        # The measurements in order, each repeated ``times`` over, the two builds taking turns at every step.
+        for name, measure, times in (
+            ("idle RSS", Probe.idle_rss, 1),
+            ("session creates", Probe.create_once, plan.creates),
+            ("prompt stream", Probe.open_stream, 1),
+            ("prompts", Probe.prompt_once, plan.prompts),
+            ("close stream", Probe.close_stream, 1),
+            ("fan-out", Probe.fanout, 1),
+            ("churn", Probe.churn_step, plan.churn_steps),
+            ("event loop", Probe.event_loop, 1),
+        ):
+            for _ in range(times):
+                for probe in probes:
+                    probe.step(name, functools.partial(measure, probe))
         for probe in probes:
-            probe.step("idle RSS", probe.idle_rss)
-        for _ in range(plan.creates):
-            for probe in probes:
-                probe.step("session creates", probe.create_once)
-        for probe in probes:
-            probe.step("prompt stream", probe.open_stream)
-        for _ in range(plan.prompts):
-            for probe in probes:
-                probe.step("prompts", probe.prompt_once)
-        for probe in probes:
-            probe.close_stream()
-        for probe in probes:
-            probe.step("fan-out", probe.fanout)
-        for _ in range(plan.churn_steps):
-            for probe in probes:
-                probe.step("churn", probe.churn_step)
-        for probe in probes:
-            probe.step("event loop", probe.event_loop)
             probe.finish()
     finally:
         for probe in probes:
