@@ -10,6 +10,7 @@ from typing import Any
 
 from keywords.checks import number, whole_number
 from keywords.errors import HarnessConfigError
+from keywords.reporting.figures import field_figures
 
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off", "")
@@ -57,11 +58,9 @@ class BenchmarkTunables:
     def parameters(self) -> dict[str, Any]:
         """``iterations``, ``concurrentSessions``, ``throughputWindowS``, ``churnRounds``, ``heavy``."""
         return {
-            "iterations": self.iterations,
-            "concurrentSessions": self.concurrent_sessions,
+            **field_figures(self, "iterations", "concurrent_sessions"),
             "throughputWindowS": self.throughput_window_s,
-            "churnRounds": self.churn_rounds,
-            "heavy": self.heavy,
+            **field_figures(self, "churn_rounds", "heavy"),
         }
 
     def line(self) -> str:

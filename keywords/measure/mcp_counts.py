@@ -16,6 +16,7 @@ from typing import Any
 
 from keywords.measure.process_tree import TreeSnapshot
 from keywords.measure.session_steps import count_key, plural
+from keywords.reporting.figures import field_figures
 
 WaitForTree = Callable[[int], TreeSnapshot]
 """``wait(minimum)``: polls the tree until ``minimum`` MCP processes run (and an agent child), then returns it."""
@@ -150,11 +151,9 @@ class McpAccounting:
     def figures(self) -> dict[str, Any]:
         """``entryCountSum``, ``observedProcesses``, ``clientCount``, ``connectedServers``, ``budgetMode``."""
         return {
-            "entryCountSum": self.entry_count_sum,
+            **field_figures(self, "entry_count_sum", "client_count", "budget_mode"),
             "observedProcesses": self.observed,
-            "clientCount": self.client_count,
             "connectedServers": self.connected,
-            "budgetMode": self.budget_mode,
         }
 
     def line(self) -> str:

@@ -20,6 +20,7 @@ from keywords.checks import choice, seconds
 from keywords.errors import HarnessConfigError
 from keywords.measure.bench_common import Target
 from keywords.measure.prompt_timer import COMPLETED, MAX_TIMEOUT_S, TimedPrompt, send_prompt
+from keywords.reporting.figures import field_figures
 
 FAULTS = ("http500", "http429", "stall")
 FAULT_OUTCOME = "error"
@@ -69,12 +70,9 @@ class FaultOutcome:
     def figures(self) -> dict[str, Any]:
         """``outcome``, ``code``, ``turnMs``, ``providerRequests``, ``next`` and ``healthyAfter``."""
         return {
-            "outcome": self.outcome,
-            "code": self.code,
+            **field_figures(self, "outcome", "code", "provider_requests", "healthy_after"),
             "turnMs": None if self.turn_ms is None else round(self.turn_ms),
-            "providerRequests": self.provider_requests,
             "next": self.next_outcome,
-            "healthyAfter": self.healthy_after,
         }
 
     def line(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from keywords import checks
 from keywords.reporting import change_points
+from keywords.reporting.figures import field_figures
 from keywords.reporting.run_records import now_iso
 from keywords.reporting.run_store import HistoryStore
 
@@ -50,10 +51,7 @@ class TrendPage:
     def figures(self) -> dict[str, Any]:
         """The page's counts (camelCase)."""
         return {
-            "runs": self.runs,
-            "metrics": self.metrics,
-            "points": self.points,
-            "changePoints": self.change_points,
+            **field_figures(self, "runs", "metrics", "points", "change_points"),
             "worseChangePoints": self.worse,
             "tests": self.tests,
         }
