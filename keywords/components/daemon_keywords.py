@@ -20,8 +20,7 @@ from keywords.daemon import flags as daemon_flags
 from keywords.daemon.process import Daemon, DaemonSpec, KillOutcome
 from keywords.daemon.registry import terminate
 from keywords.errors import HarnessConfigError
-from keywords.fakes import mock_control
-from keywords.fakes import provider as real_agent
+from keywords.fakes import mock_control, real_agent
 from keywords.traffic.client import DaemonClient
 from mock_acp import directives
 
