@@ -29,7 +29,7 @@ from keywords.traffic.restore.restore_call import RestoreResult
 from keywords.traffic.restore.seen_turns import SeenTurns
 from keywords.traffic.restore.transcript import Transcript
 from keywords.traffic.restore.turn_check import RestoreCheck
-from mock_acp import directives
+from mock_acp.report import read_report
 
 ReplayMode = Literal["full", "summary"]
 Action = Literal["load", "resume"]
@@ -400,5 +400,5 @@ class RestoreKeywords(Component):
         path = mock_report.report_path(running.daemon.home)
         if not path.is_file():
             return 0
-        events = directives.read_report(str(path))
+        events = read_report(str(path))
         return sum(1 for e in events if e.get("event") in AGENT_RESTORE_EVENTS and e.get("sessionId") == session_id)

@@ -1,7 +1,7 @@
 """What the mock agent received and sent, read from its NDJSON report (``<daemon HOME>/mock-acp/report.ndjson``).
 
 The agent writes one flushed line per event (format in ``mock_acp/README.md``; parsed by
-``mock_acp.directives.read_report``). Here the permission events become typed records:
+``mock_acp.report.read_report``). Here the permission events become typed records:
 
 * :class:`AgentRequest` - a ``session/request_permission`` the agent sent (``permission_requested``);
 * :class:`AgentOutcome` - the answer it received (``permission_outcome``), or that it stopped waiting
@@ -29,6 +29,7 @@ from typing import Any
 from keywords.checks import seconds
 from keywords.errors import HarnessConfigError
 from mock_acp import directives
+from mock_acp.report import read_report
 
 POLL_S = 0.005
 
@@ -245,7 +246,7 @@ def read(path: str | Path) -> MockReport:
         HarnessConfigError: a complete line is not a JSON object (the file is not the mock's report).
     """
     try:
-        return MockReport(Path(path), directives.read_report(path))
+        return MockReport(Path(path), read_report(path))
     except directives.MockSettingsError as exc:
         raise HarnessConfigError(f"The mock agent's report {Path(path).name} cannot be read: {exc}") from exc
 
