@@ -13,6 +13,7 @@ import pytest
 from keywords.components.daemon_keywords import _user_settings
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_report
+from keywords.measure.metrics import summarize
 from keywords.measure.paired_ratio import estimate
 from keywords.reporting.figures import figures_of
 from keywords.traffic.client import DaemonClient
@@ -434,6 +435,42 @@ def test_every_scenario_result_records_through_the_recorder():
         assert figures and isinstance(result.line(), str) and result.line()
     assert figures_of(results[0])["endMs"] == 5.0
     assert results[3].statuses == "403" and results[3].events == "permission_forbidden"
+
+
+def test_results_whose_figures_are_their_fields_keep_every_key_and_round_times():
+    end = PendingEnd("disconnect", stream=("permission_request",), still_pending=True, end_ms=5.04, agent_ms=None)
+    assert figures_of(end) == {
+        "how": "disconnect",
+        "agentReceived": "nothing",
+        "agentTold": None,
+        "stream": ["permission_request"],
+        "turnEnd": "timeout",
+        "stillPending": True,
+        "replayed": None,
+        "lateAnswer": None,
+        "nextPrompt": "not tried",
+        "endMs": 5.0,
+        "agentMs": None,
+        "nextMs": None,
+    }
+    cap = CapResult(sent=70, published=64, refusal=summarize([100.0, 102.0], "refusal"), answer_all_ms=280.06)
+    figures = figures_of(cap)
+    assert list(figures)[:4] == ["sent", "published", "cancelledByDaemon", "pendingPeak"]
+    assert figures["refusal"]["count"] == 2 and figures["answerAllMs"] == 280.1
+    counts = mock_report.ReportCounts(3, 3, 0, 0, 1, 0, 0)
+    assert counts.figures()["answeredTwice"] == 1 and figures_of(counts)["stray"] == 0
+
+
+def test_the_agents_counts_name_each_broken_invariant():
+    assert mock_report.ReportCounts(3, 3, 0, 0, 0, 0, 0).problems(3) == []
+    found = mock_report.ReportCounts(4, 2, 0, 0, 1, 2, 1).problems(3)
+    assert found == [
+        "the agent sent 4 permission requests, 3 were asked",
+        "the agent received 2 answers for 3 requests",
+        "1 requests reached the agent answered more than once",
+        "2 requests never reached the agent answered",
+        "the agent received 1 answers to no request of its own",
+    ]
 
 
 # -- the daemon's user settings --------------------------------------------------------------------------------

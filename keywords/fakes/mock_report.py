@@ -28,6 +28,7 @@ from typing import Any
 
 from keywords.checks import seconds
 from keywords.errors import HarnessConfigError
+from keywords.reporting.figures import field_figures
 from mock_acp import directives
 from mock_acp.report import read_report
 
@@ -195,17 +196,21 @@ class ReportCounts:
     unanswered: int
     stray: int
 
-    def figures(self) -> dict[str, int]:
+    def figures(self) -> dict[str, Any]:
         """The counts by camelCase key (``requests``, ``outcomes``, ``answeredTwice``...)."""
-        return {
-            "requests": self.requests,
-            "outcomes": self.outcomes,
-            "abandoned": self.abandoned,
-            "late": self.late,
-            "answeredTwice": self.answered_twice,
-            "unanswered": self.unanswered,
-            "stray": self.stray,
-        }
+        return field_figures(self)
+
+    def problems(self, asked: int) -> list[str]:
+        """One plain sentence per way the agent's side broke "each of the ``asked`` requests sent once and answered
+        once, no stray answer" (empty when it held)."""
+        broken = (
+            (self.requests != asked, f"the agent sent {self.requests} permission requests, {asked} were asked"),
+            (self.outcomes != asked, f"the agent received {self.outcomes} answers for {asked} requests"),
+            (self.answered_twice > 0, f"{self.answered_twice} requests reached the agent answered more than once"),
+            (self.unanswered > 0, f"{self.unanswered} requests never reached the agent answered"),
+            (self.stray > 0, f"the agent received {self.stray} answers to no request of its own"),
+        )
+        return [text for failed, text in broken if failed]
 
     def line(self) -> str:
         """``agent: 24 requests, 24 outcomes, 0 answered twice, 0 unanswered``."""

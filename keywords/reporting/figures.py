@@ -23,6 +23,7 @@ Nothing here imports Robot Framework.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,6 +92,27 @@ def prefixed(prefix: str, figures: dict[str, Any]) -> dict[str, Any]:
     if not prefix:
         return dict(figures)
     return {prefix + key[:1].upper() + key[1:]: value for key, value in figures.items()}
+
+
+def field_figures(result: Any) -> dict[str, Any]:
+    """Every field of a dataclass result as a figure, in field order, under its camelCase key (:func:`camel_key`:
+    ``answered_twice`` -> ``answeredTwice``, ``end_ms`` -> ``endMs``): a time in ms (a ``float`` field named
+    ``*_ms``) rounded to 0.1 ms, a latency summary (anything with ``to_dict()``) as its dict, a sequence as a
+    list, ``None`` (not measured) kept.
+
+    For results whose figures are exactly their fields; a result that shows fewer writes its own ``figures()``.
+    """
+    figures: dict[str, Any] = {}
+    for item in dataclasses.fields(result):
+        value = getattr(result, item.name)
+        if isinstance(value, float) and item.name.endswith("_ms"):
+            value = round(value, 1)
+        elif callable(getattr(value, "to_dict", None)):
+            value = value.to_dict()
+        elif isinstance(value, (list, tuple)):
+            value = list(value)
+        figures[camel_key(item.name)] = value
+    return figures
 
 
 def non_camel_keys(value: Any, path: str = "") -> list[str]:

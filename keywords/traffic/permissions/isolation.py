@@ -13,6 +13,7 @@ from typing import Any
 
 from keywords.checks import number, seconds, whole_number
 from keywords.measure.paired_ratio import PairedEstimate, estimate
+from keywords.reporting.figures import field_figures
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.open_model import LoadPlan, run_prompt_load
 from keywords.traffic.permissions.answering import answer
@@ -46,17 +47,8 @@ class IsolationPhase:
     held: bool | None
 
     def figures(self) -> dict[str, Any]:
-        """The phase as a dict of camelCase keys."""
-        return {
-            "condition": self.condition,
-            "sent": self.sent,
-            "completed": self.completed,
-            "unfinished": self.unfinished,
-            "errors": self.errors,
-            "serviceP50Ms": rounded_ms(self.service_p50_ms),
-            "serviceP99Ms": rounded_ms(self.service_p99_ms),
-            "held": self.held,
-        }
+        """The phase as a dict of camelCase keys (every field)."""
+        return field_figures(self)
 
 
 @dataclass

@@ -14,10 +14,11 @@ from typing import Any
 from keywords.checks import seconds, whole_number
 from keywords.fakes import mock_report
 from keywords.measure.metrics import LatencySummary
+from keywords.reporting.figures import field_figures
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.permissions.answering import answer, resolution_of
 from keywords.traffic.permissions.request_watch import permission_prompt, turn_end_text
-from keywords.traffic.permissions.scenario_kit import rounded_ms, summary, to_dict, watched_session
+from keywords.traffic.permissions.scenario_kit import summary, watched_session
 
 
 @dataclass
@@ -49,19 +50,8 @@ class CapResult:
     answer_all_ms: float | None = None
 
     def figures(self) -> dict[str, Any]:
-        """The counts, the refusal times and the time to answer every published request."""
-        return {
-            "sent": self.sent,
-            "published": self.published,
-            "cancelledByDaemon": self.cancelled_by_daemon,
-            "pendingPeak": self.pending_peak,
-            "answered": self.answered,
-            "resolvedEvents": self.resolved_events,
-            "agentOutcomes": self.agent_outcomes,
-            "turnEnd": self.turn_end,
-            "refusal": to_dict(self.refusal),
-            "answerAllMs": rounded_ms(self.answer_all_ms),
-        }
+        """The counts, the refusal times and the time to answer every published request (every field)."""
+        return field_figures(self)
 
     def line(self) -> str:
         """``70 sent: 64 published, 6 cancelled by the daemon (p50 100 ms), 64 answered in 280 ms; turn ...``."""

@@ -16,6 +16,7 @@ from typing import Any
 from keywords.checks import choice, seconds
 from keywords.fakes import mock_report
 from keywords.fakes.mock_report import AgentOutcome
+from keywords.reporting.figures import field_figures
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.permissions.answering import PermissionRequest, answer
 from keywords.traffic.permissions.request_watch import (
@@ -25,7 +26,7 @@ from keywords.traffic.permissions.request_watch import (
     permission_prompt,
     turn_end_text,
 )
-from keywords.traffic.permissions.scenario_kit import need, next_prompt, rounded_ms, watched_session
+from keywords.traffic.permissions.scenario_kit import need, next_prompt, watched_session
 
 ENDINGS = ("cancel", "deadline", "close", "disconnect")
 
@@ -70,21 +71,8 @@ class PendingEnd:
     next_ms: float | None = None
 
     def figures(self) -> dict[str, Any]:
-        """Every field, times rounded to 0.1 ms."""
-        return {
-            "how": self.how,
-            "agentReceived": self.agent_received,
-            "agentTold": self.agent_told,
-            "stream": list(self.stream),
-            "turnEnd": self.turn_end,
-            "stillPending": self.still_pending,
-            "replayed": self.replayed,
-            "lateAnswer": self.late_answer,
-            "nextPrompt": self.next_prompt,
-            "endMs": rounded_ms(self.end_ms),
-            "agentMs": rounded_ms(self.agent_ms),
-            "nextMs": rounded_ms(self.next_ms),
-        }
+        """Every field by its camelCase key, times rounded to 0.1 ms."""
+        return field_figures(self)
 
     def line(self) -> str:
         """``cancel: agent cancelled (session_closed) late after 5.1 ms; turn_complete cancelled after 7.0 ms; next
@@ -263,19 +251,8 @@ class TimeoutResult:
     next_prompt: str = "not tried"
 
     def figures(self) -> dict[str, Any]:
-        """The expiry as the harness, the daemon and the agent saw it, and what came after."""
-        return {
-            "resolvedAfterMs": rounded_ms(self.resolved_after_ms),
-            "serverAfterMs": rounded_ms(self.server_after_ms),
-            "outcome": self.outcome,
-            "voterClientId": self.voter_client_id,
-            "agentReceived": self.agent_received,
-            "agentWaitedMs": rounded_ms(self.agent_waited_ms),
-            "lateAnswer": self.late_answer,
-            "lateAlreadyResolved": self.late_already_resolved,
-            "turnEnd": self.turn_end,
-            "nextPrompt": self.next_prompt,
-        }
+        """The expiry as the harness, the daemon and the agent saw it, and what came after (every field)."""
+        return field_figures(self)
 
     def line(self) -> str:
         """``resolved cancelled after 1003 ms (daemon 1001 ms); agent cancelled (timeout) after 1052 ms; ...``."""

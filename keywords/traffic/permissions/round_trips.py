@@ -93,16 +93,7 @@ class RoundTripResult:
         if agent is None:
             found.append("the mock agent's report was not read")
         else:
-            if agent.requests != want:
-                found.append(f"the agent sent {agent.requests} permission requests, {want} were asked")
-            if agent.outcomes != want:
-                found.append(f"the agent received {agent.outcomes} answers for {want} requests")
-            if agent.answered_twice:
-                found.append(f"{agent.answered_twice} requests reached the agent answered more than once")
-            if agent.unanswered:
-                found.append(f"{agent.unanswered} requests never reached the agent answered")
-            if agent.stray:
-                found.append(f"the agent received {agent.stray} answers to no request of its own")
+            found += agent.problems(want)
         if self.answered != want:
             found.append(f"the daemon accepted {self.answered} of {want} answers ({self.answers_refused} refused)")
         if self.resolved_events != want or self.resolved_twice:
