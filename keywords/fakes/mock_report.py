@@ -198,7 +198,7 @@ class ReportCounts:
 
     def figures(self) -> dict[str, Any]:
         """The counts by camelCase key (``requests``, ``outcomes``, ``answeredTwice``...)."""
-        return field_figures(self)
+        return field_figures(self, *vars(self))
 
     def problems(self, asked: int) -> list[str]:
         """One plain sentence per way the agent's side broke "each of the ``asked`` requests sent once and answered

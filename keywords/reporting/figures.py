@@ -23,7 +23,6 @@ Nothing here imports Robot Framework.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any, Protocol, runtime_checkable
 
@@ -92,27 +91,6 @@ def prefixed(prefix: str, figures: dict[str, Any]) -> dict[str, Any]:
     if not prefix:
         return dict(figures)
     return {prefix + key[:1].upper() + key[1:]: value for key, value in figures.items()}
-
-
-def field_figures(result: Any) -> dict[str, Any]:
-    """Every field of a dataclass result as a figure, in field order, under its camelCase key (:func:`camel_key`:
-    ``answered_twice`` -> ``answeredTwice``, ``end_ms`` -> ``endMs``): a time in ms (a ``float`` field named
-    ``*_ms``) rounded to 0.1 ms, a latency summary (anything with ``to_dict()``) as its dict, a sequence as a
-    list, ``None`` (not measured) kept.
-
-    For results whose figures are exactly their fields; a result that shows fewer writes its own ``figures()``.
-    """
-    figures: dict[str, Any] = {}
-    for item in dataclasses.fields(result):
-        value = getattr(result, item.name)
-        if isinstance(value, float) and item.name.endswith("_ms"):
-            value = round(value, 1)
-        elif callable(getattr(value, "to_dict", None)):
-            value = value.to_dict()
-        elif isinstance(value, (list, tuple)):
-            value = list(value)
-        figures[camel_key(item.name)] = value
-    return figures
 
 
 def non_camel_keys(value: Any, path: str = "") -> list[str]:
@@ -195,3 +173,18 @@ def figures_of(result: Any, prefix: str = "") -> dict[str, Any]:
             "(a figure key is a lower-case letter, then letters and digits: evictionMs, healthyReceived, p99)."
         )
     return prefixed(prefix, data)
+
+
+def rounded(value: float | None, digits: int) -> float | None:
+    """A measured number rounded to ``digits`` places; ``None`` (not measured) stays ``None``, whole numbers stay."""
+    return round(value, digits) if isinstance(value, float) else value
+
+
+def field_figures(result: Any, *names: str, digits: int | None = None) -> dict[str, Any]:
+    """The attributes ``names`` of ``result`` as figures under their camelCase keys (:func:`camel_key`:
+    ``same_build`` -> ``sameBuild``, ``ab_median_delta_ms`` -> ``abMedianDeltaMs``), in that order; with
+    ``digits`` every number among them is :func:`rounded`."""
+    values = {camel_key(name): getattr(result, name) for name in names}
+    if digits is None:
+        return values
+    return {key: rounded(value, digits) for key, value in values.items()}

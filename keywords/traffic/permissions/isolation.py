@@ -48,7 +48,7 @@ class IsolationPhase:
 
     def figures(self) -> dict[str, Any]:
         """The phase as a dict of camelCase keys (every field)."""
-        return field_figures(self)
+        return field_figures(self, *vars(self), digits=1)
 
 
 @dataclass

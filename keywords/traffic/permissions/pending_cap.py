@@ -51,7 +51,8 @@ class CapResult:
 
     def figures(self) -> dict[str, Any]:
         """The counts, the refusal times and the time to answer every published request (every field)."""
-        return field_figures(self)
+        figures = field_figures(self, *vars(self), digits=1)
+        return {**figures, "refusal": None if self.refusal is None else self.refusal.to_dict()}
 
     def line(self) -> str:
         """``70 sent: 64 published, 6 cancelled by the daemon (p50 100 ms), 64 answered in 280 ms; turn ...``."""

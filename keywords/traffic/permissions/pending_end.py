@@ -31,48 +31,60 @@ from keywords.traffic.permissions.scenario_kit import need, next_prompt, watched
 ENDINGS = ("cancel", "deadline", "close", "disconnect")
 
 
+@dataclass(kw_only=True)
+class Aftermath:
+    """What followed the end of a pending permission request, whoever ended it.
+
+    Attributes:
+        agent_received: The agent's record of the pending request once the end played out: its outcome
+            (``cancelled (session_closed) late``, ``cancelled (timeout)``...), ``abandoned``, or ``nothing``.
+        turn_end: How the turn ended (``turn_complete cancelled``, ``turn_error prompt_deadline_exceeded``...).
+        late_answer: Status of an answer given after the end.
+        next_prompt: How a next prompt on the session went (``turn_complete end_turn``, ``refused 404
+            session_not_found``).
+    """
+
+    agent_received: str = "nothing"
+    turn_end: str = "timeout"
+    late_answer: int | None = None
+    next_prompt: str = "not tried"
+
+
 @dataclass
-class PendingEnd:
+class PendingEnd(Aftermath):
     """What happened when a turn ended (or its only subscriber left) while a permission request was pending.
 
     Attributes:
         how: ``cancel`` (POST cancel), ``deadline`` (``--prompt-deadline-ms`` expired), ``close`` (DELETE the
             session) or ``disconnect`` (the only subscriber closed its stream).
-        agent_received: The agent's record of the pending request once the end played out: its outcome
-            (``cancelled (session_closed) late``...), ``abandoned``, or ``nothing``.
         agent_told: How the agent was told to stop the prompt (``craft/cancelPendingPrompt``,
             ``qwen/control/session/close``...), or ``None``.
-        stream: Frame types after the request until the stream was quiet for 0.2 s after the turn's end (for
-            ``disconnect``: on the new stream).
-        turn_end: How the turn ended (``turn_complete cancelled``, ``turn_error prompt_deadline_exceeded``...).
         still_pending: (``disconnect``) the daemon still listed the request as pending without a subscriber.
         replayed: (``disconnect``) a new subscriber replaying the ring got the same request.
-        late_answer: Status of an answer given after the end (for ``disconnect``: after re-subscribing).
-        next_prompt: How a next prompt on the session went (``turn_complete end_turn``, ``refused 404
-            session_not_found``).
         end_ms: The end's start to the turn's end frame (harness monotonic, ms); for ``deadline`` the start is
             the prompt's POST, for ``disconnect`` the new subscriber's answer.
         agent_ms: The end's start to the agent's first record of it (wall clocks of two processes, ms);
             ``None`` when the agent recorded nothing.
         next_ms: The next prompt's POST to its turn's end (harness monotonic, ms).
+        stream: Frame types after the request until the stream was quiet for 0.2 s after the turn's end (for
+            ``disconnect``: on the new stream).
+
+    The fields of :class:`Aftermath` too (``agent_received``, ``turn_end``, ``late_answer`` - for ``disconnect``
+    after re-subscribing - and ``next_prompt``).
     """
 
     how: str
-    agent_received: str = "nothing"
     agent_told: str | None = None
-    stream: list[str] = field(default_factory=list)
-    turn_end: str = "timeout"
     still_pending: bool | None = None
     replayed: bool | None = None
-    late_answer: int | None = None
-    next_prompt: str = "not tried"
     end_ms: float | None = None
     agent_ms: float | None = None
     next_ms: float | None = None
+    stream: list[str] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
         """Every field by its camelCase key, times rounded to 0.1 ms."""
-        return field_figures(self)
+        return field_figures(self, *vars(self), digits=1)
 
     def line(self) -> str:
         """``cancel: agent cancelled (session_closed) late after 5.1 ms; turn_complete cancelled after 7.0 ms; next
@@ -223,36 +235,31 @@ def _types_after(watch: PermissionWatch, request: PermissionRequest) -> list[str
 
 
 @dataclass
-class TimeoutResult:
+class TimeoutResult(Aftermath):
     """An unanswered request on a daemon started with ``--permission-response-timeout-ms``.
 
     Attributes:
-        resolved_after_ms: ``permission_request`` read to ``permission_resolved`` read (harness monotonic, ms).
-        server_after_ms: The same span between the two frames' ``serverTimestamp`` (the daemon's clock, ms).
         outcome: The resolved outcome (``cancelled`` expected), or ``None`` when it was not resolved.
         voter_client_id: The voter named (``None`` expected: the daemon resolved it).
-        agent_received: The agent's record of the request (``cancelled (timeout)`` expected).
-        agent_waited_ms: The agent's wait for that answer (its own monotonic clock, ms).
-        late_answer: Status of an answer after the expiry.
-        late_already_resolved: ``permission_already_resolved`` frames after that late answer.
-        turn_end: How the turn ended.
-        next_prompt: How a next prompt on the session went.
+        late_already_resolved: ``permission_already_resolved`` frames after the late answer.
+        resolved_after_ms: ``permission_request`` read to ``permission_resolved`` read (harness monotonic, ms).
+        server_after_ms: The same span between the two frames' ``serverTimestamp`` (the daemon's clock, ms).
+        agent_waited_ms: The agent's wait for its answer (its own monotonic clock, ms).
+
+    The fields of :class:`Aftermath` too: ``agent_received`` (``cancelled (timeout)`` expected), ``turn_end``,
+    ``late_answer`` (after the expiry) and ``next_prompt``.
     """
 
-    resolved_after_ms: float | None = None
-    server_after_ms: float | None = None
     outcome: str | None = None
     voter_client_id: str | None = None
-    agent_received: str = "nothing"
-    agent_waited_ms: float | None = None
-    late_answer: int | None = None
     late_already_resolved: int = 0
-    turn_end: str = "timeout"
-    next_prompt: str = "not tried"
+    resolved_after_ms: float | None = None
+    server_after_ms: float | None = None
+    agent_waited_ms: float | None = None
 
     def figures(self) -> dict[str, Any]:
         """The expiry as the harness, the daemon and the agent saw it, and what came after (every field)."""
-        return field_figures(self)
+        return field_figures(self, *vars(self), digits=1)
 
     def line(self) -> str:
         """``resolved cancelled after 1003 ms (daemon 1001 ms); agent cancelled (timeout) after 1052 ms; ...``."""

@@ -26,8 +26,6 @@ from keywords.traffic.permissions.scenario_kit import (
     watched_session,
 )
 
-POLICIES = ("first-responder", "designated", "consensus", "local-only")
-
 
 @dataclass(frozen=True)
 class Vote:

@@ -40,6 +40,7 @@ class RoundTripResult:
     Attributes:
         sessions: Sessions prompted.
         permissions: Permission requests each prompt asked.
+        wall_ms: The whole run (harness monotonic, ms).
         requests_seen: ``permission_request`` frames read on the streams.
         answered: Answers the daemon accepted (200).
         answers_refused: Answers it refused (any other status).
@@ -56,11 +57,11 @@ class RoundTripResult:
         answer_to_agent: The harness sent the answer to the agent recorded it (wall clocks of two processes, ms).
         answer_post: The answer POST's round trip (harness monotonic, ms).
         turn: Prompt POST to the turn's end frame (harness monotonic, ms).
-        wall_ms: The whole run (harness monotonic, ms).
     """
 
     sessions: int
     permissions: int
+    wall_ms: float = 0.0
     requests_seen: int = 0
     answered: int = 0
     answers_refused: int = 0
@@ -76,7 +77,6 @@ class RoundTripResult:
     answer_to_agent: LatencySummary | None = None
     answer_post: LatencySummary | None = None
     turn: LatencySummary | None = None
-    wall_ms: float = 0.0
 
     @property
     def expected(self) -> int:
