@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
 from robotlibcore import keyword
 
 from keywords import checks
+from keywords.checks import Duration
 from keywords.components.base import Component
 from keywords.fakes import mock_control
 from keywords.traffic.acp import cap_probe, transport_runs
@@ -24,7 +24,7 @@ class AcpKeywords(Component):
 
     @keyword(tags=("acp",))
     def open_acp_connection(
-        self, *, transport: Transport = "ws", timeout: timedelta | float = 30.0, daemon: str | None = None
+        self, *, transport: Transport = "ws", timeout: Duration = 30.0, daemon: str | None = None
     ) -> AcpConnection:
         """Open one ``/acp`` connection and send ``initialize``; it is closed when its daemon stops.
 
@@ -55,12 +55,14 @@ class AcpKeywords(Component):
 
     @keyword(tags=("acp",))
     def close_acp_connection(self, connection: AcpConnection) -> None:
-        """Close an ``/acp`` connection (the WebSocket, or ``DELETE /acp`` and its streams).
+        """Close an ``/acp`` connection (the WebSocket, or ``DELETE /acp`` and its streams) and join its readers;
+        closing twice is fine, and its daemon's stop closes it too.
 
         Args:
             connection: From `Open Acp Connection`.
 
         Example:
+            | ${conn}= | Open Acp Connection | transport=http |
             | Close Acp Connection | ${conn} |
         """
         connection.close()
@@ -126,7 +128,7 @@ class AcpKeywords(Component):
         return AcpPromptHandle(connection, session_id, mock_control.with_directive(text, **mock_settings))
 
     @keyword(tags=("acp", "prompt"))
-    def wait_for_acp_prompt(self, handle: AcpPromptHandle, *, timeout: timedelta | float = 30.0) -> AcpTurn:
+    def wait_for_acp_prompt(self, handle: AcpPromptHandle, *, timeout: Duration = 30.0) -> AcpTurn:
         """Wait for a prompt started with `Start Acp Prompt`; fail when it is not answered in time.
 
         Args:
@@ -148,7 +150,7 @@ class AcpKeywords(Component):
 
     @keyword(tags=("acp", "permissions"))
     def wait_for_acp_permission_request(
-        self, connection: AcpConnection, *, timeout: timedelta | float = 10.0
+        self, connection: AcpConnection, *, timeout: Duration = 10.0
     ) -> AcpPermissionRequest:
         """The next ``session/request_permission`` the daemon sent to an ``/acp`` connection; fail when none came.
 
@@ -183,7 +185,7 @@ class AcpKeywords(Component):
         prompts: int,
         *,
         transport: Transport = "ws",
-        timeout: timedelta | float = 30.0,
+        timeout: Duration = 30.0,
         daemon: str | None = None,
         **mock_settings: Any,
     ) -> TransportRun:
@@ -227,7 +229,7 @@ class AcpKeywords(Component):
         prompts: int,
         *,
         transport: Transport = "ws",
-        timeout: timedelta | float = 30.0,
+        timeout: Duration = 30.0,
         daemon: str | None = None,
         **mock_settings: Any,
     ) -> TransportComparison:

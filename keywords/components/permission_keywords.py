@@ -3,13 +3,12 @@ the mock agent received, and answer in the background."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from robotlibcore import keyword
 
-from keywords.checks import seconds, whole_number
+from keywords.checks import Duration, seconds, whole_number
 from keywords.components.base import Component
 from keywords.context import RunningDaemon
 from keywords.errors import HarnessConfigError
@@ -52,7 +51,7 @@ class PermissionKeywords(Component):
         self,
         session_id: str,
         *,
-        timeout: timedelta | float = 120.0,
+        timeout: Duration = 120.0,
         client_id: str | None = None,
         replay: bool = False,
         daemon: str | None = None,
@@ -88,9 +87,7 @@ class PermissionKeywords(Component):
         return watch
 
     @keyword(tags=("permissions", "events"))
-    def wait_for_permission_request(
-        self, watch: PermissionWatch, *, timeout: timedelta | float = 10.0
-    ) -> PermissionRequest:
+    def wait_for_permission_request(self, watch: PermissionWatch, *, timeout: Duration = 10.0) -> PermissionRequest:
         """The watch's next permission request not handed out yet; fails when none arrives in time.
 
         Args:
@@ -177,12 +174,7 @@ class PermissionKeywords(Component):
 
     @keyword(tags=("permissions", "events"))
     def wait_for_permission_resolution(
-        self,
-        watch: PermissionWatch,
-        request: PermissionRequest,
-        *,
-        refusals: int = 0,
-        timeout: timedelta | float = 5.0,
+        self, watch: PermissionWatch, request: PermissionRequest, *, refusals: int = 0, timeout: Duration = 5.0
     ) -> Resolution:
         """Wait until the stream shows the request resolved (and ``refusals`` late votes refused); return what
         it showed. Not resolved in time is returned (``resolved`` 0), not failed.
@@ -209,7 +201,7 @@ class PermissionKeywords(Component):
     # -- the mock agent's side -----------------------------------------------------------------------------
     @keyword(tags=("permissions", "mock"))
     def wait_for_agent_permission_outcome(
-        self, request: PermissionRequest, *, timeout: timedelta | float = 5.0, daemon: str | None = None
+        self, request: PermissionRequest, *, timeout: Duration = 5.0, daemon: str | None = None
     ) -> AgentOutcome:
         """What the mock agent received for a request (its report), waiting until it received something.
 
@@ -266,7 +258,7 @@ class PermissionKeywords(Component):
         decision: Allowing = "select",
         *,
         client_id: str | None = None,
-        timeout: timedelta | float = 600.0,
+        timeout: Duration = 600.0,
         daemon: str | None = None,
     ) -> AutoAnswer:
         """Answer every permission request of a session as soon as it is read, in the background, so other

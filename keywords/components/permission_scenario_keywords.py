@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from robotlibcore import keyword
 
-from keywords.checks import number, seconds
+from keywords.checks import Duration, number, seconds
 from keywords.components.base import Component
 from keywords.components.permission_keywords import Allowing, mock_report_of
 from keywords.errors import HarnessConfigError
@@ -45,7 +44,7 @@ class PermissionScenarioKeywords(Component):
         permissions_per_prompt: int = 3,
         *,
         decision: Allowing = "select",
-        timeout: timedelta | float = 30.0,
+        timeout: Duration = 30.0,
         daemon: str | None = None,
     ) -> RoundTripResult:
         """Prompt fresh sessions at once, each turn asking permissions that are answered as soon as they are read,
@@ -81,7 +80,7 @@ class PermissionScenarioKeywords(Component):
 
     @keyword(tags=("permissions",))
     def run_first_responder_races(
-        self, rounds: int = 20, clients: int = 3, *, timeout: timedelta | float = 30.0, daemon: str | None = None
+        self, rounds: int = 20, clients: int = 3, *, timeout: Duration = 30.0, daemon: str | None = None
     ) -> FirstResponderResult:
         """Clients attached to the workspace's shared session answer each of a turn's requests at the same
         instant, round after round.
@@ -107,7 +106,7 @@ class PermissionScenarioKeywords(Component):
 
     @keyword(tags=("permissions",))
     def run_permission_votes(
-        self, voters: int = 3, *, timeout: timedelta | float = 15.0, daemon: str | None = None
+        self, voters: int = 3, *, timeout: Duration = 15.0, daemon: str | None = None
     ) -> PolicyVotes:
         """Clients attached to the shared session vote on one request one after another (voter 1 sent the
         prompt and votes last), each vote waiting for the frame it produces.
@@ -131,12 +130,7 @@ class PermissionScenarioKeywords(Component):
 
     @keyword(tags=("permissions",))
     def end_turn_while_permission_pending(
-        self,
-        how: Ending,
-        *,
-        settle: timedelta | float = 1.0,
-        timeout: timedelta | float = 15.0,
-        daemon: str | None = None,
+        self, how: Ending, *, settle: Duration = 1.0, timeout: Duration = 15.0, daemon: str | None = None
     ) -> PendingEnd:
         """Prompt a fresh session with one permission and, while the request is pending, end the turn ``how``.
 
@@ -168,7 +162,7 @@ class PermissionScenarioKeywords(Component):
 
     @keyword(tags=("permissions", "limits"))
     def run_permission_cap(
-        self, requests: int = 70, *, timeout: timedelta | float = 30.0, daemon: str | None = None
+        self, requests: int = 70, *, timeout: Duration = 30.0, daemon: str | None = None
     ) -> CapResult:
         """One turn sends ``requests`` permission requests at once; every request the daemon publishes is then
         answered one by one.
@@ -191,9 +185,7 @@ class PermissionScenarioKeywords(Component):
         return pending_cap.run_permission_cap(client, report, requests=requests, timeout_s=seconds("timeout", timeout))
 
     @keyword(tags=("permissions", "timers"))
-    def leave_permission_unanswered(
-        self, *, timeout: timedelta | float = 15.0, daemon: str | None = None
-    ) -> TimeoutResult:
+    def leave_permission_unanswered(self, *, timeout: Duration = 15.0, daemon: str | None = None) -> TimeoutResult:
         """Prompt a fresh session with one permission and answer nothing until the daemon resolves it (on a
         daemon started with ``--permission-response-timeout-ms``); then answer late and prompt again.
 
@@ -219,10 +211,10 @@ class PermissionScenarioKeywords(Component):
         others: int = 4,
         rate: float = 8.0,
         *,
-        phase: timedelta | float = 1.5,
+        phase: Duration = 1.5,
         blocks: int = 2,
         tolerance: float = 0.5,
-        drain: timedelta | float = 3.0,
+        drain: Duration = 3.0,
         daemon: str | None = None,
     ) -> IsolationResult:
         """Fixed-rate prompts on other sessions, in phases alone and while one session's request stays

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
 from robotlibcore import keyword
 
 from keywords import checks
+from keywords.checks import Duration
 from keywords.components.base import Component
 from keywords.components.daemon_keywords import DaemonKeywords
 from keywords.context import RunningDaemon
@@ -139,13 +139,7 @@ class RestoreKeywords(Component):
     # -- turns before, compared after ----------------------------------------------------------------------
     @keyword(tags=("restore", "load"))
     def run_remembered_turns(
-        self,
-        sessions: int,
-        turns: int,
-        *,
-        timeout: timedelta | float = 30.0,
-        daemon: str | None = None,
-        **mock_settings: Any,
+        self, sessions: int, turns: int, *, timeout: Duration = 30.0, daemon: str | None = None, **mock_settings: Any
     ) -> SeenTurns:
         """Open ``sessions`` sessions and run ``turns`` turns in each (the sessions at once), keeping what each
         stream showed: prompt ids, the texts sent, the agent's texts.
@@ -230,9 +224,9 @@ class RestoreKeywords(Component):
         self,
         sessions: int,
         *,
-        kill_after: timedelta | float = 1.5,
-        timeout: timedelta | float = 30.0,
-        children_grace: timedelta | float = 5.0,
+        kill_after: Duration = 1.5,
+        timeout: Duration = 30.0,
+        children_grace: Duration = 5.0,
         daemon: str | None = None,
         **mock_settings: Any,
     ) -> CrashDurability:
@@ -286,12 +280,7 @@ class RestoreKeywords(Component):
 
     @keyword(tags=("restore", "load"))
     def restore_session_together(
-        self,
-        session_id: str,
-        clients: int,
-        action: Action = "load",
-        *,
-        daemon: str | None = None,
+        self, session_id: str, clients: int, action: Action = "load", *, daemon: str | None = None
     ) -> ConcurrentRestores:
         """``clients`` restores of one session at the same instant; the mock agent's report says how many reached
         the agent.
@@ -329,7 +318,7 @@ class RestoreKeywords(Component):
         text: str = "mid-turn restore",
         *,
         after_updates: int = 5,
-        timeout: timedelta | float = 30.0,
+        timeout: Duration = 30.0,
         daemon: str | None = None,
         **mock_settings: Any,
     ) -> MidTurnRestore:
