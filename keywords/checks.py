@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from keywords.errors import HarnessConfigError
@@ -85,6 +86,11 @@ def number(
             )
         raise HarnessConfigError(f"{name} must be a number {where}, got {value!r}.")
     return result
+
+
+Duration = timedelta | float
+"""The type of a duration argument: a Robot time string (``10 s``, ``1.5 min``, which Robot turns into a
+``timedelta``) or a number of seconds; :func:`seconds` checks and converts it."""
 
 
 def seconds(name: str, value: Any, *, high: float = 3600.0, allow_zero: bool = False) -> float:

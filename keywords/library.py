@@ -23,6 +23,7 @@ from keywords.components.mock_keywords import MockKeywords
 from keywords.components.perf_baseline_keywords import PerfBaselineKeywords
 from keywords.components.perf_gate_keywords import PerfGateKeywords
 from keywords.components.permission_keywords import PermissionKeywords
+from keywords.components.permission_scenario_keywords import PermissionScenarioKeywords
 from keywords.components.plot_keywords import PlotKeywords
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.components.provider_keywords import ProviderKeywords
@@ -150,6 +151,7 @@ class QwenServe(DynamicCore):
             PerfGateKeywords(self.ctx, self._daemons),
             SecurityKeywords(self.ctx),
             PermissionKeywords(self.ctx),
+            PermissionScenarioKeywords(self.ctx),
             FirstOutputKeywords(self.ctx, self._daemons),
             RestoreKeywords(self.ctx, self._daemons),
             AcpKeywords(self.ctx),

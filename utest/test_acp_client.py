@@ -13,7 +13,10 @@ from websockets.sync.server import serve
 
 from keywords.errors import HarnessConfigError
 from keywords.reporting.figures import figures_of
-from keywords.traffic import acp_client as acp
+from keywords.traffic.acp.acp_connection import AcpConnection, AcpPromptHandle
+from keywords.traffic.acp.cap_probe import probe_connection_cap
+from keywords.traffic.acp.messages import AcpError, AcpRefused
+from keywords.traffic.acp.transport_runs import TransportComparison, TransportRun, run_acp_turns
 
 CAP = 3
 
@@ -138,7 +141,7 @@ def fake():
 
 def test_a_prompt_collects_its_updates_and_ends_at_the_turn_end_frame(fake):
     server = fake()
-    with acp.AcpConnection(server.base_url, timeout_s=5) as conn:
+    with AcpConnection(server.base_url, timeout_s=5) as conn:
         conn.connect()
         assert conn.connection_id == "conn-1"
         session = conn.new_session("/ws")
@@ -151,7 +154,7 @@ def test_a_prompt_collects_its_updates_and_ends_at_the_turn_end_frame(fake):
 
 def test_updates_after_the_answer_are_counted_as_late_and_kept_in_their_turn(fake):
     server = fake(late=2)
-    with acp.AcpConnection(server.base_url, timeout_s=5) as conn:
+    with AcpConnection(server.base_url, timeout_s=5) as conn:
         conn.connect()
         session = conn.new_session("/ws")
         first = conn.prompt(session, "one")
@@ -162,10 +165,10 @@ def test_updates_after_the_answer_are_counted_as_late_and_kept_in_their_turn(fak
 
 def test_a_permission_request_is_filed_with_the_daemons_request_id(fake):
     server = fake()
-    with acp.AcpConnection(server.base_url, timeout_s=5) as conn:
+    with AcpConnection(server.base_url, timeout_s=5) as conn:
         conn.connect()
         session = conn.new_session("/ws")
-        handle = acp.AcpPromptHandle(conn, session, "ask me")
+        handle = AcpPromptHandle(conn, session, "ask me")
         request = conn.wait_for_request(5)
         assert handle.wait(5).completed
         assert conn.wait_for_request(0.05) is None, "a request must be handed out once"
@@ -178,17 +181,17 @@ def test_a_permission_request_is_filed_with_the_daemons_request_id(fake):
 
 def test_past_the_cap_the_refusal_names_the_error_and_the_close_code(fake):
     server = fake(cap=1)
-    with acp.AcpConnection(server.base_url, timeout_s=5) as first:
+    with AcpConnection(server.base_url, timeout_s=5) as first:
         first.connect()
-        with pytest.raises(acp.AcpRefused) as refused:
-            acp.AcpConnection(server.base_url, timeout_s=5).connect()
+        with pytest.raises(AcpRefused) as refused:
+            AcpConnection(server.base_url, timeout_s=5).connect()
     assert refused.value.error_code == -32603 and refused.value.close_code == 1013
     assert "close 1013 'Connection cap'" in str(refused.value)
 
 
 def test_the_cap_probe_counts_accepted_refused_and_the_reopen(fake):
     server = fake(cap=CAP)
-    probe = acp.probe_connection_cap(server.base_url, past=2, reported_cap=CAP, timeout_s=5)
+    probe = probe_connection_cap(server.base_url, past=2, reported_cap=CAP, timeout_s=5)
     assert (probe.accepted, len(probe.refusals), probe.reopened) == (CAP, 2, True)
     figures = figures_of(probe)
     assert (
@@ -200,7 +203,7 @@ def test_the_cap_probe_counts_accepted_refused_and_the_reopen(fake):
 
 def test_the_workload_over_acp_counts_turns_updates_and_late_ones(fake):
     server = fake(late=1, cap=10)
-    run = acp.run_acp_turns(server.base_url, "/ws", 3, 2, "go", timeout_s=5)
+    run = run_acp_turns(server.base_url, "/ws", 3, 2, "go", timeout_s=5)
     assert run.failed == 0 and len(run.turn_ms) == 6 and run.updates == 6 * 4 and run.late_updates == 6
     figures = figures_of(run)
     assert figures["turns"] == 6 and figures["eventsPerSec"] > 0 and figures["connect"]["count"] == 3
@@ -208,29 +211,29 @@ def test_the_workload_over_acp_counts_turns_updates_and_late_ones(fake):
 
 def test_a_refused_connection_fails_its_turns_in_the_workload(fake):
     server = fake(cap=1)
-    run = acp.run_acp_turns(server.base_url, "/ws", 2, 1, "go", timeout_s=5)
+    run = run_acp_turns(server.base_url, "/ws", 2, 1, "go", timeout_s=5)
     assert run.failed == 1 and len(run.turn_ms) == 1 and "Too many connections" in run.errors[0]
 
 
 def test_comparison_ratios_are_acp_over_rest_and_none_without_samples():
-    rest = acp.TransportRun("rest", 1, 2, (10.0, 20.0), 0, 8, 100.0)
-    over = acp.TransportRun("ws", 1, 2, (5.0, 10.0), 0, 8, 50.0, late_updates=0)
-    side = acp.TransportComparison(rest, over)
+    rest = TransportRun("rest", 1, 2, (10.0, 20.0), 0, 8, 100.0)
+    over = TransportRun("ws", 1, 2, (5.0, 10.0), 0, 8, 50.0, late_updates=0)
+    side = TransportComparison(rest, over)
     assert side.ratio("p50") == pytest.approx(0.5, rel=0.01) and side.ratio("eventsPerSec") == pytest.approx(2.0)
-    assert acp.TransportComparison(rest, acp.TransportRun("ws", 1, 2, (), 2, 0, 50.0)).ratio("p99") is None
+    assert TransportComparison(rest, TransportRun("ws", 1, 2, (), 2, 0, 50.0)).ratio("p99") is None
     assert figures_of(side)["acp"]["lateUpdates"] == 0 and figures_of(side)["rest"]["lateUpdates"] is None
 
 
 def test_only_loopback_targets_and_known_transports():
     with pytest.raises(HarnessConfigError, match="loopback"):
-        acp.AcpConnection("http://10.0.0.1:80")
+        AcpConnection("http://10.0.0.1:80")
     with pytest.raises(HarnessConfigError, match="transport must be one of ws, http"):
-        acp.AcpConnection("http://127.0.0.1:9", transport="grpc")
+        AcpConnection("http://127.0.0.1:9", transport="grpc")
 
 
 def test_a_request_without_an_answer_times_out_as_an_acp_error(fake):
     server = fake()
-    with acp.AcpConnection(server.base_url, timeout_s=0.3) as conn:
+    with AcpConnection(server.base_url, timeout_s=0.3) as conn:
         conn.connect()
-        with pytest.raises(acp.AcpError, match=r"no answer within 0\.3 s"):
+        with pytest.raises(AcpError, match=r"no answer within 0\.3 s"):
             conn.request("_qwen/unknown", {"sessionId": "s1", "prompt": [{"type": "text", "text": "x"}]})

@@ -14,7 +14,7 @@ from keywords.context import HarnessContext, RunningDaemon
 from keywords.daemon.run_metadata import RunMetadata, run_facts
 from keywords.errors import DaemonDiedError, HarnessConfigError, HarnessError
 from keywords.fakes.provider import ProviderConfigError
-from keywords.fakes.provider import settings as real_agent_settings
+from keywords.fakes.real_agent import settings as real_agent_settings
 from keywords.traffic.client import DaemonClient
 
 ROOT = Path(__file__).parent.parent

@@ -25,17 +25,10 @@ ROBOT_PACKAGES = ("robot", "robotlibcore")
 
 # Modules over MAX_LINES that wait for their split (each its own concern to separate); may only shrink.
 LONG_MODULE_ALLOWANCE = {
-    "traffic/acp_client.py",  # the ACP client over WebSocket and HTTP, and its workload runners
-    "traffic/permission_scenarios.py",  # permission scenarios: isolation, voting, timeouts, late answers
-    "traffic/permissions.py",  # permission requests, answers and their report
     "traffic/sse.py",  # the event-stream subscription and the stream result
-    "traffic/restore.py",  # restore routes, transcript pages and turn comparison
-    "components/permission_keywords.py",  # permission keywords (fronts both permission modules)
 }
 # Stem pairs that break the prefix rule and wait for a rename; may only shrink.
-PREFIX_ALLOWANCE = {
-    ("restore", "restore_scenarios"),  # traffic/restore.py, traffic/restore_scenarios.py
-}
+PREFIX_ALLOWANCE: set[tuple[str, str]] = set()
 
 
 def modules() -> list[Path]:

@@ -22,6 +22,7 @@ from mock_driver import MockAgentProcess, pid_alive
 from mock_schema import GUARD_META_SCHEMA, AcpValidator, fetch_acp_schema
 
 from mock_acp import AGENT, LAUNCHER
+from mock_acp.config import AgentConfig, ControlState, load_agent_config, settings_from_env
 from mock_acp.directives import (
     CONFIG_SETTINGS,
     INIT_MODES,
@@ -29,19 +30,15 @@ from mock_acp.directives import (
     PROMPT_SETTINGS,
     REPORT_FILE_NAME,
     SETTINGS,
-    AgentConfig,
-    ControlState,
     MockSettingsError,
     PromptSettings,
     format_directive,
-    load_agent_config,
     parse_directive,
-    read_report,
     resolve_settings,
-    settings_from_env,
     validate_overrides,
     write_json_atomic,
 )
+from mock_acp.report import read_report
 
 SpawnFn = Callable[..., MockAgentProcess]
 

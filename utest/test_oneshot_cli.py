@@ -15,7 +15,9 @@ import pytest
 from keywords.daemon.provision import DaemonSource, check_node, release_source
 from keywords.daemon.registry import registry
 from keywords.errors import HarnessConfigError
+from keywords.fakes import real_agent
 from keywords.fakes.oneshot_cli import CliSpec, OneShotCli, parse_startup_profile, read_startup_profile
+from keywords.fakes.provider import FakeProvider
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -120,12 +122,11 @@ def test_spec_validation(fake_entry, tmp_path):
 
 @pytest.mark.slow
 def test_real_cli_against_fake_provider():
-    real_agent = pytest.importorskip("keywords.fakes.provider")  # the fake provider (its own module and owner)
     try:
         source = release_source(install=False)
     except Exception as exc:
         pytest.skip(f"pinned release not installed: {exc}")
-    provider = real_agent.FakeProvider().start()
+    provider = FakeProvider().start()
     try:
         env, files = real_agent.settings(provider.base_url)
         cli = OneShotCli(CliSpec(source, check_node().path, env=env, home_files=files), registry(), name="real-cli")

@@ -13,21 +13,26 @@ import pytest
 from keywords.components.daemon_keywords import _user_settings
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_report
+from keywords.measure.metrics import summarize
 from keywords.measure.paired_ratio import estimate
 from keywords.reporting.figures import figures_of
-from keywords.traffic import permissions as perm
 from keywords.traffic.client import DaemonClient
-from keywords.traffic.permission_scenarios import (
-    CapResult,
-    FirstResponderResult,
-    IsolationPhase,
-    IsolationResult,
-    PendingEnd,
-    PolicyVotes,
-    Race,
-    TimeoutResult,
-    Vote,
+from keywords.traffic.permissions.answering import (
+    Answer,
+    PermissionRequest,
+    Resolution,
+    answer,
+    answer_together,
+    resolution_of,
 )
+from keywords.traffic.permissions.auto_answer import AutoAnswerResult
+from keywords.traffic.permissions.first_responder import FirstResponderResult, Race
+from keywords.traffic.permissions.isolation import IsolationPhase, IsolationResult
+from keywords.traffic.permissions.pending_cap import CapResult
+from keywords.traffic.permissions.pending_end import PendingEnd, TimeoutResult
+from keywords.traffic.permissions.policy_votes import PolicyVotes, Vote
+from keywords.traffic.permissions.request_watch import PermissionWatch, permission_prompt, turn_end_text
+from keywords.traffic.permissions.round_trips import RoundTripResult
 
 SID = "sess-1"
 
@@ -56,8 +61,8 @@ def vote_frame(etype: str, rid: str, *, event_id: int, voter: str | None = None,
     return {"id": event_id, "type": etype, "data": data, "_meta": {"serverTimestamp": 1_000_050}}
 
 
-def a_request(rid: str = "r-1", kinds=("allow_once", "reject_once")) -> perm.PermissionRequest:
-    return perm.PermissionRequest.from_event({**request_frame(rid, kinds=kinds), "_recv_ms": 5.0}, 100.0)
+def a_request(rid: str = "r-1", kinds=("allow_once", "reject_once")) -> PermissionRequest:
+    return PermissionRequest.from_event({**request_frame(rid, kinds=kinds), "_recv_ms": 5.0}, 100.0)
 
 
 def fake_client(handler) -> DaemonClient:
@@ -104,7 +109,7 @@ def test_answer_posts_the_body_as_the_client_and_returns_the_status_without_rais
         seen.append((request.url.path, request.headers.get("x-qwen-client-id"), json.loads(request.content)))
         return httpx.Response(404, json={"error": "No pending permission request for session"})
 
-    reply = perm.answer(fake_client(handler), a_request(), "reject", client_id="client_b")
+    reply = answer(fake_client(handler), a_request(), "reject", client_id="client_b")
     assert seen == [
         ("/session/sess-1/permission/r-1", "client_b", {"outcome": {"outcome": "selected", "optionId": "reject_once"}})
     ]
@@ -116,7 +121,7 @@ def test_answer_reports_a_transport_failure_as_status_zero():
     def handler(request):
         raise httpx.ConnectError("refused", request=request)
 
-    reply = perm.answer(fake_client(handler), a_request())
+    reply = answer(fake_client(handler), a_request())
     assert reply.status == 0 and "ConnectError" in reply.error
 
 
@@ -132,7 +137,7 @@ def test_answers_together_start_at_one_instant_and_only_the_first_is_accepted():
         return httpx.Response(200, json={})
 
     ids = ["client_a", "client_b", "client_c"]
-    answers = perm.answer_together(fake_client(handler), a_request(), ids)
+    answers = answer_together(fake_client(handler), a_request(), ids)
     assert [a.client_id for a in answers] == ids
     assert sorted(a.status for a in answers) == [200, 404, 404]
     assert next(a.client_id for a in answers if a.accepted) == winners[0]
@@ -142,15 +147,15 @@ def test_answers_together_start_at_one_instant_and_only_the_first_is_accepted():
 
 def test_answers_together_need_a_client():
     with pytest.raises(HarnessConfigError, match="at least one client"):
-        perm.answer_together(fake_client(lambda r: httpx.Response(200)), a_request(), [])
+        answer_together(fake_client(lambda r: httpx.Response(200)), a_request(), [])
 
 
 # -- the watch ------------------------------------------------------------------------------------------------
-def a_watch() -> perm.PermissionWatch:
-    return perm.PermissionWatch("http://127.0.0.1:9", SID, timeout_s=5)
+def a_watch() -> PermissionWatch:
+    return PermissionWatch("http://127.0.0.1:9", SID, timeout_s=5)
 
 
-def feed(watch: perm.PermissionWatch, env: dict, recv_ms: float = 1.0) -> None:
+def feed(watch: PermissionWatch, env: dict, recv_ms: float = 1.0) -> None:
     from collections import Counter
 
     watch._take(json.dumps(env), recv_ms, Counter())
@@ -188,11 +193,11 @@ def test_resolution_counts_the_frames_of_one_request_and_names_the_voter():
         {**vote_frame("permission_already_resolved", "r-2", event_id=4), "_recv_ms": 32.0},
         {**vote_frame("permission_forbidden", "r-1", event_id=5), "_recv_ms": 33.0},
     ]
-    res = perm.resolution_of(events, "r-1", 100.0)
+    res = resolution_of(events, "r-1", 100.0)
     assert (res.resolved, res.outcome, res.option_id, res.voter_client_id) == (1, "selected", "allow_once", "client_b")
     assert (res.already_resolved, res.forbidden, res.partial_votes) == (1, 1, 0)
     assert res.resolved_mono == pytest.approx(100.03) and res.server_ms == 1_000_050
-    unresolved = perm.resolution_of(events, "r-3", 100.0)
+    unresolved = resolution_of(events, "r-3", 100.0)
     assert unresolved.resolved == 0 and unresolved.resolved_mono is None
 
 
@@ -211,15 +216,15 @@ def test_turn_end_finds_the_prompts_end_or_the_sessions():
     feed(watch, {"id": 1, "type": "turn_complete", "promptId": "other", "data": {"stopReason": "end_turn"}})
     assert watch.turn_end("prompt-1", 0.05) is None
     feed(watch, {"id": 2, "type": "turn_error", "data": {"promptId": "prompt-1", "code": "session_closed"}})
-    assert perm.turn_end_text(watch.turn_end("prompt-1", 0.05)) == "turn_error session_closed"
-    assert perm.turn_end_text(None) == "timeout"
+    assert turn_end_text(watch.turn_end("prompt-1", 0.05)) == "turn_error session_closed"
+    assert turn_end_text(None) == "timeout"
 
 
 def test_a_permission_prompt_carries_the_mock_directive_and_refuses_a_bad_setting():
-    assert perm.permission_prompt(3, "go").startswith("[[mock tool_calls=3 permissions=3]] go")
-    assert "tool_batch=70" in perm.permission_prompt(70, "cap", tool_batch=70)
+    assert permission_prompt(3, "go").startswith("[[mock tool_calls=3 permissions=3]] go")
+    assert "tool_batch=70" in permission_prompt(70, "cap", tool_batch=70)
     with pytest.raises(HarnessConfigError, match="permission_options"):
-        perm.permission_prompt(3, permission_options="maybe")
+        permission_prompt(3, permission_options="maybe")
 
 
 # -- the mock agent's report ----------------------------------------------------------------------------------
@@ -301,13 +306,13 @@ def test_waiting_for_the_report_sees_lines_written_later_and_gives_up_in_time(tm
 
 
 # -- first-responder accounting -------------------------------------------------------------------------------
-def answer_of(client_id: str, status: int, sent: float) -> perm.Answer:
-    return perm.Answer("r-1", client_id, "select", "allow_once", status, None, None, sent, sent, 3.0)
+def answer_of(client_id: str, status: int, sent: float) -> Answer:
+    return Answer("r-1", client_id, "select", "allow_once", status, None, None, sent, sent, 3.0)
 
 
 def a_race(statuses=(200, 404, 404), winner=0, already=2, outcomes=1) -> Race:
     answers = [answer_of(f"c{i}", s, 10.0 + i * 0.001) for i, s in enumerate(statuses)]
-    resolution = perm.Resolution("r-1", resolved=1, voter_client_id=None, resolved_mono=10.01, already_resolved=already)
+    resolution = Resolution("r-1", resolved=1, voter_client_id=None, resolved_mono=10.01, already_resolved=already)
     return Race(1, a_request(), answers, resolution, outcomes, winner)
 
 
@@ -347,11 +352,11 @@ def test_first_responder_result_counts_wins_per_client_and_records_its_figures()
 
 
 # -- round trips: both sides must agree -----------------------------------------------------------------------
-def clean_trips() -> perm.RoundTripResult:
+def clean_trips() -> RoundTripResult:
     agent = mock_report.ReportCounts(
         requests=6, outcomes=6, abandoned=0, late=0, answered_twice=0, unanswered=0, stray=0
     )
-    return perm.RoundTripResult(
+    return RoundTripResult(
         2, 3, requests_seen=6, answered=6, resolved_events=6, agent=agent, turns_complete=2, turn_ends={"x": 2}
     )
 
@@ -423,13 +428,49 @@ def test_every_scenario_result_records_through_the_recorder():
         CapResult(sent=70, published=64),
         TimeoutResult(outcome="cancelled"),
         PolicyVotes("designated", "designated", 3, [Vote(2, 403, "permission_forbidden", "permission_forbidden", 2.0)]),
-        perm.AutoAnswerResult(SID, "select", answered=2),
+        AutoAnswerResult(SID, "select", answered=2),
     ]
     for result in results:
         figures = figures_of(result)
         assert figures and isinstance(result.line(), str) and result.line()
     assert figures_of(results[0])["endMs"] == 5.0
     assert results[3].statuses == "403" and results[3].events == "permission_forbidden"
+
+
+def test_results_whose_figures_are_their_fields_keep_every_key_and_round_times():
+    end = PendingEnd("disconnect", stream=("permission_request",), still_pending=True, end_ms=5.04, agent_ms=None)
+    assert figures_of(end) == {
+        "how": "disconnect",
+        "agentReceived": "nothing",
+        "agentTold": None,
+        "stream": ["permission_request"],
+        "turnEnd": "timeout",
+        "stillPending": True,
+        "replayed": None,
+        "lateAnswer": None,
+        "nextPrompt": "not tried",
+        "endMs": 5.0,
+        "agentMs": None,
+        "nextMs": None,
+    }
+    cap = CapResult(sent=70, published=64, refusal=summarize([100.0, 102.0], "refusal"), answer_all_ms=280.06)
+    figures = figures_of(cap)
+    assert list(figures)[:4] == ["sent", "published", "cancelledByDaemon", "pendingPeak"]
+    assert figures["refusal"]["count"] == 2 and figures["answerAllMs"] == 280.1
+    counts = mock_report.ReportCounts(3, 3, 0, 0, 1, 0, 0)
+    assert counts.figures()["answeredTwice"] == 1 and figures_of(counts)["stray"] == 0
+
+
+def test_the_agents_counts_name_each_broken_invariant():
+    assert mock_report.ReportCounts(3, 3, 0, 0, 0, 0, 0).problems(3) == []
+    found = mock_report.ReportCounts(4, 2, 0, 0, 1, 2, 1).problems(3)
+    assert found == [
+        "the agent sent 4 permission requests, 3 were asked",
+        "the agent received 2 answers for 3 requests",
+        "1 requests reached the agent answered more than once",
+        "2 requests never reached the agent answered",
+        "the agent received 1 answers to no request of its own",
+    ]
 
 
 # -- the daemon's user settings --------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from keywords.fakes.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, settings, stats
+from keywords.fakes.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, stats
+from keywords.fakes.real_agent import settings
 
 
 @pytest.fixture

@@ -11,9 +11,15 @@ import pytest
 from keywords.daemon.daemon_process import KillOutcome
 from keywords.errors import HarnessConfigError
 from keywords.reporting.figures import figures_of
-from keywords.traffic import restore as model
-from keywords.traffic import restore_scenarios as scenarios
 from keywords.traffic.client import DaemonClient
+from keywords.traffic.restore.concurrent_restores import ConcurrentRestores
+from keywords.traffic.restore.crash_durability import CrashDurability
+from keywords.traffic.restore.mid_turn import MidTurnRestore, marker_problems
+from keywords.traffic.restore.replayed_turns import agent_text, replay_turns
+from keywords.traffic.restore.restore_call import RestoreResult, restore, restore_body
+from keywords.traffic.restore.seen_turns import prompt_text
+from keywords.traffic.restore.transcript import read_transcript
+from keywords.traffic.restore.turn_check import SeenTurn, check_restores, compare_turns
 
 SID = "0f6c3a1e-1111-4222-8333-444455556666"
 
@@ -38,17 +44,17 @@ def turn_events(start: int, user: str, chunks: list[str], prompt_id: str | None 
     return events
 
 
-def seen(prompt_id: str, user: str, agent: str, outcome: str = "completed") -> model.SeenTurn:
-    return model.SeenTurn(SID, prompt_id, user, agent, outcome, 10.0 if outcome == "completed" else None)
+def seen(prompt_id: str, user: str, agent: str, outcome: str = "completed") -> SeenTurn:
+    return SeenTurn(SID, prompt_id, user, agent, outcome, 10.0 if outcome == "completed" else None)
 
 
 def answer(
     events: list[dict], *, journal: list[dict] | None = None, terminals: list[dict] | None = None
-) -> model.RestoreResult:
+) -> RestoreResult:
     body = {"sessionId": SID, "attached": False, "compactedReplay": events, "liveJournal": journal or []}
     if terminals is not None:
         body["promptTerminals"] = terminals
-    return model.restore(fake_client(lambda _r: httpx.Response(200, json=body)), SID)
+    return restore(fake_client(lambda _r: httpx.Response(200, json=body)), SID)
 
 
 def completed(*ids: str) -> list[dict]:
@@ -79,8 +85,8 @@ def test_restore_posts_the_action_and_reads_every_field():
             },
         )
 
-    body = model.restore_body(history_page_size=50, live_replay_mode="summary")
-    result = model.restore(fake_client(handler), SID, "load", client_id="client_0", body=body)
+    body = restore_body(history_page_size=50, live_replay_mode="summary")
+    result = restore(fake_client(handler), SID, "load", client_id="client_0", body=body)
     assert sent == [("POST", f"/session/{SID}/load", {"historyPageSize": 50, "liveReplayMode": "summary"}, "client_0")]
     assert result.ok and result.attached is True and result.last_event_id == 3 and result.event_epoch == "e1"
     assert [(t.user_text, t.agent_text) for t in result.turns] == [("hi", "ab")]
@@ -93,7 +99,7 @@ def test_an_error_answer_is_returned_with_its_code():
     def handler(_request):
         return httpx.Response(404, json={"error": 'No session with id "x"', "code": "session_not_found"})
 
-    result = model.restore(fake_client(handler), SID, "resume")
+    result = restore(fake_client(handler), SID, "resume")
     assert not result.ok and result.status == 404 and result.code == "session_not_found"
     assert "404 session_not_found" in result.line()
 
@@ -102,7 +108,7 @@ def test_a_transport_failure_is_status_zero():
     def handler(request):
         raise httpx.ConnectError("refused", request=request)
 
-    result = model.restore(fake_client(handler), SID)
+    result = restore(fake_client(handler), SID)
     assert result.status == 0 and "ConnectError" in result.error
 
 
@@ -117,12 +123,12 @@ def test_a_transport_failure_is_status_zero():
 )
 def test_restore_options_are_checked_before_anything_is_sent(options, named):
     with pytest.raises(HarnessConfigError, match=named):
-        model.restore_body(**options)
+        restore_body(**options)
 
 
 def test_an_unknown_action_is_refused():
     with pytest.raises(HarnessConfigError, match="action must be one of load, resume"):
-        model.restore(fake_client(lambda _r: httpx.Response(200, json={})), SID, "reload")
+        restore(fake_client(lambda _r: httpx.Response(200, json={})), SID, "reload")
 
 
 # -- the turns of a replay -----------------------------------------------------------------------------------
@@ -131,13 +137,13 @@ def test_an_unknown_action_is_refused():
 def test_replay_turns_split_at_each_user_message_and_count_ids_once():
     events = turn_events(1, "one", ["a", "b"], "p1") + turn_events(4, "two", ["c"], "p2")
     events.append({"id": 6, "v": 1, "type": "turn_complete", "promptId": "p2", "data": {"promptId": "p2"}})
-    turns = model.replay_turns(events + events[:2])  # the journal repeating ids of the compacted replay
+    turns = replay_turns(events + events[:2])  # the journal repeating ids of the compacted replay
     assert [(t.user_text, t.agent_text, t.prompt_ids) for t in turns] == [("one", "ab", ("p1",)), ("two", "c", ("p2",))]
     assert turns[1].ended == ("turn_complete",) and turns[0].updates == 3
 
 
 def test_replay_turns_ignore_what_comes_before_the_first_user_message():
-    assert model.replay_turns([update(1, "agent_message_chunk", "orphan")]) == []
+    assert replay_turns([update(1, "agent_message_chunk", "orphan")]) == []
 
 
 # -- the comparison ------------------------------------------------------------------------------------------
@@ -148,7 +154,7 @@ def test_every_completed_turn_found_in_order_with_its_texts_and_ledger_matches()
         turn_events(1, "old turn", ["x"]) + turn_events(3, "u1", ["a", "b"]) + turn_events(6, "u2", ["c"]),
         terminals=completed("p1", "p2"),
     )
-    comparison = model.compare_turns([seen("p1", "u1", "ab"), seen("p2", "u2", "c")], restored)
+    comparison = compare_turns([seen("p1", "u1", "ab"), seen("p2", "u2", "c")], restored)
     assert comparison.expected == 2 and comparison.matched == 2 and comparison.lost == 0
     assert comparison.ledger_checked and not comparison.problems
 
@@ -168,32 +174,28 @@ def test_every_completed_turn_found_in_order_with_its_texts_and_ledger_matches()
     ids=["missing", "out-of-order", "text-differs", "ledger-lacks-it"],
 )
 def test_a_turn_that_did_not_come_back_intact_is_named(events, terminals, expected):
-    comparison = model.compare_turns(
-        [seen("p1", "u1", "ab"), seen("p2", "u2", "c")], answer(events, terminals=terminals)
-    )
+    comparison = compare_turns([seen("p1", "u1", "ab"), seen("p2", "u2", "c")], answer(events, terminals=terminals))
     assert comparison.matched < comparison.expected
     assert any(expected in problem for problem in comparison.problems), comparison.problems
 
 
 def test_a_live_replay_with_other_prompt_ids_does_not_match():
     restored = answer(turn_events(1, "u1", ["a"], "other-prompt"))
-    comparison = model.compare_turns([seen("p1", "u1", "a")], restored)
+    comparison = compare_turns([seen("p1", "u1", "a")], restored)
     assert comparison.matched == 0 and "prompt id other-prompt instead of p1" in comparison.problems[0]
 
 
 def test_turns_in_flight_are_counted_with_what_the_ledger_and_replay_say():
     restored = answer(turn_events(1, "u1", ["a"]) + turn_events(3, "u2", ["partial"]), terminals=completed("p1"))
-    comparison = model.compare_turns([seen("p1", "u1", "a"), seen("p2", "u2", "", outcome="stream_cut")], restored)
+    comparison = compare_turns([seen("p1", "u1", "a"), seen("p2", "u2", "", outcome="stream_cut")], restored)
     assert (comparison.expected, comparison.matched, comparison.in_flight) == (1, 1, 1)
     assert comparison.in_flight_replayed == 1 and comparison.in_flight_completed == 0
 
 
 def test_check_restores_groups_turns_by_session_and_counts_failed_restores():
     ok = answer(turn_events(1, "u1", ["a"]), terminals=completed("p1"))
-    failed = model.restore(fake_client(lambda _r: httpx.Response(500, json={"error": "boom", "code": -32601})), "s2")
-    check = model.check_restores(
-        [seen("p1", "u1", "a"), model.SeenTurn("s2", "q1", "v", "w", "completed")], [ok, failed], "load"
-    )
+    failed = restore(fake_client(lambda _r: httpx.Response(500, json={"error": "boom", "code": -32601})), "s2")
+    check = check_restores([seen("p1", "u1", "a"), SeenTurn("s2", "q1", "v", "w", "completed")], [ok, failed], "load")
     assert (check.expected, check.matched) == (2, 1)
     assert any("500" in problem for problem in check.problems)
     figures = figures_of(check)
@@ -216,7 +218,7 @@ def test_the_transcript_is_read_page_by_page_with_the_cursor():
         asked.append((request.url.params.get("limit"), cursor))
         return httpx.Response(200, json=pages[cursor])
 
-    transcript = model.read_transcript(fake_client(handler), SID, limit=2)
+    transcript = read_transcript(fake_client(handler), SID, limit=2)
     assert asked == [("2", None), ("2", "c1"), ("2", "c2")]
     assert transcript.complete and transcript.pages == 3 and transcript.page_sizes == (2, 2, 0)
     assert [t.user_text for t in transcript.turns] == ["u1", "u2"]
@@ -227,7 +229,7 @@ def test_a_cursor_that_does_not_advance_ends_the_reading_incomplete():
     def handler(_request):
         return httpx.Response(200, json={"events": [], "hasMore": True, "nextCursor": "same"})
 
-    transcript = model.read_transcript(fake_client(handler), SID, max_pages=5)
+    transcript = read_transcript(fake_client(handler), SID, max_pages=5)
     assert not transcript.complete and transcript.pages == 2 and "no new cursor" in transcript.error
 
 
@@ -235,7 +237,7 @@ def test_a_missing_transcript_is_its_404():
     def handler(_request):
         return httpx.Response(404, json={"error": "No session", "code": "session_not_found"})
 
-    transcript = model.read_transcript(fake_client(handler), SID)
+    transcript = read_transcript(fake_client(handler), SID)
     assert transcript.status == 404 and transcript.code == "session_not_found" and transcript.pages == 0
     assert figures_of(transcript)["page"]["count"] == 1
 
@@ -245,20 +247,20 @@ def test_a_missing_transcript_is_its_404():
 )
 def test_transcript_bounds_are_checked(options, named):
     with pytest.raises(HarnessConfigError, match=named):
-        model.read_transcript(fake_client(lambda _r: httpx.Response(200, json={})), SID, **options)
+        read_transcript(fake_client(lambda _r: httpx.Response(200, json={})), SID, **options)
 
 
 # -- the journal marker and the scenario results -------------------------------------------------------------
 
 
-def mid_turn(journal: list[dict], final: str = "chunk-0chunk-1chunk-2") -> scenarios.MidTurnRestore:
+def mid_turn(journal: list[dict], final: str = "chunk-0chunk-1chunk-2") -> MidTurnRestore:
     load = answer([], journal=journal)
     markers = load.markers("journal")
-    return scenarios.MidTurnRestore(
+    return MidTurnRestore(
         prompt_id="p1",
         updates_before=3,
         load=load,
-        journal_text="".join(scenarios.agent_text(e) for e in journal),
+        journal_text="".join(agent_text(e) for e in journal),
         journal_prompt_ids=("p1",),
         final_text=final,
         reconnect_problems=(),
@@ -276,7 +278,7 @@ def marker(prompt_id: str = "p1", **data) -> dict:
 
 def test_the_marker_where_the_code_puts_it_passes():
     result = mid_turn([marker(), update(9, "agent_message_chunk", "chunk-2", "p1")])
-    assert scenarios.marker_problems(result) == []
+    assert marker_problems(result) == []
     figures = figures_of(result)
     assert figures["markerIndex"] == 0 and figures["truncatedEvents"] == 4 and figures["journalInTurn"] is True
 
@@ -293,7 +295,7 @@ def test_the_marker_where_the_code_puts_it_passes():
     ids=["absent", "not-first", "scope", "no-count", "other-prompt"],
 )
 def test_a_marker_elsewhere_or_different_is_named(journal, expected):
-    problems = scenarios.marker_problems(mid_turn(journal))
+    problems = marker_problems(mid_turn(journal))
     assert any(expected in p for p in problems), problems
 
 
@@ -312,8 +314,8 @@ def kill() -> KillOutcome:
 def test_crash_durability_counts_completed_recovered_lost_and_in_flight():
     restored = answer(turn_events(1, "u1", ["a"]) + turn_events(3, "u3", ["p"]), terminals=completed("p1"))
     turns = (seen("p1", "u1", "a"), seen("p2", "u2", "b"), seen("p3", "u3", "", outcome="stream_cut"))
-    check = model.check_restores(turns, [restored], "load")
-    crash = scenarios.CrashDurability(kill(), 1500.0, 800.0, turns, 1, check)
+    check = check_restores(turns, [restored], "load")
+    crash = CrashDurability(kill(), 1500.0, 800.0, turns, 1, check)
     figures = figures_of(crash)
     assert (figures["completedBeforeKill"], figures["recovered"], figures["lost"]) == (2, 1, 1)
     assert (figures["inFlightAtKill"], figures["inFlightInReplay"], figures["unconfirmedPrompts"]) == (1, 1, 1)
@@ -324,10 +326,10 @@ def test_crash_durability_counts_completed_recovered_lost_and_in_flight():
 def test_concurrent_restores_count_distinct_replays_and_attached_answers():
     a = answer(turn_events(1, "u1", ["a"]))
     b = answer(turn_events(1, "u1", ["a", "b"]))
-    together = scenarios.ConcurrentRestores(SID, (a, a, b), agent_restores=2)
+    together = ConcurrentRestores(SID, (a, a, b), agent_restores=2)
     figures = figures_of(together)
     assert figures["distinctReplays"] == 2 and figures["agentRestores"] == 2 and figures["clients"] == 3
-    assert figures_of(scenarios.ConcurrentRestores(SID, (a,)))["agentRestores"] is None
+    assert figures_of(ConcurrentRestores(SID, (a,)))["agentRestores"] is None
 
 
 def test_kill_outcome_figures_say_when_children_had_to_be_stopped():
@@ -337,5 +339,5 @@ def test_kill_outcome_figures_say_when_children_had_to_be_stopped():
 
 
 def test_prompt_texts_are_unique_and_carry_the_directive():
-    texts = {scenarios.prompt_text("[[mock chunks=2]]", "x", 0, 0) for _ in range(50)}
+    texts = {prompt_text("[[mock chunks=2]]", "x", 0, 0) for _ in range(50)}
     assert len(texts) == 50 and all(t.startswith("[[mock chunks=2]] x s1 t1 ") for t in texts)

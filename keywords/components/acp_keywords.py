@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
 from robotlibcore import keyword
 
 from keywords import checks
+from keywords.checks import Duration
 from keywords.components.component import Component
 from keywords.fakes import mock_control
-from keywords.traffic import acp_client as acp
+from keywords.traffic.acp import cap_probe, transport_runs
+from keywords.traffic.acp.acp_connection import AcpConnection, AcpPromptHandle
+from keywords.traffic.acp.cap_probe import CapProbe
+from keywords.traffic.acp.messages import CONNECTION_CAP, AcpPermissionRequest, AcpTurn
+from keywords.traffic.acp.transport_runs import TransportComparison, TransportRun
 
 Transport = Literal["ws", "http"]
 
@@ -20,8 +24,8 @@ class AcpKeywords(Component):
 
     @keyword(tags=("acp",))
     def open_acp_connection(
-        self, *, transport: Transport = "ws", timeout: timedelta | float = 30.0, daemon: str | None = None
-    ) -> acp.AcpConnection:
+        self, *, transport: Transport = "ws", timeout: Duration = 30.0, daemon: str | None = None
+    ) -> AcpConnection:
         """Open one ``/acp`` connection and send ``initialize``; it is closed when its daemon stops.
 
         Args:
@@ -38,7 +42,7 @@ class AcpKeywords(Component):
             | ${http}= | Open Acp Connection | transport=http |
         """
         running = self.ctx.get(daemon)
-        conn = acp.AcpConnection(
+        conn = AcpConnection(
             running.daemon.base_url,
             transport=transport,
             token=running.daemon.spec.token,
@@ -50,19 +54,21 @@ class AcpKeywords(Component):
         return conn
 
     @keyword(tags=("acp",))
-    def close_acp_connection(self, connection: acp.AcpConnection) -> None:
-        """Close an ``/acp`` connection (the WebSocket, or ``DELETE /acp`` and its streams).
+    def close_acp_connection(self, connection: AcpConnection) -> None:
+        """Close an ``/acp`` connection (the WebSocket, or ``DELETE /acp`` and its streams) and join its readers;
+        closing twice is fine, and its daemon's stop closes it too.
 
         Args:
             connection: From `Open Acp Connection`.
 
         Example:
+            | ${conn}= | Open Acp Connection | transport=http |
             | Close Acp Connection | ${conn} |
         """
         connection.close()
 
     @keyword(tags=("acp", "session"))
-    def open_acp_session(self, connection: acp.AcpConnection, *, daemon: str | None = None) -> str:
+    def open_acp_session(self, connection: AcpConnection, *, daemon: str | None = None) -> str:
         """``session/new`` over an ``/acp`` connection in the daemon's workspace; return the session id.
 
         Args:
@@ -78,8 +84,8 @@ class AcpKeywords(Component):
 
     @keyword(tags=("acp", "prompt"))
     def send_acp_prompt(
-        self, connection: acp.AcpConnection, session_id: str, text: str = "hello", **mock_settings: Any
-    ) -> acp.AcpTurn:
+        self, connection: AcpConnection, session_id: str, text: str = "hello", **mock_settings: Any
+    ) -> AcpTurn:
         """``session/prompt`` over ``/acp``; wait for its answer and return it with the updates the session got.
 
         Args:
@@ -103,8 +109,8 @@ class AcpKeywords(Component):
 
     @keyword(tags=("acp", "prompt"))
     def start_acp_prompt(
-        self, connection: acp.AcpConnection, session_id: str, text: str = "hello", **mock_settings: Any
-    ) -> acp.AcpPromptHandle:
+        self, connection: AcpConnection, session_id: str, text: str = "hello", **mock_settings: Any
+    ) -> AcpPromptHandle:
         """Send a ``session/prompt`` over ``/acp`` from a background thread (its turn may wait for a permission).
 
         Args:
@@ -119,10 +125,10 @@ class AcpKeywords(Component):
         Example:
             | ${handle}= | Start Acp Prompt | ${conn} | ${sid} | ask | tool_calls=1 | permissions=1 |
         """
-        return acp.AcpPromptHandle(connection, session_id, mock_control.with_directive(text, **mock_settings))
+        return AcpPromptHandle(connection, session_id, mock_control.with_directive(text, **mock_settings))
 
     @keyword(tags=("acp", "prompt"))
-    def wait_for_acp_prompt(self, handle: acp.AcpPromptHandle, *, timeout: timedelta | float = 30.0) -> acp.AcpTurn:
+    def wait_for_acp_prompt(self, handle: AcpPromptHandle, *, timeout: Duration = 30.0) -> AcpTurn:
         """Wait for a prompt started with `Start Acp Prompt`; fail when it is not answered in time.
 
         Args:
@@ -144,8 +150,8 @@ class AcpKeywords(Component):
 
     @keyword(tags=("acp", "permissions"))
     def wait_for_acp_permission_request(
-        self, connection: acp.AcpConnection, *, timeout: timedelta | float = 10.0
-    ) -> acp.AcpPermissionRequest:
+        self, connection: AcpConnection, *, timeout: Duration = 10.0
+    ) -> AcpPermissionRequest:
         """The next ``session/request_permission`` the daemon sent to an ``/acp`` connection; fail when none came.
 
         Args:
@@ -179,10 +185,10 @@ class AcpKeywords(Component):
         prompts: int,
         *,
         transport: Transport = "ws",
-        timeout: timedelta | float = 30.0,
+        timeout: Duration = 30.0,
         daemon: str | None = None,
         **mock_settings: Any,
-    ) -> acp.TransportRun:
+    ) -> TransportRun:
         """``connections`` ``/acp`` connections, one session each, released together, each sending ``prompts``
         prompts one after another with streaming updates.
 
@@ -203,7 +209,7 @@ class AcpKeywords(Component):
             | Should Be Equal As Integers | ${run.failed} | 0 |
         """
         running = self.ctx.get(daemon)
-        run = acp.run_acp_turns(
+        run = transport_runs.run_acp_turns(
             running.daemon.base_url,
             str(running.daemon.workspace),
             connections,
@@ -223,10 +229,10 @@ class AcpKeywords(Component):
         prompts: int,
         *,
         transport: Transport = "ws",
-        timeout: timedelta | float = 30.0,
+        timeout: Duration = 30.0,
         daemon: str | None = None,
         **mock_settings: Any,
-    ) -> acp.TransportComparison:
+    ) -> TransportComparison:
         """The same prompt workload over REST/SSE, then over ``/acp``: ``sessions`` sessions at once, ``prompts``
         turns each; turn times and events per second side by side.
 
@@ -249,11 +255,11 @@ class AcpKeywords(Component):
             | Record Result | ${side} |
         """
         running = self.ctx.get(daemon)
-        count = checks.whole_number("sessions", sessions, low=1, high=acp.CONNECTION_CAP)
+        count = checks.whole_number("sessions", sessions, low=1, high=CONNECTION_CAP)
         timeout_s = checks.seconds("timeout", timeout, high=3600)
         text = mock_control.with_directive("side by side", **mock_settings)
-        rest = acp.run_rest_turns(running.client, count, prompts, text, timeout_s=timeout_s)
-        over_acp = acp.run_acp_turns(
+        rest = transport_runs.run_rest_turns(running.client, count, prompts, text, timeout_s=timeout_s)
+        over_acp = transport_runs.run_acp_turns(
             running.daemon.base_url,
             str(running.daemon.workspace),
             count,
@@ -263,14 +269,14 @@ class AcpKeywords(Component):
             token=running.daemon.spec.token,
             timeout_s=timeout_s,
         )
-        result = acp.TransportComparison(rest, over_acp)
+        result = TransportComparison(rest, over_acp)
         self.info(result.line())
         return result
 
     @keyword(tags=("acp", "limits"))
     def probe_acp_connection_cap(
         self, *, transport: Transport = "ws", past: int = 2, daemon: str | None = None
-    ) -> acp.CapProbe:
+    ) -> CapProbe:
         """Open ``/acp`` connections up to the daemon's cap (``limits.acpConnectionCap`` of ``/daemon/status``)
         and ``past`` more, then close one and open one again; everything is closed at the end.
 
@@ -290,7 +296,7 @@ class AcpKeywords(Component):
         running = self.ctx.get(daemon)
         status = running.client.daemon_status()
         reported = (status.get("limits") or {}).get("acpConnectionCap")
-        probe = acp.probe_connection_cap(
+        probe = cap_probe.probe_connection_cap(
             running.daemon.base_url,
             transport=transport,
             past=past,

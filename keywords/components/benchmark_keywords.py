@@ -17,7 +17,7 @@ from robotlibcore import keyword
 
 from keywords.checks import seconds
 from keywords.components.daemon_component import DaemonComponent
-from keywords.fakes import provider as fake_provider
+from keywords.fakes import real_agent
 from keywords.fakes.oneshot_cli import CliSpec, OneShotCli
 from keywords.measure import (
     bench_tunables,
@@ -99,7 +99,7 @@ class BenchmarkKeywords(DaemonComponent):
         """
         iterations, warmup = cli_runs.check_cli_counts(iterations, warmup)
         timeout_s = seconds("timeout", timeout, high=MAX_CLI_TIMEOUT_S)
-        env, files = fake_provider.settings(provider_url, model, None)
+        env, files = real_agent.settings(provider_url, model, None)
         self._cli_count += 1
         cli = OneShotCli(
             CliSpec(self.ctx.source(cli_entry), self.ctx.node().path, env=env, home_files=files, timeout_s=timeout_s),

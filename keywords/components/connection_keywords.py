@@ -3,12 +3,11 @@ signalled shutdown."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
 from robotlibcore import keyword
 
-from keywords.checks import number, seconds, whole_number
+from keywords.checks import Duration, number, seconds, whole_number
 from keywords.components.component import Component
 from keywords.errors import DaemonHttpError, HarnessConfigError
 from keywords.traffic import connections, limits
@@ -29,8 +28,8 @@ class ConnectionKeywords(Component):
         self,
         count: int,
         *,
-        timeout: timedelta | float = 2.0,
-        pause: timedelta | float = 0.0,
+        timeout: Duration = 2.0,
+        pause: Duration = 0.0,
         path: str = "/health",
         daemon: str | None = None,
     ) -> ConnectionFloodResult:
@@ -78,11 +77,7 @@ class ConnectionKeywords(Component):
 
     @keyword(tags=("limits", "connections"))
     def wait_until_daemon_accepts_connections(
-        self,
-        *,
-        timeout: timedelta | float = 5.0,
-        interval: timedelta | float = 0.05,
-        daemon: str | None = None,
+        self, *, timeout: Duration = 5.0, interval: Duration = 0.05, daemon: str | None = None
     ) -> Recovery:
         """Try fresh connections until the daemon answers ``GET /health`` on one; fail after ``timeout``.
 
@@ -112,7 +107,7 @@ class ConnectionKeywords(Component):
         self,
         signal_name: SignalName = "TERM",
         *,
-        timeout: timedelta | float = 12.0,
+        timeout: Duration = 12.0,
         close_client: bool = True,
         daemon: str | None = None,
     ) -> ShutdownResult:
@@ -179,7 +174,7 @@ class ConnectionKeywords(Component):
         json: Any = None,
         expected_status: int | None = 200,
         code: str | None = None,
-        timeout: timedelta | float = 5.0,
+        timeout: Duration = 5.0,
         daemon: str | None = None,
     ) -> HttpAnswer:
         """Send one request on a TCP connection of its own and read the whole answer.
@@ -321,7 +316,7 @@ class ConnectionKeywords(Component):
 
     @keyword(tags=("limits", "session"))
     def daemon_should_still_serve(
-        self, *, client_id: str | None = None, timeout: timedelta | float = 10.0, daemon: str | None = None
+        self, *, client_id: str | None = None, timeout: Duration = 10.0, daemon: str | None = None
     ) -> ServiceCheck:
         """Fail unless the daemon still serves: ``/health`` is ok and a fresh session takes a prompt to its end.
 
@@ -350,13 +345,7 @@ class ConnectionKeywords(Component):
 
     @keyword(tags=("limits", "assertion"))
     def timer_should_have_fired_on_time(
-        self,
-        what: str,
-        elapsed_ms: float,
-        timer: timedelta | float,
-        *,
-        margin: timedelta | float,
-        may_fire_early: bool = False,
+        self, what: str, elapsed_ms: float, timer: Duration, *, margin: Duration, may_fire_early: bool = False
     ) -> TimerFiring:
         """Fail unless the daemon acted on one of its timers no earlier than the timer and within ``margin`` after.
 

@@ -20,8 +20,7 @@ from keywords.daemon import lifecycle
 from keywords.daemon.daemon_process import Daemon, DaemonSpec, KillOutcome
 from keywords.daemon.lifecycle import PREHEAT_TIMEOUT_MS, RestartResult, StopResult
 from keywords.errors import HarnessConfigError
-from keywords.fakes import mock_control
-from keywords.fakes import provider as real_agent
+from keywords.fakes import mock_control, real_agent
 from keywords.traffic.client import DaemonClient
 from mock_acp import directives
 

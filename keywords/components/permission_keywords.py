@@ -1,47 +1,43 @@
 """Keywords for permission requests: wait for them, answer them (as one client or several at once), read what
-the mock agent received, and run the permission scenarios."""
+the mock agent received, and answer in the background."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from robotlibcore import keyword
 
-from keywords.checks import number, seconds, whole_number
+from keywords.checks import Duration, seconds, whole_number
 from keywords.components.component import Component
 from keywords.context import RunningDaemon
 from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_report
 from keywords.fakes.mock_report import AgentOutcome, ReportCounts
-from keywords.traffic import permission_scenarios as scenarios
-from keywords.traffic import permissions
-from keywords.traffic.permission_scenarios import (
-    CapResult,
-    FirstResponderResult,
-    IsolationResult,
-    PendingEnd,
-    PolicyVotes,
-    TimeoutResult,
-)
-from keywords.traffic.permissions import (
-    Answer,
-    AutoAnswer,
-    AutoAnswerResult,
-    PermissionRequest,
-    PermissionWatch,
-    Resolution,
-    RoundTripResult,
-)
+from keywords.traffic.permissions.answering import Answer, PermissionRequest, Resolution, answer, answer_together
+from keywords.traffic.permissions.auto_answer import AutoAnswer, AutoAnswerResult
+from keywords.traffic.permissions.request_watch import PermissionWatch, open_watch
 
 Decision = Literal["select", "reject", "cancel"]
 Allowing = Literal["select", "reject"]
-Ending = Literal["cancel", "deadline", "close", "disconnect"]
+
+
+def mock_report_of(running: RunningDaemon) -> Path:
+    """The report of a daemon's mock agent; a daemon with the real agent has none.
+
+    Raises:
+        HarnessConfigError: the daemon runs the real agent.
+    """
+    if running.control_file is None:
+        raise HarnessConfigError(
+            f"{running.daemon.name} runs the real agent; permission scenarios need the mock agent's report "
+            "(start it with Start Daemon With Mock Agent)."
+        )
+    return mock_report.report_path(running.daemon.home)
 
 
 class PermissionKeywords(Component):
-    """Permission requests of the daemon and their mediation, with the mock agent's view of them.
+    """Permission requests of the daemon and their answers, with the mock agent's view of them.
 
     The mock agent asks for permission when a prompt's mock settings say so (``tool_calls=3 permissions=3``);
     the daemon publishes each request on the session's stream and waits for a client's answer. What the agent
@@ -55,7 +51,7 @@ class PermissionKeywords(Component):
         self,
         session_id: str,
         *,
-        timeout: timedelta | float = 120.0,
+        timeout: Duration = 120.0,
         client_id: str | None = None,
         replay: bool = False,
         daemon: str | None = None,
@@ -80,7 +76,7 @@ class PermissionKeywords(Component):
             | ${request}= | Wait For Permission Request | ${watch} |
         """
         running = self.ctx.get(daemon)
-        watch = permissions.open_watch(
+        watch = open_watch(
             running.client,
             session_id,
             timeout_s=seconds("timeout", timeout),
@@ -91,9 +87,7 @@ class PermissionKeywords(Component):
         return watch
 
     @keyword(tags=("permissions", "events"))
-    def wait_for_permission_request(
-        self, watch: PermissionWatch, *, timeout: timedelta | float = 10.0
-    ) -> PermissionRequest:
+    def wait_for_permission_request(self, watch: PermissionWatch, *, timeout: Duration = 10.0) -> PermissionRequest:
         """The watch's next permission request not handed out yet; fails when none arrives in time.
 
         Args:
@@ -149,9 +143,7 @@ class PermissionKeywords(Component):
             | ${answer}= | Answer Permission Request | ${request} | reject |
             | Should Be Equal As Integers | ${answer.status} | 200 |
         """
-        return permissions.answer(
-            self.ctx.get(daemon).client, request, decision, option_id=option_id, client_id=client_id
-        )
+        return answer(self.ctx.get(daemon).client, request, decision, option_id=option_id, client_id=client_id)
 
     @keyword(tags=("permissions",))
     def answer_permission_request_together(
@@ -178,16 +170,11 @@ class PermissionKeywords(Component):
             | Should Be Equal As Integers | ${answers}[0].status | 200 |
         """
         ids = [None if c in (None, "NONE", "") else c for c in client_ids]
-        return permissions.answer_together(self.ctx.get(daemon).client, request, ids, decision, option_id=option_id)
+        return answer_together(self.ctx.get(daemon).client, request, ids, decision, option_id=option_id)
 
     @keyword(tags=("permissions", "events"))
     def wait_for_permission_resolution(
-        self,
-        watch: PermissionWatch,
-        request: PermissionRequest,
-        *,
-        refusals: int = 0,
-        timeout: timedelta | float = 5.0,
+        self, watch: PermissionWatch, request: PermissionRequest, *, refusals: int = 0, timeout: Duration = 5.0
     ) -> Resolution:
         """Wait until the stream shows the request resolved (and ``refusals`` late votes refused); return what
         it showed. Not resolved in time is returned (``resolved`` 0), not failed.
@@ -214,7 +201,7 @@ class PermissionKeywords(Component):
     # -- the mock agent's side -----------------------------------------------------------------------------
     @keyword(tags=("permissions", "mock"))
     def wait_for_agent_permission_outcome(
-        self, request: PermissionRequest, *, timeout: timedelta | float = 5.0, daemon: str | None = None
+        self, request: PermissionRequest, *, timeout: Duration = 5.0, daemon: str | None = None
     ) -> AgentOutcome:
         """What the mock agent received for a request (its report), waiting until it received something.
 
@@ -232,7 +219,7 @@ class PermissionKeywords(Component):
             | ${got}= | Wait For Agent Permission Outcome | ${request} |
             | Should Be Equal | ${got.outcome} | selected |
         """
-        path = self._report_path(self.ctx.get(daemon, alive=False))
+        path = mock_report_of(self.ctx.get(daemon, alive=False))
         tool = str(request.tool_call_id)
         wait_s = seconds("timeout", timeout, high=600)
         report, met = mock_report.wait_for(
@@ -260,7 +247,7 @@ class PermissionKeywords(Component):
             | ${counts}= | Get Agent Permission Counts | ${sid} |
             | Should Be Equal As Integers | ${counts.answered_twice} | 0 |
         """
-        report = mock_report.read(self._report_path(self.ctx.get(daemon, alive=False)))
+        report = mock_report.read(mock_report_of(self.ctx.get(daemon, alive=False)))
         return report.counts(list(session_ids) or None)
 
     # -- background answers --------------------------------------------------------------------------------
@@ -271,7 +258,7 @@ class PermissionKeywords(Component):
         decision: Allowing = "select",
         *,
         client_id: str | None = None,
-        timeout: timedelta | float = 600.0,
+        timeout: Duration = 600.0,
         daemon: str | None = None,
     ) -> AutoAnswer:
         """Answer every permission request of a session as soon as it is read, in the background, so other
@@ -316,266 +303,3 @@ class PermissionKeywords(Component):
             | Should Be Equal As Integers | ${done.answered} | 2 |
         """
         return auto.stop()
-
-    # -- scenarios ----------------------------------------------------------------------------------------
-    @keyword(tags=("permissions", "load"))
-    def run_permission_round_trips(
-        self,
-        sessions: int = 8,
-        permissions_per_prompt: int = 3,
-        *,
-        decision: Allowing = "select",
-        timeout: timedelta | float = 30.0,
-        daemon: str | None = None,
-    ) -> RoundTripResult:
-        """Prompt fresh sessions at once, each turn asking permissions that are answered as soon as they are read,
-        and count both sides: the streams and the mock agent's report.
-
-        Args:
-            sessions: Sessions prompted together (1..64).
-            permissions_per_prompt: Permission requests each prompt asks (1..64).
-            decision: ``select`` (allow) or ``reject``.
-            timeout: Bound on the whole run.
-
-        Returns:
-            ``RoundTripResult``: ``sessions``, ``permissions``, ``requests_seen``, ``answered``,
-            ``answers_refused``, ``resolved_events``, ``resolved_twice``, ``already_resolved`` and
-            ``turns_complete`` (int each), ``agent`` (``ReportCounts``), ``turn_ends`` (dict), ``lost`` (list of
-            str), ``request_to_resolved``, ``request_to_agent``, ``answer_to_agent``, ``answer_post`` and ``turn``
-            (``LatencySummary``, ms), ``wall_ms`` (float), ``problems()``, ``figures()`` and ``line()``.
-
-        Example:
-            | ${trips}= | Run Permission Round Trips | 8 | 3 |
-            | Record Result | ${trips} |
-            | Permission Scenario Should Hold | ${trips} |
-        """
-        running = self.ctx.get(daemon)
-        return permissions.run_round_trips(
-            running.client,
-            self._report_path(running),
-            sessions=sessions,
-            permissions=permissions_per_prompt,
-            decision=decision,
-            timeout_s=seconds("timeout", timeout, high=600),
-        )
-
-    @keyword(tags=("permissions",))
-    def run_first_responder_races(
-        self, rounds: int = 20, clients: int = 3, *, timeout: timedelta | float = 30.0, daemon: str | None = None
-    ) -> FirstResponderResult:
-        """Clients attached to the workspace's shared session answer each of a turn's requests at the same
-        instant, round after round.
-
-        Args:
-            rounds: Requests raced (one turn asks them one after another; 1..200).
-            clients: Clients answering each request (2..32).
-            timeout: Bound on the whole run.
-
-        Returns:
-            ``FirstResponderResult``: ``clients`` (int), ``rounds`` (list of ``Race``: ``round``, ``request``,
-            ``answers``, ``resolution``, ``agent_outcomes``, ``winner``), ``policy`` (str or None), ``turn_end``
-            (str), ``wins()`` (dict), ``problems()``, ``figures()`` and ``line()``.
-
-        Example:
-            | ${races}= | Run First Responder Races | 20 | 3 |
-            | Record Result | ${races} |
-            | Permission Scenario Should Hold | ${races} |
-        """
-        running = self.ctx.get(daemon)
-        return scenarios.run_first_responder(
-            running.client,
-            self._report_path(running),
-            rounds=rounds,
-            clients=clients,
-            timeout_s=seconds("timeout", timeout, high=600),
-        )
-
-    @keyword(tags=("permissions",))
-    def run_permission_votes(
-        self, voters: int = 3, *, timeout: timedelta | float = 15.0, daemon: str | None = None
-    ) -> PolicyVotes:
-        """Clients attached to the shared session vote on one request one after another (voter 1 sent the
-        prompt and votes last), each vote waiting for the frame it produces.
-
-        Args:
-            voters: Clients registered on the session (2..32).
-            timeout: Bound on the whole run.
-
-        Returns:
-            ``PolicyVotes``: ``policy`` and ``status_policy`` (str or None), ``voters`` (int), ``votes`` (list of
-            ``Vote``: ``voter``, ``status``, ``code``, ``event``, ``elapsed_ms``), ``resolved_by`` (int or None),
-            ``outcome`` (str or None), ``agent_outcomes`` (int), ``turn_end`` (str), ``resolved_after_ms`` (float
-            or None), ``statuses`` (str, e.g. ``403,403,200``), ``events`` (str), ``figures()`` and ``line()``.
-
-        Example:
-            | ${votes}= | Run Permission Votes | 3 |
-            | Should Be Equal | ${votes.statuses} | 200,404,404 |
-        """
-        running = self.ctx.get(daemon)
-        return scenarios.run_policy_votes(
-            running.client, self._report_path(running), voters=voters, timeout_s=seconds("timeout", timeout)
-        )
-
-    @keyword(tags=("permissions",))
-    def end_turn_while_permission_pending(
-        self,
-        how: Ending,
-        *,
-        settle: timedelta | float = 1.0,
-        timeout: timedelta | float = 15.0,
-        daemon: str | None = None,
-    ) -> PendingEnd:
-        """Prompt a fresh session with one permission and, while the request is pending, end the turn ``how``.
-
-        Args:
-            how: ``cancel`` (POST cancel), ``deadline`` (the daemon's ``--prompt-deadline-ms`` expires), ``close``
-                (DELETE the session) or ``disconnect`` (the only subscriber closes its stream; after ``settle``
-                a new subscriber replays the ring and answers).
-            settle: ``disconnect`` only: how long the request stays without a subscriber.
-            timeout: Bound on each wait.
-
-        Returns:
-            ``PendingEnd``: ``how``, ``agent_received``, ``agent_told`` (str or None), ``stream`` (list of frame
-            types), ``turn_end``, ``still_pending`` and ``replayed`` (bool or None), ``late_answer`` (int or
-            None), ``next_prompt`` (str), ``end_ms``, ``agent_ms`` and ``next_ms`` (float ms or None),
-            ``figures()`` and ``line()``.
-
-        Example:
-            | ${end}= | End Turn While Permission Pending | cancel |
-            | Should Be Equal | ${end.turn_end} | turn_complete cancelled |
-        """
-        running = self.ctx.get(daemon)
-        return scenarios.run_pending_end(
-            running.client,
-            self._report_path(running),
-            how,
-            settle_s=seconds("settle", settle, high=60),
-            timeout_s=seconds("timeout", timeout),
-        )
-
-    @keyword(tags=("permissions", "limits"))
-    def run_permission_cap(
-        self, requests: int = 70, *, timeout: timedelta | float = 30.0, daemon: str | None = None
-    ) -> CapResult:
-        """One turn sends ``requests`` permission requests at once; every request the daemon publishes is then
-        answered one by one.
-
-        Args:
-            requests: Requests sent in one batch (the mock's ``tool_batch``; 1..1000).
-            timeout: Bound on the whole run.
-
-        Returns:
-            ``CapResult``: ``sent``, ``published``, ``cancelled_by_daemon``, ``answered``, ``resolved_events`` and
-            ``agent_outcomes`` (int each), ``pending_peak`` (int or None), ``turn_end`` (str), ``refusal``
-            (``LatencySummary`` of the agent's wait for the daemon's own cancels, or None), ``answer_all_ms``
-            (float or None), ``figures()`` and ``line()``.
-
-        Example:
-            | ${cap}= | Run Permission Cap | 70 |
-            | Should Be Equal As Integers | ${cap.published} | 64 |
-        """
-        running = self.ctx.get(daemon)
-        return scenarios.run_permission_cap(
-            running.client, self._report_path(running), requests=requests, timeout_s=seconds("timeout", timeout)
-        )
-
-    @keyword(tags=("permissions", "timers"))
-    def leave_permission_unanswered(
-        self, *, timeout: timedelta | float = 15.0, daemon: str | None = None
-    ) -> TimeoutResult:
-        """Prompt a fresh session with one permission and answer nothing until the daemon resolves it (on a
-        daemon started with ``--permission-response-timeout-ms``); then answer late and prompt again.
-
-        Args:
-            timeout: Bound on each wait (must exceed the daemon's response timeout).
-
-        Returns:
-            ``TimeoutResult``: ``resolved_after_ms`` and ``server_after_ms`` (float or None), ``outcome`` and
-            ``voter_client_id`` (str or None), ``agent_received`` (str), ``agent_waited_ms`` (float or None),
-            ``late_answer`` (int or None), ``late_already_resolved`` (int), ``turn_end`` and ``next_prompt``
-            (str), ``figures()`` and ``line()``.
-
-        Example:
-            | ${expiry}= | Leave Permission Unanswered | timeout=10 s |
-            | Should Be Equal | ${expiry.outcome} | cancelled |
-        """
-        running = self.ctx.get(daemon)
-        return scenarios.run_permission_timeout(
-            running.client, self._report_path(running), timeout_s=seconds("timeout", timeout)
-        )
-
-    @keyword(tags=("permissions", "load"))
-    def run_permission_isolation(
-        self,
-        others: int = 4,
-        rate: float = 8.0,
-        *,
-        phase: timedelta | float = 1.5,
-        blocks: int = 2,
-        tolerance: float = 0.5,
-        drain: timedelta | float = 3.0,
-        daemon: str | None = None,
-    ) -> IsolationResult:
-        """Fixed-rate prompts on other sessions, in phases alone and while one session's request stays
-        unanswered (A B B A blocks), compared with the paired ratio of their median service times.
-
-        Args:
-            others: Sessions under load (1..16); each prompt asks one permission, answered at once.
-            rate: Prompts per second over them.
-            phase: Length of one phase's arrival schedule.
-            blocks: A B B A blocks (two pairs each).
-            tolerance: How much slower (a fraction: 0.5 = 50 %) the pending phases may be.
-            drain: After a phase's last arrival, how long to wait for its turns.
-
-        Returns:
-            ``IsolationResult``: ``others`` (int), ``rate`` (float), ``phases`` (list of ``IsolationPhase``),
-            ``ratio`` (``PairedEstimate``), ``answered`` (int), ``blocked`` (bool), ``verdict`` (str:
-            ``isolated``, ``slower``, ``blocked`` or ``not measured``), ``figures()`` and ``line()``.
-
-        Example:
-            | ${iso}= | Run Permission Isolation | 4 | 8 |
-            | Should Be Equal | ${iso.verdict} | isolated |
-        """
-        running = self.ctx.get(daemon)
-        self._report_path(running)  # only the mock agent asks permissions when its prompt says so
-        return scenarios.run_isolation(
-            running.client,
-            others=others,
-            rate=number("rate", rate, low=0.0, high=200.0, low_open=True),
-            phase_s=seconds("phase", phase, high=120),
-            blocks=blocks,
-            tolerance=tolerance,
-            drain_s=seconds("drain", drain, high=120),
-        )
-
-    @keyword(tags=("permissions", "assertion"))
-    def permission_scenario_should_hold(self, result: Any) -> None:
-        """Fail unless a permission scenario's result lists no problem (`Run Permission Round Trips`, `Run First
-        Responder Races`): every request resolved exactly once, nothing lost, both sides' counts agreeing.
-
-        Args:
-            result: The scenario's result (it has ``problems()``).
-
-        Example:
-            | Permission Scenario Should Hold | ${trips} |
-        """
-        problems = getattr(result, "problems", None)
-        if not callable(problems):
-            raise HarnessConfigError(
-                f"Permission Scenario Should Hold needs a result with problems(), got a {type(result).__name__}."
-            )
-        found = problems()
-        if found:
-            shown = "\n- ".join(found[:20])
-            more = f"\n(and {len(found) - 20} more)" if len(found) > 20 else ""
-            raise AssertionError(f"{len(found)} permission invariant(s) broken; {found[0]}.\n- {shown}{more}")
-
-    # -- helpers ------------------------------------------------------------------------------------------
-    @staticmethod
-    def _report_path(running: RunningDaemon) -> Path:
-        if running.control_file is None:
-            raise HarnessConfigError(
-                f"{running.daemon.name} runs the real agent; permission scenarios need the mock agent's report "
-                "(start it with Start Daemon With Mock Agent)."
-            )
-        return mock_report.report_path(running.daemon.home)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from robotlibcore import keyword
 
 import mock_acp
+from keywords.checks import Duration
 from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider, ProviderBehaviour, ProviderConfigError, stop_quietly
@@ -176,7 +176,7 @@ class ProviderKeywords(Component):
         *,
         text: str = "reply with the single word ok",
         provider: FakeProvider | None = None,
-        timeout: timedelta | float = 60.0,
+        timeout: Duration = 60.0,
         daemon: str | None = None,
     ) -> PromptSeries:
         """Prompt ``iterations`` times, one after another, and measure each turn from its POST.

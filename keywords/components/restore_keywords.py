@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
 from robotlibcore import keyword
 
 from keywords import checks
+from keywords.checks import Duration
 from keywords.components.daemon_component import DaemonComponent
 from keywords.context import RunningDaemon
 from keywords.fakes import mock_control, mock_report
-from keywords.traffic import restore as model
-from keywords.traffic import restore_scenarios as scenarios
 from keywords.traffic.client import DaemonClient
-from mock_acp import directives
+from keywords.traffic.restore import (
+    concurrent_restores,
+    crash_durability,
+    mid_turn,
+    restore_call,
+    seen_turns,
+    transcript,
+    turn_check,
+)
+from keywords.traffic.restore.concurrent_restores import ConcurrentRestores
+from keywords.traffic.restore.crash_durability import CrashDurability
+from keywords.traffic.restore.mid_turn import MidTurnRestore
+from keywords.traffic.restore.restore_call import RestoreResult
+from keywords.traffic.restore.seen_turns import SeenTurns
+from keywords.traffic.restore.transcript import Transcript
+from keywords.traffic.restore.turn_check import RestoreCheck
+from mock_acp.report import read_report
 
 ReplayMode = Literal["full", "summary"]
 Action = Literal["load", "resume"]
@@ -35,7 +49,7 @@ class RestoreKeywords(DaemonComponent):
         live_replay_mode: ReplayMode | None = None,
         compacted_replay_mode: ReplayMode | None = None,
         daemon: str | None = None,
-    ) -> model.RestoreResult:
+    ) -> RestoreResult:
         """``POST /session/:id/load``: get a session back with its history; an error answer is returned, not raised.
 
         A live session is attached to (its history from the daemon's event ring, with prompt ids); one that is
@@ -61,19 +75,19 @@ class RestoreKeywords(DaemonComponent):
             | Should Be Equal As Integers | ${load.status} | 200 |
             | Length Should Be | ${load.turns} | 3 |
         """
-        body = model.restore_body(
+        body = restore_call.restore_body(
             history_page_size=history_page_size,
             live_replay_mode=live_replay_mode,
             compacted_replay_mode=compacted_replay_mode,
         )
-        result = model.restore(self.ctx.get(daemon).client, session_id, "load", client_id=client_id, body=body)
+        result = restore_call.restore(self.ctx.get(daemon).client, session_id, "load", client_id=client_id, body=body)
         self.info(result.line())
         return result
 
     @keyword(tags=("session", "restore"))
     def resume_session(
         self, session_id: str, *, client_id: str | None = None, daemon: str | None = None
-    ) -> model.RestoreResult:
+    ) -> RestoreResult:
         """``POST /session/:id/resume``: get a session back without its history; an error answer is returned.
 
         Args:
@@ -88,14 +102,14 @@ class RestoreKeywords(DaemonComponent):
             | ${resume}= | Resume Session | ${sid} |
             | Should Be True | ${resume.ok} |
         """
-        result = model.restore(self.ctx.get(daemon).client, session_id, "resume", client_id=client_id)
+        result = restore_call.restore(self.ctx.get(daemon).client, session_id, "resume", client_id=client_id)
         self.info(result.line())
         return result
 
     @keyword(tags=("session", "restore"))
     def read_transcript(
         self, session_id: str, *, limit: int = 100, max_pages: int = 1000, daemon: str | None = None
-    ) -> model.Transcript:
+    ) -> Transcript:
         """Read every page of ``GET /session/:id/transcript``, cursor by cursor; an error answer is returned.
 
         Args:
@@ -113,21 +127,15 @@ class RestoreKeywords(DaemonComponent):
             | ${transcript}= | Read Transcript | ${sid} | limit=50 |
             | Should Be True | ${transcript.complete} |
         """
-        result = model.read_transcript(self.ctx.get(daemon).client, session_id, limit=limit, max_pages=max_pages)
+        result = transcript.read_transcript(self.ctx.get(daemon).client, session_id, limit=limit, max_pages=max_pages)
         self.info(result.line())
         return result
 
     # -- turns before, compared after ----------------------------------------------------------------------
     @keyword(tags=("restore", "load"))
     def run_remembered_turns(
-        self,
-        sessions: int,
-        turns: int,
-        *,
-        timeout: timedelta | float = 30.0,
-        daemon: str | None = None,
-        **mock_settings: Any,
-    ) -> scenarios.SeenTurns:
+        self, sessions: int, turns: int, *, timeout: Duration = 30.0, daemon: str | None = None, **mock_settings: Any
+    ) -> SeenTurns:
         """Open ``sessions`` sessions and run ``turns`` turns in each (the sessions at once), keeping what each
         stream showed: prompt ids, the texts sent, the agent's texts.
 
@@ -147,19 +155,19 @@ class RestoreKeywords(DaemonComponent):
             | Record Result | ${seen} | as=before |
         """
         client = self.ctx.get(daemon).client
-        count = checks.whole_number("sessions", sessions, low=1, high=scenarios.MAX_SESSIONS)
-        checks.whole_number("turns", turns, low=1, high=scenarios.MAX_TURNS)
+        count = checks.whole_number("sessions", sessions, low=1, high=seen_turns.MAX_SESSIONS)
+        checks.whole_number("turns", turns, low=1, high=seen_turns.MAX_TURNS)
         directive = mock_control.directive(**mock_settings)
         timeout_s = checks.seconds("timeout", timeout, high=3600)
         session_ids = [client.create_session().session_id for _ in range(count)]
-        seen = scenarios.run_seen_turns(client, session_ids, turns, directive=directive, timeout_s=timeout_s)
+        seen = seen_turns.run_seen_turns(client, session_ids, turns, directive=directive, timeout_s=timeout_s)
         self.info(seen.line())
         return seen
 
     @keyword(tags=("restore",))
     def restore_and_compare(
-        self, seen: scenarios.SeenTurns, action: Action = "load", *, daemon: str | None = None
-    ) -> model.RestoreCheck:
+        self, seen: SeenTurns, action: Action = "load", *, daemon: str | None = None
+    ) -> RestoreCheck:
         """Restore every session of ``seen`` one after another and compare each with what its stream showed.
 
         Every completed turn must come back once, in order, with the same user text and agent text; where the
@@ -180,15 +188,15 @@ class RestoreKeywords(DaemonComponent):
             | ${check}= | Restore And Compare | ${seen} |
             | Restored Turns Should Match | ${check} |
         """
-        action = checks.choice("action", action, model.ACTIONS)
+        action = checks.choice("action", action, restore_call.ACTIONS)
         client = self.ctx.get(daemon).client
-        results = scenarios.restore_sessions(client, seen.session_ids, action)
-        check = model.check_restores(seen.turns, results, action)
+        results = seen_turns.restore_sessions(client, seen.session_ids, action)
+        check = turn_check.check_restores(seen.turns, results, action)
         self.info(check.line())
         return check
 
     @keyword(tags=("restore", "assertion"))
-    def restored_turns_should_match(self, check: model.RestoreCheck) -> None:
+    def restored_turns_should_match(self, check: RestoreCheck) -> None:
         """Fail unless every session was restored and every completed turn came back intact.
 
         Args:
@@ -211,12 +219,12 @@ class RestoreKeywords(DaemonComponent):
         self,
         sessions: int,
         *,
-        kill_after: timedelta | float = 1.5,
-        timeout: timedelta | float = 30.0,
-        children_grace: timedelta | float = 5.0,
+        kill_after: Duration = 1.5,
+        timeout: Duration = 30.0,
+        children_grace: Duration = 5.0,
         daemon: str | None = None,
         **mock_settings: Any,
-    ) -> scenarios.CrashDurability:
+    ) -> CrashDurability:
         """Keep ``sessions`` sessions busy with one turn after another, SIGKILL the daemon after ``kill_after``,
         restart it on the same HOME, load every session and compare with what the streams showed.
 
@@ -239,7 +247,7 @@ class RestoreKeywords(DaemonComponent):
             | Record Result | ${crash} |
         """
         running = self.ctx.get(daemon)
-        count = checks.whole_number("sessions", sessions, low=1, high=scenarios.MAX_SESSIONS)
+        count = checks.whole_number("sessions", sessions, low=1, high=seen_turns.MAX_SESSIONS)
         kill_after_s = checks.seconds("kill_after", kill_after, high=600)
         timeout_s = checks.seconds("timeout", timeout, high=3600)
         grace_s = checks.seconds("children_grace", children_grace, high=60, allow_zero=True)
@@ -253,7 +261,7 @@ class RestoreKeywords(DaemonComponent):
 
         for sub in running.subscriptions:
             sub.stop()
-        result = scenarios.run_crash_durability(
+        result = crash_durability.run_crash_durability(
             client,
             session_ids,
             kill=self._daemons.kill_for(running, grace_s),
@@ -267,13 +275,8 @@ class RestoreKeywords(DaemonComponent):
 
     @keyword(tags=("restore", "load"))
     def restore_session_together(
-        self,
-        session_id: str,
-        clients: int,
-        action: Action = "load",
-        *,
-        daemon: str | None = None,
-    ) -> scenarios.ConcurrentRestores:
+        self, session_id: str, clients: int, action: Action = "load", *, daemon: str | None = None
+    ) -> ConcurrentRestores:
         """``clients`` restores of one session at the same instant; the mock agent's report says how many reached
         the agent.
 
@@ -295,13 +298,11 @@ class RestoreKeywords(DaemonComponent):
             | Should Be Equal As Integers | ${together.agent_restores} | 1 |
         """
         running = self.ctx.get(daemon)
-        action = checks.choice("action", action, model.ACTIONS)
+        action = checks.choice("action", action, restore_call.ACTIONS)
         before = self._agent_restores(running, session_id)
-        results = scenarios.restore_together(running.client, session_id, clients, action)
+        results = concurrent_restores.restore_together(running.client, session_id, clients, action)
         agent = self._agent_restores(running, session_id)
-        together = scenarios.ConcurrentRestores(
-            session_id, results, None if agent is None or before is None else agent - before
-        )
+        together = ConcurrentRestores(session_id, results, None if agent is None or before is None else agent - before)
         self.info(together.line())
         return together
 
@@ -312,10 +313,10 @@ class RestoreKeywords(DaemonComponent):
         text: str = "mid-turn restore",
         *,
         after_updates: int = 5,
-        timeout: timedelta | float = 30.0,
+        timeout: Duration = 30.0,
         daemon: str | None = None,
         **mock_settings: Any,
-    ) -> scenarios.MidTurnRestore:
+    ) -> MidTurnRestore:
         """Start a streaming turn; after ``after_updates`` of its session updates (the daemon's echo of the prompt
         included), load the session and reconnect a second stream from the prompt's ``lastEventId``; read both to
         the turn's end.
@@ -340,7 +341,7 @@ class RestoreKeywords(DaemonComponent):
             | ${mid}= | Restore Mid Turn | ${sid} | after_updates=11 | chunks=40 | chunk_delay_ms=20 |
             | Should Be True | ${mid.journal_is_prefix} |
         """
-        result = scenarios.restore_mid_turn(
+        result = mid_turn.restore_mid_turn(
             self.ctx.get(daemon).client,
             session_id,
             mock_control.with_directive(text, **mock_settings),
@@ -351,7 +352,7 @@ class RestoreKeywords(DaemonComponent):
         return result
 
     @keyword(tags=("restore", "assertion"))
-    def journal_marker_should_be_where_documented(self, result: scenarios.MidTurnRestore) -> None:
+    def journal_marker_should_be_where_documented(self, result: MidTurnRestore) -> None:
         """Fail unless the mid-turn load's ``liveJournal`` starts with the ``history_truncated`` marker the daemon's
         code writes: scope ``live_journal``, reason ``replay_window_exceeded``, counting the dropped events,
         stamped with the turn's prompt id.
@@ -363,7 +364,7 @@ class RestoreKeywords(DaemonComponent):
         Example:
             | Journal Marker Should Be Where Documented | ${mid} |
         """
-        problems = scenarios.marker_problems(result)
+        problems = mid_turn.marker_problems(result)
         if problems:
             raise AssertionError(
                 "The journal of a turn over its caps should start with a history_truncated marker, but "
@@ -383,5 +384,5 @@ class RestoreKeywords(DaemonComponent):
         path = mock_report.report_path(running.daemon.home)
         if not path.is_file():
             return 0
-        events = directives.read_report(str(path))
+        events = read_report(str(path))
         return sum(1 for e in events if e.get("event") in AGENT_RESTORE_EVENTS and e.get("sessionId") == session_id)

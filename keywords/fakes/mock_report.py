@@ -1,7 +1,7 @@
 """What the mock agent received and sent, read from its NDJSON report (``<daemon HOME>/mock-acp/report.ndjson``).
 
 The agent writes one flushed line per event (format in ``mock_acp/README.md``; parsed by
-``mock_acp.directives.read_report``). Here the permission events become typed records:
+``mock_acp.report.read_report``). Here the permission events become typed records:
 
 * :class:`AgentRequest` - a ``session/request_permission`` the agent sent (``permission_requested``);
 * :class:`AgentOutcome` - the answer it received (``permission_outcome``), or that it stopped waiting
@@ -28,7 +28,9 @@ from typing import Any
 
 from keywords.checks import seconds
 from keywords.errors import HarnessConfigError
+from keywords.reporting.figures import field_figures
 from mock_acp import directives
+from mock_acp.report import read_report
 
 POLL_S = 0.005
 
@@ -194,17 +196,21 @@ class ReportCounts:
     unanswered: int
     stray: int
 
-    def figures(self) -> dict[str, int]:
+    def figures(self) -> dict[str, Any]:
         """The counts by camelCase key (``requests``, ``outcomes``, ``answeredTwice``...)."""
-        return {
-            "requests": self.requests,
-            "outcomes": self.outcomes,
-            "abandoned": self.abandoned,
-            "late": self.late,
-            "answeredTwice": self.answered_twice,
-            "unanswered": self.unanswered,
-            "stray": self.stray,
-        }
+        return field_figures(self, *vars(self))
+
+    def problems(self, asked: int) -> list[str]:
+        """One plain sentence per way the agent's side broke "each of the ``asked`` requests sent once and answered
+        once, no stray answer" (empty when it held)."""
+        broken = (
+            (self.requests != asked, f"the agent sent {self.requests} permission requests, {asked} were asked"),
+            (self.outcomes != asked, f"the agent received {self.outcomes} answers for {asked} requests"),
+            (self.answered_twice > 0, f"{self.answered_twice} requests reached the agent answered more than once"),
+            (self.unanswered > 0, f"{self.unanswered} requests never reached the agent answered"),
+            (self.stray > 0, f"the agent received {self.stray} answers to no request of its own"),
+        )
+        return [text for failed, text in broken if failed]
 
     def line(self) -> str:
         """``agent: 24 requests, 24 outcomes, 0 answered twice, 0 unanswered``."""
@@ -245,7 +251,7 @@ def read(path: str | Path) -> MockReport:
         HarnessConfigError: a complete line is not a JSON object (the file is not the mock's report).
     """
     try:
-        return MockReport(Path(path), directives.read_report(path))
+        return MockReport(Path(path), read_report(path))
     except directives.MockSettingsError as exc:
         raise HarnessConfigError(f"The mock agent's report {Path(path).name} cannot be read: {exc}") from exc
 

@@ -35,6 +35,21 @@ def _whole(value: Any) -> int | None:
     return None
 
 
+def _whole_in_body(name: str, doc: str) -> property:
+    """A read-only attribute: the body's field ``name`` as a whole number (``None`` when missing or not one)."""
+    return property(lambda answer: _whole(answer._field(name)), doc=doc)
+
+
+def _text_in_body(name: str, doc: str) -> property:
+    """A read-only attribute: the body's field ``name`` as sent (``None`` when missing)."""
+    return property(lambda answer: answer._field(name), doc=doc)
+
+
+def _whole_in_header(name: str, doc: str) -> property:
+    """A read-only attribute: the header ``name`` (lower case) as a whole number (``None`` when missing or not one)."""
+    return property(lambda answer: _whole(answer.headers.get(name)), doc=doc)
+
+
 @dataclass(frozen=True)
 class HttpAnswer:
     """One answer of the daemon.
@@ -88,56 +103,28 @@ class HttpAnswer:
         """``Retry-After`` in whole seconds, ``None`` when missing or not a whole number."""
         return _whole(self.retry_after)
 
-    @property
-    def limit(self) -> int | None:
-        """The cap the daemon names in its refusal (``limit``)."""
-        return _whole(self._field("limit"))
-
-    @property
-    def pending_count(self) -> int | None:
-        """Prompts running and queued when the queue refused one (``pendingCount``)."""
-        return _whole(self._field("pendingCount"))
-
-    @property
-    def tier(self) -> str | None:
-        """The rate limiter's tier (``prompt``, ``mutation``, ``read``)."""
-        return self._field("tier")
-
-    @property
-    def retry_after_ms(self) -> int | None:
-        """The rate limiter's ``retryAfterMs``."""
-        return _whole(self._field("retryAfterMs"))
+    # Facts of the body and the headers, each a whole number or a text where the daemon puts it.
+    limit = _whole_in_body("limit", "The cap the daemon names in its refusal (``limit``).")
+    pending_count = _whole_in_body(
+        "pendingCount", "Prompts running and queued when the queue refused one (``pendingCount``)."
+    )
+    tier = _text_in_body("tier", "The rate limiter's tier (``prompt``, ``mutation``, ``read``).")
+    retry_after_ms = _whole_in_body("retryAfterMs", "The rate limiter's ``retryAfterMs``.")
+    timeout_ms = _whole_in_body("timeoutMs", "The timeout the daemon says it applied (``timeoutMs``).")
+    phase = _text_in_body("phase", "The start-up phase the daemon names (``phase``).")
+    rate_limit_limit = _whole_in_header("x-ratelimit-limit", "``X-RateLimit-Limit``: requests of the tier per window.")
+    rate_limit_remaining = _whole_in_header(
+        "x-ratelimit-remaining", "``X-RateLimit-Remaining``: requests left in the window."
+    )
+    rate_limit_reset = _whole_in_header(
+        "x-ratelimit-reset", "``X-RateLimit-Reset`` as the whole number the daemon sends (``None``: none or not one)."
+    )
 
     @property
     def retryable(self) -> bool | None:
         """The daemon's ``retryable`` flag (``None`` when the body has none)."""
         value = self._field("retryable")
         return value if isinstance(value, bool) else None
-
-    @property
-    def timeout_ms(self) -> int | None:
-        """The timeout the daemon says it applied (``timeoutMs``)."""
-        return _whole(self._field("timeoutMs"))
-
-    @property
-    def phase(self) -> str | None:
-        """The start-up phase the daemon names (``phase``)."""
-        return self._field("phase")
-
-    @property
-    def rate_limit_limit(self) -> int | None:
-        """``X-RateLimit-Limit``: requests of the tier per window."""
-        return _whole(self.headers.get("x-ratelimit-limit"))
-
-    @property
-    def rate_limit_remaining(self) -> int | None:
-        """``X-RateLimit-Remaining``: requests left in the window."""
-        return _whole(self.headers.get("x-ratelimit-remaining"))
-
-    @property
-    def rate_limit_reset(self) -> int | None:
-        """``X-RateLimit-Reset`` as the whole number the daemon sends, ``None`` when missing or not one."""
-        return _whole(self.headers.get("x-ratelimit-reset"))
 
     @property
     def has_rate_limit_headers(self) -> bool:

@@ -199,16 +199,22 @@ class DaemonClient:
             b.get("promptId", ""), int(b.get("lastEventId", 0)), b.get("eventEpoch"), reply.elapsed_ms, posted_at
         )
 
-    def cancel(self, session_id: str, client_id: str | None = None) -> Reply:
-        """``POST /session/:id/cancel`` (204)."""
+    def _session_post(
+        self, session_id: str, action: str, client_id: str | None, expected: tuple[int, ...] | None
+    ) -> Reply:
+        """``POST /session/:id/<action>`` with an empty JSON body, as ``client_id`` when given."""
         return self.request(
             "POST",
-            f"/session/{session_id}/cancel",
+            f"/session/{session_id}/{action}",
             json_body={},
             headers=self._client_header(client_id),
-            expected=(204,),
-            route="/session/:id/cancel",
+            expected=expected,
+            route=f"/session/:id/{action}",
         )
+
+    def cancel(self, session_id: str, client_id: str | None = None) -> Reply:
+        """``POST /session/:id/cancel`` (204)."""
+        return self._session_post(session_id, "cancel", client_id, (204,))
 
     def close_session(
         self, session_id: str, client_id: str | None = None, expected: tuple[int, ...] | None = (204,)
@@ -224,24 +230,11 @@ class DaemonClient:
 
     def detach(self, session_id: str, client_id: str | None = None) -> Reply:
         """``POST /session/:id/detach`` (204)."""
-        return self.request(
-            "POST",
-            f"/session/{session_id}/detach",
-            json_body={},
-            headers=self._client_header(client_id),
-            expected=(204,),
-            route="/session/:id/detach",
-        )
+        return self._session_post(session_id, "detach", client_id, (204,))
 
     def heartbeat(self, session_id: str, client_id: str | None = None) -> dict:
         """``POST /session/:id/heartbeat``."""
-        return self.request(
-            "POST",
-            f"/session/{session_id}/heartbeat",
-            json_body={},
-            headers=self._client_header(client_id),
-            route="/session/:id/heartbeat",
-        ).body
+        return self._session_post(session_id, "heartbeat", client_id, (200,)).body
 
     def session_status(self, session_id: str, expected: tuple[int, ...] | None = (200,)) -> Reply:
         """``GET /session/:id/status``."""

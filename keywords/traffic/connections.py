@@ -96,16 +96,14 @@ class ConnectionFloodResult:
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def summary(self) -> str:
+    def line(self) -> str:
         """One line: counts per outcome, the first rejected, the time the flood took."""
         parts = ", ".join(f"{k} {v}" for k, v in self.outcomes.items())
         return (
             f"{self.attempted} connections: {parts} (first rejected #{self.first_rejected}) in {self.elapsed_ms:.1f} ms"
         )
 
-    def line(self) -> str:
-        """One line of key figures for the test message (as :meth:`summary`)."""
-        return self.summary()
+    summary = line  # the same line under the name the other stream and turn results use
 
     def figures(self) -> dict[str, Any]:
         """Connections per outcome by camelCase key; ``firstRejected`` is ``None`` when none was rejected."""
