@@ -343,6 +343,8 @@ def test_the_table_says_which_tests_caught_which_patch(tmp_path):
         str(tmp_path / "seeded" / n) for n in ("control", "caught-one", "missed-one")
     ]
     assert calls[0][calls[0].index("--variable") + 1] == f"DAEMON_ENTRY:{base.entry}"
+    assert calls[1][calls[1].index("--variable") + 1] == f"DAEMON_ENTRY:{builds[0].entry}"
+    assert f"REFERENCE_ENTRY:{base.entry}" in calls[1], "the performance gate compares with the unpatched base"
     assert calls[1][-3:] == ["--include", "loadtest", "suites/"]
     caught, missed = table.rows
     assert caught.caught is True and caught.failed_names == ["Reconnect"] and caught.missed == []

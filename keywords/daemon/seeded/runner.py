@@ -294,19 +294,18 @@ def read_output(path: Path) -> list[TestRecord]:
     return tests
 
 
-def robot_command(entry: str, output_dir: Path, options: Sequence[str], suites: str = DEFAULT_SUITES) -> list[str]:
-    """The Robot command line of one run (the Python running this, ``-m robot``)."""
-    return [
-        sys.executable,
-        "-m",
-        "robot",
-        "--outputdir",
-        str(output_dir),
-        "--variable",
-        f"DAEMON_ENTRY:{entry}",
-        *options,
-        suites,
-    ]
+def robot_command(
+    entry: str, output_dir: Path, options: Sequence[str], suites: str = DEFAULT_SUITES, reference: str | None = None
+) -> list[str]:
+    """The Robot command line of one run (the Python running this, ``-m robot``).
+
+    ``reference`` (the unpatched base) goes to ``REFERENCE_ENTRY``, the build the performance gate compares
+    the candidate (``DAEMON_ENTRY``) with.
+    """
+    argv = [sys.executable, "-m", "robot", "--outputdir", str(output_dir), "--variable", f"DAEMON_ENTRY:{entry}"]
+    if reference:
+        argv += ["--variable", f"REFERENCE_ENTRY:{reference}"]
+    return [*argv, *options, suites]
 
 
 def run_check(
@@ -321,6 +320,7 @@ def run_check(
     timeout_s: float = RUN_TIMEOUT_S,
     expected: tuple[str, ...] = (),
     params: dict[str, int] | None = None,
+    reference: str | None = None,
     runner: Callable[[list[str], Path, float], int | None] | None = None,
 ) -> RunOutcome:
     """Run the check against one build and read what failed.
@@ -336,6 +336,7 @@ def run_check(
         timeout_s: Bound on the run; it is stopped (SIGINT, then SIGKILL) after that.
         expected: Tests expected to catch the patch.
         params: The patch's parameter values.
+        reference: The unpatched base build, given to the performance gate as its reference.
         runner: Runs a command (argv, console log path, timeout) and returns its exit status, ``None`` on
             timeout; the default starts Robot in its own process group.
     """
@@ -354,7 +355,8 @@ def run_check(
         params=dict(params or {}),
     )
     started = time.monotonic()
-    rc = (runner or _run)(robot_command(entry, output_dir, options, suites), output_dir / "console.txt", timeout_s)
+    argv = robot_command(entry, output_dir, options, suites, reference)
+    rc = (runner or _run)(argv, output_dir / "console.txt", timeout_s)
     outcome.wall_s = time.monotonic() - started
     outcome.return_code = rc
     xml = output_dir / "output.xml"
@@ -428,7 +430,13 @@ def check_all(
         runner: See :func:`run_check`.
     """
     table = SeededTable(None, base_version=base.version, robot_options=tuple(options))
-    common = {"options": options, "suites": suites, "timeout_s": timeout_s, "runner": runner}
+    common = {
+        "options": options,
+        "suites": suites,
+        "timeout_s": timeout_s,
+        "runner": runner,
+        "reference": str(base.entry),
+    }
     if control:
         log(f"[seeded] control: unpatched {base.version} ...")
         table.control = run_check(
