@@ -406,3 +406,38 @@ def test_robot_usage_errors_are_errors(tmp_path):
 
     out = runner.run_check("x", "e.js", tmp_path / "x", kind="broken", description="d", runner=usage_error)
     assert out.caught is None and "robot exited 252" in out.error
+
+
+def test_with_confirm_only_a_test_failing_twice_is_a_catch(tmp_path):
+    base, builds = seeded_builds(tmp_path)
+    calls: list[list[str]] = []
+    first = fake_robot({"caught-one": "FAIL", "missed-one": "FAIL"}, calls)
+
+    def robot(argv, console, timeout):
+        if "--rerunfailed" not in argv:
+            return first(argv, console, timeout)
+        calls.append(argv)
+        # the re-run: caught-one fails again, missed-one passes (a flaky failure)
+        status = "FAIL" if "caught-one" in argv[argv.index("--variable") + 1] else "PASS"
+        out = Path(argv[argv.index("--outputdir") + 1])
+        (out / "output.xml").write_text(
+            f'<robot><suite name="Suites"><suite name="Sse"><test name="Reconnect"><status status="{status}"/>'
+            "</test></suite></suite></robot>"
+        )
+        return 1 if status == "FAIL" else 0
+
+    table = runner.check_all(
+        base, builds, results=tmp_path / "seeded", confirm=True, runner=robot, log=lambda _line: None
+    )
+    reruns = [c for c in calls if "--rerunfailed" in c]
+    assert len(reruns) == 2, "the control is never re-run; each patch run with failures is re-run once"
+    assert reruns[0][reruns[0].index("--rerunfailed") + 1] == str(tmp_path / "seeded" / "caught-one" / "output.xml")
+    assert reruns[0][reruns[0].index("--outputdir") + 1] == str(tmp_path / "seeded" / "caught-one" / "confirm")
+    confirmed, flaky = table.rows
+    assert confirmed.caught is True and confirmed.confirmed == ["Reconnect"] and confirmed.once == []
+    assert flaky.caught is False and flaky.once == ["Reconnect"]
+    assert "| missed-one | broken | a cap off by one | no | Reconnect (once) |" in table.to_markdown()
+    assert "failed once, passed on the re-run" in flaky.line()
+    assert table.exit_code() == 1
+    doc = table.to_json()["patches"]
+    assert doc[0]["caughtBy"] == ["Reconnect"] and doc[1]["caughtBy"] == [] and doc[1]["failedOnce"] == ["Reconnect"]

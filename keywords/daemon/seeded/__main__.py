@@ -2,11 +2,14 @@
 
     python -m keywords.daemon.seeded list
     python -m keywords.daemon.seeded make  [--from ENTRY] [--out DIR] [NAMES...]
-    python -m keywords.daemon.seeded check [--from ENTRY] [--results DIR] [--skip-control] [NAMES...] [-- ROBOT OPTIONS]
+    python -m keywords.daemon.seeded check [--from ENTRY] [--results DIR] [--confirm] [--skip-control]
+                                           [NAMES...] [-- ROBOT OPTIONS]
 
 A name may carry parameters: ``leak-per-session:mb=4``, ``slow-prompt-post:delay_ms=500``. No name means every
 patch. Options after ``--`` replace the default Robot options (``--include loadtest``); the suites folder
-(``suites/``), ``--outputdir`` and ``--variable DAEMON_ENTRY:<copy>`` are always given.
+(``suites/``), ``--outputdir``, ``--variable DAEMON_ENTRY:<copy>`` and ``--variable REFERENCE_ENTRY:<base>``
+(the performance gate's reference) are always given. ``--confirm`` re-runs the failed tests of each patch once:
+a test that passes on the re-run is marked ``(once)`` and does not count as a catch.
 
 Exit status of ``check``: 0 every patch caught, 1 at least one not caught, 2 the control failed, a run gave
 no result, or bad input.
@@ -48,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=str(runner.RESULTS),
         help=f"folder of the runs and the table (default {runner.RESULTS})",
+    )
+    check.add_argument(
+        "--confirm",
+        action="store_true",
+        help="re-run the failed tests of each patch once; only a test failing twice counts as a catch",
     )
     check.add_argument(
         "--skip-control", action="store_true", help="do not run the unpatched control first (only to re-run patches)"
@@ -105,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results=results,
             options=robot_options if robot_options else runner.DEFAULT_ROBOT_OPTIONS,
             control=not args.skip_control,
+            confirm=args.confirm,
             timeout_s=timeout_s,
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )

@@ -72,6 +72,9 @@ class RunOutcome:
         error: Why the run itself failed, when it did.
         expected: Tests the patch table expects to catch the patch.
         params: The patch's parameter values.
+        confirmed: With ``confirm``: the failed tests that failed again on the re-run (``None``: no re-run).
+        confirm_wall_s: Wall time of the re-run.
+        confirm_error: Why the re-run gave no result, when it did not.
     """
 
     name: str
@@ -87,11 +90,23 @@ class RunOutcome:
     error: str | None = None
     expected: tuple[str, ...] = ()
     params: dict[str, int] = field(default_factory=dict)
+    confirmed: list[str] | None = None
+    confirm_wall_s: float | None = None
+    confirm_error: str | None = None
 
     @property
     def failed_names(self) -> list[str]:
         """Names of the failed tests, in run order."""
         return [t.name for t in self.failed]
+
+    @property
+    def once(self) -> list[str]:
+        """Failed tests that passed on the confirming re-run (a flaky failure, not a catch)."""
+        return [] if self.confirmed is None else [n for n in self.failed_names if n not in self.confirmed]
+
+    def catchers_text(self) -> str:
+        """The failed tests for the table, each failure that did not repeat marked ``(once)``."""
+        return "; ".join(n + (" (once)" if n in self.once else "") for n in self.failed_names)
 
     @property
     def unexpected(self) -> list[str]:
@@ -120,7 +135,9 @@ class RunOutcome:
         if self.name == CONTROL:
             verdict = "FAILED: " + "; ".join(self.failed_names) if self.caught else "passed"
             return f"control: {verdict} ({len(self.tests)} tests, {wall})"
-        verdict = f"caught by {len(self.failed)}: " + "; ".join(self.failed_names) if self.caught else "NOT caught"
+        verdict = f"caught by {len(self.failed)}: {self.catchers_text()}" if self.caught else "NOT caught"
+        if not self.caught and self.failed:
+            verdict += f" (failed once, passed on the re-run: {self.catchers_text()})"
         return f"{self.name}: {verdict} ({len(self.tests)} tests, {wall})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,7 +149,11 @@ class RunOutcome:
             "params": self.params,
             "entry": self.entry,
             "caught": self.caught,
-            "caughtBy": self.failed_names,
+            "caughtBy": self.failed_names if self.confirmed is None else self.confirmed,
+            "failedOnce": self.once,
+            "confirmed": self.confirmed is not None,
+            "confirmWallS": None if self.confirm_wall_s is None else round(self.confirm_wall_s, 1),
+            "confirmError": self.confirm_error,
             "failureMessages": {t.name: t.message for t in self.failed},
             "expected": list(self.expected),
             "unexpectedCatchers": self.unexpected,
@@ -228,7 +249,7 @@ class SeededTable:
             caught = {True: "yes", False: "no", None: "run failed"}[run.caught]
             if run.name == CONTROL:
                 caught = {True: "FAILED", False: "passed", None: "run failed"}[run.caught]
-            by = "; ".join(run.failed_names) or (run.error or "-")
+            by = run.catchers_text() or (run.error or "-")
             wall = "-" if run.wall_s is None else f"{run.wall_s:.0f} s"
             lines.append(f"| {_md(run.name)} | {run.kind} | {_md(run.description)} | {caught} | {_md(by)} | {wall} |")
         return "\n".join(lines) + "\n"
@@ -255,7 +276,7 @@ class SeededTable:
             if run.name == CONTROL:
                 caught = {True: "FAILED", False: "passed", None: "error"}[run.caught]
             wall = "-" if run.wall_s is None else f"{run.wall_s:.0f} s"
-            rows.append((run.name, run.kind, caught, wall, "; ".join(run.failed_names) or (run.error or "-")))
+            rows.append((run.name, run.kind, caught, wall, run.catchers_text() or (run.error or "-")))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         for row in rows:
             out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
@@ -308,6 +329,41 @@ def robot_command(
     return [*argv, *options, suites]
 
 
+@dataclass
+class _Attempt:
+    """One Robot run: its exit status, tests, wall time, or why it gave no result."""
+
+    rc: int | None
+    tests: list[TestRecord]
+    wall_s: float
+    error: str | None = None
+
+
+def _robot_once(argv: list[str], output_dir: Path, timeout_s: float, runner) -> _Attempt:
+    if output_dir.exists():
+        for old in ("output.xml", "log.html", "report.html", "console.txt"):
+            with contextlib.suppress(FileNotFoundError):
+                (output_dir / old).unlink()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    rc = (runner or _run)(argv, output_dir / "console.txt", timeout_s)
+    attempt = _Attempt(rc, [], time.monotonic() - started)
+    xml = output_dir / "output.xml"
+    if rc is None:
+        attempt.error = f"timed out after {timeout_s:g} s"
+    elif rc >= _ROBOT_ERROR_RC or not xml.is_file():
+        attempt.error = f"robot exited {rc} without a result (see {output_dir / 'console.txt'})"
+    else:
+        try:
+            attempt.tests = read_output(xml)
+        except ET.ParseError as exc:
+            attempt.error = f"output.xml could not be read ({exc})"
+        else:
+            if not attempt.tests:
+                attempt.error = "no test ran (do the Robot options select any test?)"
+    return attempt
+
+
 def run_check(
     name: str,
     entry: str,
@@ -321,6 +377,7 @@ def run_check(
     expected: tuple[str, ...] = (),
     params: dict[str, int] | None = None,
     reference: str | None = None,
+    confirm: bool = False,
     runner: Callable[[list[str], Path, float], int | None] | None = None,
 ) -> RunOutcome:
     """Run the check against one build and read what failed.
@@ -328,7 +385,7 @@ def run_check(
     Args:
         name: ``control`` or the patch's name.
         entry: The build's entry script.
-        output_dir: The run's own folder (made afresh).
+        output_dir: The run's own folder (its outputs are replaced).
         kind: The patch's kind.
         description: What it breaks.
         options: Robot options (besides ``--outputdir`` and ``DAEMON_ENTRY``).
@@ -337,45 +394,30 @@ def run_check(
         expected: Tests expected to catch the patch.
         params: The patch's parameter values.
         reference: The unpatched base build, given to the performance gate as its reference.
+        confirm: Re-run the failed tests once (``--rerunfailed``, into ``<output_dir>/confirm``); only a test
+            that fails both times counts as a catch.
         runner: Runs a command (argv, console log path, timeout) and returns its exit status, ``None`` on
             timeout; the default starts Robot in its own process group.
     """
-    if output_dir.exists():
-        for old in ("output.xml", "log.html", "report.html", "console.txt"):
-            with contextlib.suppress(FileNotFoundError):
-                (output_dir / old).unlink()
-    output_dir.mkdir(parents=True, exist_ok=True)
     outcome = RunOutcome(
-        name,
-        kind,
-        description,
-        entry,
-        output_dir=str(output_dir),
-        expected=expected,
-        params=dict(params or {}),
+        name, kind, description, entry, output_dir=str(output_dir), expected=expected, params=dict(params or {})
     )
-    started = time.monotonic()
-    argv = robot_command(entry, output_dir, options, suites, reference)
-    rc = (runner or _run)(argv, output_dir / "console.txt", timeout_s)
-    outcome.wall_s = time.monotonic() - started
-    outcome.return_code = rc
-    xml = output_dir / "output.xml"
-    if rc is None:
-        outcome.error = f"timed out after {timeout_s:g} s"
-        return outcome
-    if rc >= _ROBOT_ERROR_RC or not xml.is_file():
-        outcome.error = f"robot exited {rc} without a result (see {output_dir / 'console.txt'})"
-        return outcome
-    try:
-        outcome.tests = read_output(xml)
-    except ET.ParseError as exc:
-        outcome.error = f"output.xml could not be read ({exc})"
-        return outcome
-    if not outcome.tests:
-        outcome.error = "no test ran (do the Robot options select any test?)"
+    first = _robot_once(robot_command(entry, output_dir, options, suites, reference), output_dir, timeout_s, runner)
+    outcome.wall_s, outcome.return_code, outcome.error, outcome.tests = first.wall_s, first.rc, first.error, first.tests
+    if first.error:
         return outcome
     outcome.failed = [t for t in outcome.tests if t.status == "FAIL"]
     outcome.caught = bool(outcome.failed)
+    if confirm and outcome.failed:
+        rerun = [*options, "--rerunfailed", str(output_dir / "output.xml")]
+        again_dir = output_dir / "confirm"
+        again = _robot_once(robot_command(entry, again_dir, rerun, suites, reference), again_dir, timeout_s, runner)
+        outcome.confirm_wall_s = again.wall_s
+        if again.error:
+            outcome.confirm_error = again.error
+        else:
+            outcome.confirmed = [t.name for t in again.tests if t.status == "FAIL"]
+            outcome.caught = bool(outcome.confirmed)
     return outcome
 
 
@@ -412,6 +454,7 @@ def check_all(
     options: Sequence[str] = DEFAULT_ROBOT_OPTIONS,
     suites: str = DEFAULT_SUITES,
     control: bool = True,
+    confirm: bool = False,
     timeout_s: float = RUN_TIMEOUT_S,
     log: Callable[[str], None] = print,
     runner: Callable[[list[str], Path, float], int | None] | None = None,
@@ -425,6 +468,8 @@ def check_all(
         options: Robot options of every run.
         suites: Data source of every run.
         control: Run the control first (skip it only to re-run patches; the table then says so).
+        confirm: Re-run each patch run's failed tests once; only repeated failures count as catches (the
+            control is never re-run: any failure of it makes the check untrustworthy).
         timeout_s: Bound on each run.
         log: Receives one progress line per run.
         runner: See :func:`run_check`.
@@ -458,6 +503,7 @@ def check_all(
             description=build.description,
             expected=build.expected,
             params=build.params,
+            confirm=confirm,
             **common,
         )
         table.rows.append(run)
