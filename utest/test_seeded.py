@@ -261,6 +261,14 @@ def test_a_copy_of_the_pinned_release_runs_from_its_own_folder(pinned, tmp_path)
     assert local.entry == str(build.entry.resolve()) and local.version == pinned.version
 
 
+def test_the_entry_of_a_copy_is_absolute_even_for_a_relative_out_folder(tmp_path, monkeypatch):
+    base = fake_build(tmp_path, {"a.js": "const limit = a >= b;\n"})
+    monkeypatch.chdir(tmp_path)
+    (build,) = builder.make_builds([Selection(one_patch())], base=base, out="rel/out")
+    assert build.entry.is_absolute() and build.entry.is_file()
+    assert build.folder == tmp_path / "rel" / "out" / "cap-off-by-one"
+
+
 def test_the_base_of_a_local_build_is_its_package_folder(tmp_path):
     pkg = tmp_path / "checkout"
     (pkg / "dist").mkdir(parents=True)

@@ -206,7 +206,7 @@ def make_builds(
     items = list(specs)
     selections = items if items and all(isinstance(s, Selection) for s in items) else select(items)
     base = base or base_build()
-    out_dir = Path(out) if out else DEFAULT_OUT
+    out_dir = (Path(out) if out else DEFAULT_OUT).absolute()  # DAEMON_ENTRY must not depend on Robot's cwd
     patched = check_patches(base, selections)
     for sel in selections:
         _check_target(out_dir / sel.name)
