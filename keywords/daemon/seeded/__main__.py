@@ -77,7 +77,9 @@ def _list() -> int:
         )
         print(f"{patch.name} [{patch.kind}] {patch.describe()}")
         print(f"  file {patch.file}; params: {params or 'none'}")
-        print(f"  expected to be caught by: {'; '.join(patch.expected) or 'none today (' + patch.note + ')'}")
+        print(f"  expected to be caught by: {'; '.join(patch.expected) or 'none'}")
+        if patch.note:
+            print(f"  note: {patch.note}")
     return 0
 
 
