@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from keywords.daemon import provision
+from keywords.daemon.daemon_log import find_evictions
 from keywords.daemon.process import Daemon, DaemonSpec
 from keywords.daemon.registry import Registry
 from keywords.daemon.seeded import builder
@@ -26,7 +27,6 @@ from keywords.fakes import mock_control
 from keywords.traffic.barrier import run_together
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.connections import open_flood
-from keywords.traffic.flows import find_evictions
 from keywords.traffic.sse import StreamOptions, Subscription, consume
 from keywords.traffic.turns import follow_turn, run_turn
 

@@ -215,7 +215,7 @@ def _off_by_one(name: str, description: str, file: str, anchor: str, expected: s
     )
 
 
-def _skip_bearer(name: str, route: str, condition: str) -> Patch:
+def _skip_bearer(name: str, route: str, condition: str, row: str) -> Patch:
     """The bearer-token middleware passes requests for which the JavaScript ``condition`` holds."""
     return Patch(
         name=name,
@@ -223,7 +223,8 @@ def _skip_bearer(name: str, route: str, condition: str) -> Patch:
         description=f"{route} skips the bearer check (answers without a token)",
         file=SERVER,
         edits=(Edit(_AUTH, f"  app.use((req, res, next) => {condition} ? next() : authenticate(req, res, next));\n"),),
-        note="the security suite is not part of the pre-merge check, and it does not call this route",
+        expected=(row,),
+        note="caught by the route's row of the security route table (suites/security/routes.robot)",
     )
 
 
@@ -307,7 +308,7 @@ PATCHES: tuple[Patch, ...] = (
         "a session takes 65 SSE subscribers instead of 64",
         EVENT_BUS,
         _SUBSCRIBER_CAP,
-        "The 65th Subscriber On One Session Is Refused And The First 64 Keep Working",
+        "The Subscriber Over The Cap Is Refused And Those At The Cap Keep Working",
     ),
     Patch(
         name="lose-every-nth-update",
@@ -371,11 +372,17 @@ PATCHES: tuple[Patch, ...] = (
         ),
         expected=(_STALLED,),
     ),
-    _skip_bearer("unauth-workspace-mcp", "GET /workspace/mcp", 'req.method === "GET" && req.path === "/workspace/mcp"'),
+    _skip_bearer(
+        "unauth-workspace-mcp",
+        "GET /workspace/mcp",
+        'req.method === "GET" && req.path === "/workspace/mcp"',
+        "GET /workspace/mcp",
+    ),
     _skip_bearer(
         "unauth-session-status",
         "GET /session/:id/status",
         'req.method === "GET" && /^\\/session\\/[^/]+\\/status$/.test(req.path)',
+        "GET /session/{session}/status",
     ),
 )
 
