@@ -92,6 +92,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(b"retry: 3000\n\n")
+        if sid == "heartbeats":  # frames, then only heartbeat comments (as the daemon sends every 15 s), for 5 s
+            self.wfile.write(b"".join(updates([1, 2])))
+            for _ in range(50):
+                self.wfile.write(b": heartbeat\n\n")
+                self.wfile.flush()
+                time.sleep(0.1)
+            self.close_connection = True
+            return
         for chunk in SCRIPTS[sid]:
             self.wfile.write(chunk)
             self.wfile.flush()
@@ -229,6 +237,16 @@ def test_delay_per_event_slows_the_reader(server):
     res = read(server, "ok", delay_per_event_s=0.05)
     assert res.received == 6
     assert time.monotonic() - started >= 0.2
+
+
+def test_the_timeout_ends_a_stream_that_only_sends_heartbeats(server):
+    # The wait for a frame that never comes (a lost turn_complete) must end at the timeout, although heartbeat
+    # comments keep the socket busy (each read returns before the read timeout, and no event is yielded).
+    sub = Subscription(server, "heartbeats", StreamOptions(until_types=("turn_complete",), timeout_s=0.5)).start()
+    res = sub.join(4.0)
+    assert res.end == "timeout", res.summary()
+    assert res.received == 2 and res.ids == [1, 2]
+    assert res.elapsed_ms < 2000, f"the 0.5 s timeout ended the stream only after {res.elapsed_ms:.0f} ms"
 
 
 def test_options_are_validated_before_connecting():

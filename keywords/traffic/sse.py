@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,6 +339,25 @@ class StreamsSummary:
         }
 
 
+class _Ended(Exception):
+    """The deadline passed, or a stop was asked, while bytes but no event arrived (heartbeat comments)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _until(chunks, deadline: float, stopped) -> Iterator[bytes]:
+    """The byte chunks, ended at the deadline or a stop even when no event arrives: a heartbeat comment (every
+    15 s from the daemon) keeps each read shorter than the read timeout but yields no event to check."""
+    for chunk in chunks:
+        yield chunk
+        if stopped():
+            raise _Ended("stopped")
+        if time.monotonic() >= deadline:
+            raise _Ended("timeout")
+
+
 class _Chunks:
     """Byte-chunk iterator with the ``close`` method SSEClient expects (httpx closes the stream itself)."""
 
@@ -517,7 +536,7 @@ class Subscription:
         take, stop_reason, stop_set, monotonic = self._take, self._stop_reason, self._stop.is_set, time.monotonic
         delay = opts.delay_per_event_s
         try:
-            for frame in SSEClient(_Chunks(response.iter_raw())).events():
+            for frame in SSEClient(_Chunks(_until(response.iter_raw(), deadline, stop_set))).events():
                 now = monotonic()
                 take(frame.data, (now - started) * 1000, counts)
                 stop = stop_reason(res)
@@ -533,6 +552,8 @@ class Subscription:
                 if delay:
                     self._stop.wait(delay)
             res.end = "eof"
+        except _Ended as ended:
+            res.end = ended.reason
         finally:
             res.counts = dict(counts)
 
