@@ -18,7 +18,7 @@ import pytest
 
 from keywords.daemon import provision
 from keywords.daemon.daemon_log import find_evictions
-from keywords.daemon.process import Daemon, DaemonSpec
+from keywords.daemon.daemon_process import Daemon, DaemonSpec
 from keywords.daemon.registry import Registry
 from keywords.daemon.seeded import builder
 from keywords.daemon.seeded.patches import BY_NAME
