@@ -176,12 +176,26 @@ class SseStream(asyncio.Protocol):
         self._time: Callable[[], float] | None = None  # the loop's clock, set in open()
 
     async def open(self, timeout_s: float = 10.0) -> int:
-        """Connect, send the request and wait for the status line; returns the status (200 on success)."""
+        """Connect, send the request and wait for the status line; returns the status (200 on success, 0 when
+        no status came within ``timeout_s``).
+
+        The bound is a timer on the status future, not :func:`asyncio.wait_for` (which costs a task per call:
+        a cycle load opens a stream per arrival). A loopback connect is answered at once or refused.
+        """
         loop = asyncio.get_running_loop()
         self._time = loop.time
-        self.connected = loop.create_future()
-        await asyncio.wait_for(loop.create_connection(lambda: self, HOST, self.port), timeout_s)
-        return await asyncio.wait_for(self.connected, timeout_s)
+        self.connected = connected = loop.create_future()
+        timer = loop.call_later(timeout_s, lambda: connected.done() or connected.set_result(0))
+        try:
+            await loop.create_connection(lambda: self, HOST, self.port)
+            status = await connected
+        except OSError as exc:
+            raise WireError(f"connect failed: {exc}") from exc
+        finally:
+            timer.cancel()
+        if status == 0:
+            self.close()
+        return status
 
     def connection_made(self, transport) -> None:
         self.transport = transport

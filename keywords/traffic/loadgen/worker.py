@@ -285,7 +285,10 @@ class Worker:
                 if await stream.open(CONNECT_TIMEOUT_S) != 200:
                     self.errors["subscribe_failed"] += 1
                     return
-                etype, _at = await asyncio.wait_for(ended, self.spec.drain_s + self.max_lag_s + 30)
+                bound = self.spec.drain_s + self.max_lag_s + 30  # a timer, not wait_for: no task per cycle
+                timer = loop.call_later(bound, lambda: ended.done() or ended.set_result(("timeout", loop.time())))
+                etype, _at = await ended
+                timer.cancel()
             finally:
                 stream.close()
             if etype != "turn_complete":
