@@ -123,6 +123,7 @@ def test_progress_merges_counts_and_the_exact_p99_of_every_process():
 
 def plan(**change) -> CapacityPlan:
     base = {"start_rate": 25.0, "factor": 2.0, "step_s": 1.0, "settle_s": 0, "bisections": 6, "resolution": 0.05}
+    base["min_arrivals"] = 1
     return CapacityPlan(**({"slo": Slo(p99_ms=100)} | base | change))
 
 
@@ -159,6 +160,13 @@ def test_the_search_is_bounded_in_steps_and_time():
     ticks = iter(range(0, 1000, 50))
     result = search(plan(time_budget_s=60), daemon_with_knee(knee=10_000.0)[0], clock=lambda: float(next(ticks)))
     assert result.ended_by == "time budget" and len(result.steps) <= 3
+
+
+def test_a_step_at_a_low_rate_lasts_long_enough_for_its_p99_to_mean_something():
+    search_plan = plan(min_arrivals=200, step_s=4.0).validate()
+    assert search_plan.step_plan(100.0, 1).duration_s == 4.0  # 400 arrivals in 4 s
+    assert search_plan.step_plan(20.0, 1).duration_s == 10.0  # 200 arrivals need 10 s
+    assert search_plan.step_plan(1.0, 1).duration_s == 60.0  # bounded
 
 
 def test_a_first_step_that_breaks_steps_down():

@@ -47,6 +47,7 @@ class CapacityKeywords(Component):
         factor: float = 2.0,
         max_rate: float = 3200.0,
         step: timedelta | float = 5.0,
+        min_arrivals: int = 200,
         bisections: int = 4,
         resolution: float = 0.1,
         max_steps: int = 16,
@@ -81,7 +82,9 @@ class CapacityKeywords(Component):
             start_rate: First step's rate, per second.
             factor: Each further step's rate is the previous one times this.
             max_rate: No step above this rate.
-            step: One step's length: seconds or a Robot time.
+            step: One step's length: seconds or a Robot time (at least; see ``min_arrivals``).
+            min_arrivals: A step lasts long enough for at least this many arrivals (up to 60 s), so its p99 is
+                not just its slowest arrival.
             bisections: At most this many bisection steps after the first broken step.
             resolution: Bisection ends when the broken rate is within this fraction above the held one.
             max_steps: At most this many steps in all.
@@ -102,7 +105,8 @@ class CapacityKeywords(Component):
 
         Returns:
             ``CapacityPlan`` with ``workload``, ``slo`` (``Slo``: ``p99_ms``, ``max_errors``, ``max_late``,
-            ``max_dropped``, ``text()``), ``start_rate``, ``factor``, ``max_rate``, ``step_s``, ``bisections``,
+            ``max_dropped``, ``text()``), ``start_rate``, ``factor``, ``max_rate``, ``step_s``, ``min_arrivals``,
+            ``bisections``,
             ``resolution``, ``max_steps``, ``time_budget_s``, ``settle_s``, ``processes``, ``max_processes``,
             ``load`` (the ``LoadPlan`` of a step) and ``parameters()`` (the scenario's inputs).
 
@@ -138,6 +142,7 @@ class CapacityKeywords(Component):
             factor=factor,
             max_rate=max_rate,
             step_s=step_s,
+            min_arrivals=min_arrivals,
             bisections=bisections,
             resolution=resolution,
             max_steps=max_steps,

@@ -29,6 +29,7 @@ from keywords.traffic.open_model.plan import KINDS
 Workload = Literal["prompt", "lifecycle", "fanout"]
 WORKLOADS: tuple[Workload, ...] = ("prompt", "lifecycle", "fanout")
 Bottleneck = Literal["harness", "daemon", "none"]
+MAX_STEP_S = 60.0
 
 
 @dataclass
@@ -41,7 +42,10 @@ class CapacityPlan:
         start_rate: First step's rate, arrivals per second.
         factor: Each further step's rate is the previous one times this (above 1).
         max_rate: No step goes above this rate.
-        step_s: Length of one step's schedule, seconds.
+        step_s: Length of one step's schedule, seconds (at least; see ``min_arrivals``).
+        min_arrivals: A step lasts long enough to schedule at least this many arrivals (``step_s`` grows at low
+            rates, up to ``MAX_STEP_S``): with fewer than 100 arrivals a p99 is the maximum, and one slow
+            arrival would break the SLO.
         bisections: At most this many bisection steps.
         resolution: Bisection ends when the broken rate is within this fraction above the held one.
         max_steps: At most this many steps in all (retries included).
@@ -59,6 +63,7 @@ class CapacityPlan:
     factor: float = 2.0
     max_rate: float = 3200.0
     step_s: float | timedelta = 5.0
+    min_arrivals: int = 200
     bisections: int = 4
     resolution: float = 0.1
     max_steps: int = 16
@@ -83,7 +88,8 @@ class CapacityPlan:
         self.start_rate = checks.number("start_rate", self.start_rate, high=5000, unit="per second", low_open=True)
         self.factor = checks.number("factor", self.factor, low=1.0, high=10.0, low_open=True)
         self.max_rate = checks.number("max_rate", self.max_rate, low=self.start_rate, high=5000, unit="per second")
-        self.step_s = checks.seconds("step", self.step_s, high=600)
+        self.step_s = checks.seconds("step", self.step_s, high=MAX_STEP_S)
+        self.min_arrivals = checks.whole_number("min_arrivals", self.min_arrivals, low=1, high=100_000)
         if self.step_s * self.start_rate < 1:
             raise HarnessConfigError(
                 f"A step of {self.step_s:g} s at start_rate {self.start_rate:g}/s schedules no arrival; "
@@ -105,7 +111,8 @@ class CapacityPlan:
         """The load plan of one step."""
         from dataclasses import replace
 
-        return replace(self.load, kind=self.workload, rate=rate, duration_s=self.step_s, processes=processes)
+        duration = min(MAX_STEP_S, max(self.step_s, self.min_arrivals / rate))
+        return replace(self.load, kind=self.workload, rate=rate, duration_s=duration, processes=processes)
 
     def parameters(self) -> dict[str, Any]:
         """The search's inputs as scenario parameters (camelCase, units in the keys)."""
@@ -115,6 +122,7 @@ class CapacityPlan:
             "factor": self.factor,
             "maxRatePerSec": self.max_rate,
             "stepSec": self.step_s,
+            "minArrivals": self.min_arrivals,
             "bisections": self.bisections,
             "resolution": self.resolution,
             "maxSteps": self.max_steps,
