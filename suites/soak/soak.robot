@@ -54,11 +54,11 @@ Short Soak Proves The Machinery
 
 *** Keywords ***
 Soak And Judge
-    [Documentation]    Start the daemon with the mock agent, run the soak, record every series' verdict and plot
-    ...    it with its fit, then fail if any series leaks.
+    [Documentation]    Start the daemon with the mock agent (a replay ring of ${EVENT_RING_SIZE} events a session),
+    ...    run the soak, record every series' verdict and plot it with its fit, then fail if any series leaks.
     [Arguments]    ${name}    ${plan}
     Begin Scenario    ${name}    &{plan.parameters()}
-    Start Daemon With Mock Agent    chunks=${MOCK_CHUNKS}    max_sessions=0
+    Start Daemon With Mock Agent    chunks=${MOCK_CHUNKS}    max_sessions=0    event_ring_size=${EVENT_RING_SIZE}
     ${soak}    Run Soak    ${plan}
     Record Result    ${soak}
     Plot Soak Series    ${soak}
