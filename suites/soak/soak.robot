@@ -21,6 +21,7 @@ ${RATE}                        10
 ${CHURN_RATE}                  5
 ${SESSIONS}                    5
 ${MOCK_CHUNKS}                 3
+${EVENT_RING_SIZE}             500    # the daemon's replay ring per session: small, so it fills in the warm-up
 
 
 *** Test Cases ***
