@@ -425,6 +425,29 @@ def test_the_session_load_keyword_turns_its_arguments_into_the_plan(fake):
     assert result.planned == result.completed == 10
 
 
+def test_the_prompt_load_keyword_with_several_subscribers_is_a_fan_out_with_its_slo(fake):
+    from types import SimpleNamespace
+
+    from keywords.components.load_keywords import LoadKeywords
+
+    client = DaemonClient(fake.base_url)
+    ctx = SimpleNamespace(get=lambda daemon: SimpleNamespace(client=client))
+    fake_sessions = ["f1", "f2"]
+    client.create_session = lambda scope: SimpleNamespace(session_id=fake_sessions.pop())
+    client.close_session = lambda sid, expected=None: None
+    try:
+        result = LoadKeywords(ctx).run_sustained_prompt_load(
+            20, 0.5, sessions=2, subscribers="3", p99_bound_ms=timedelta(seconds=5), max_errors="0"
+        )
+    finally:
+        client.close()
+    assert result.kind == "fanout" and result.plan.subscribers == 3
+    assert result.completed == 10 and result.events == 10 * 5 * 3
+    assert result.slo is not None and result.slo.held and [c.name for c in result.slo.checks] == ["p99", "errors"]
+    with pytest.raises(HarnessConfigError, match="subscribers must be a whole number from 1 to 64, got 0"):
+        LoadKeywords(ctx).run_sustained_prompt_load(20, 0.5, subscribers=0)
+
+
 def test_options_of_the_load_and_flow_keywords_are_keyword_only():
     import inspect
 
@@ -434,7 +457,6 @@ def test_options_of_the_load_and_flow_keywords_are_keyword_only():
     positional = {
         "run_sustained_prompt_load": ["rate", "duration"],
         "run_sustained_session_load": ["rate", "duration"],
-        "run_sustained_fan_out_load": ["rate", "duration"],
         "load_should_meet_slo": ["result"],
         "load_should_have_completed": ["result"],
         "get_load_figures": ["result"],

@@ -96,6 +96,7 @@ class LoadKeywords(Component):
         duration: timedelta | float = 20.0,
         *,
         sessions: int = 5,
+        subscribers: int = 1,
         workers: int = 16,
         processes: int = 1,
         late_tolerance_ms: float | timedelta = 10.0,
@@ -123,7 +124,10 @@ class LoadKeywords(Component):
         load-generating processes sharing one schedule; each one's CPU is sampled and the result is marked
         unreliable when one was saturated. Turns may use tool calls and ask permissions (mock settings
         ``tool_calls=8 permissions=2``): every ``permission_request`` is answered as ``answer_permissions``
-        says, so the SSE figures are those of a real client's event mix. With any SLO bound
+        says, so the SSE figures are those of a real client's event mix. With ``subscribers`` above 1 the
+        load is a fan-out: every session has that many streams, a prompt is done when its turn's end reached
+        every one (response time to the last), delivery delays are recorded on every stream, gaps and the time
+        to the first chunk on the first. With any SLO bound
         (``p99_bound_ms``, ``max_errors``, ``max_late``, ``max_dropped``), the run stops early as soon as a
         bound can no longer hold, and ``slo`` holds every bound with its measured value (check it with `Load
         Should Meet SLO`). A load longer than 10 s shows a live line on the console (not in the log). Every
@@ -133,6 +137,8 @@ class LoadKeywords(Component):
             rate: Prompts per second (above 0, at most 5000).
             duration: Length of the schedule: seconds or a Robot time (``20 s``, ``1.5 min``).
             sessions: Sessions created (and closed at the end) to spread the prompts over (1..256).
+            subscribers: SSE streams per session (1..64; the daemon's cap is 64); above 1 the load is a
+                fan-out (``kind`` ``fanout``).
             workers: Connections that send the POSTs, over all processes (1..1024).
             processes: Load-generating processes (1..16; at most one per session).
             late_tolerance_ms: Start lag above which a prompt counts as late: milliseconds or a Robot time
@@ -153,7 +159,8 @@ class LoadKeywords(Component):
                 ``tool_output_bytes=2048``, ``permissions=2``...).
 
         Returns:
-            ``SustainedLoadResult`` (``kind`` ``prompt``): ``planned``, ``sent``, ``completed``, ``late``,
+            ``SustainedLoadResult`` (``kind`` ``prompt``, or ``fanout`` with several subscribers; ``events``
+            then counts the frames of every stream): ``planned``, ``sent``, ``completed``, ``late``,
             ``dropped``, ``unfinished``, ``errors`` (code -> count), ``error_count``, ``achieved_rate``;
             ``response``, ``service``, ``accept``, ``start_lag``, ``first_chunk``, ``gaps``, ``delivery``,
             ``answer`` (latency summaries, ms); ``events``, ``events_per_s``, ``event_mix`` (frame kind ->
@@ -169,80 +176,17 @@ class LoadKeywords(Component):
             | ${load}= | Run Sustained Prompt Load | 10 | 20 s | sessions=5 |
             | ${load}= | Run Sustained Prompt Load | 50 | 30 s | tool_calls=8 | permissions=2 | p99_bound_ms=200 |
             | Load Should Meet SLO | ${load} |
+            | ${fan}= | Run Sustained Prompt Load | 20 | 10 s | sessions=2 | subscribers=16 |
         """
+        subscribers = checks.whole_number("subscribers", subscribers, low=1, high=64)
         prompt_text = f"{mock_control.directive(**mock_settings)} {text}".strip()
-        plan = plan_of("prompt", locals(), prompt_text=prompt_text)
+        plan = plan_of("fanout" if subscribers > 1 else "prompt", locals(), prompt_text=prompt_text)
         slo = slo_of(locals())
-        result = self._run(run_prompt_load, plan, slo, daemon, f"prompts {plan.rate:g}/s")
+        label = f"prompts {plan.rate:g}/s" + (f" x{subscribers} streams" if subscribers > 1 else "")
+        result = self._run(run_prompt_load, plan, slo, daemon, label)
         self.info(f"Sustained prompts: {result.line()}")
         self.info(f"SSE: {result.sse_line()}")
         self.info(f"Harness CPU rule: {result.harness_cpu.rule}")
-        return result
-
-    @keyword(tags=("load", "prompt", "sse"))
-    def run_sustained_fan_out_load(
-        self,
-        rate: float = 10.0,
-        duration: timedelta | float = 20.0,
-        *,
-        sessions: int = 2,
-        subscribers: int = 8,
-        workers: int = 16,
-        processes: int = 1,
-        late_tolerance_ms: float | timedelta = 10.0,
-        max_start_lag_ms: float | timedelta = 1000.0,
-        backlog: int = 256,
-        drain: timedelta | float = 30.0,
-        text: str = "fan-out load",
-        cpu_threshold_pct: float = 90.0,
-        answer_permissions: PermissionAnswer = "allow",
-        p99_bound_ms: float | timedelta | None = None,
-        max_errors: int | None = None,
-        max_late: int | None = None,
-        max_dropped: int | None = None,
-        daemon: str | None = None,
-        **mock_settings,
-    ) -> SustainedLoadResult:
-        """Send prompts at ``rate`` per second over ``sessions`` sessions that each have ``subscribers`` streams.
-
-        As `Run Sustained Prompt Load`, but every session's events fan out to ``subscribers`` SSE streams: a
-        prompt is done when its turn's end reached every one of them (response time to the last), delivery
-        delays are recorded on every stream, gaps and the time to the first chunk on the first.
-
-        Args:
-            rate: Prompts per second (above 0, at most 5000).
-            duration: Length of the schedule: seconds or a Robot time.
-            sessions: Sessions created (and closed at the end) (1..256).
-            subscribers: SSE streams per session (1..64; the daemon's cap is 64).
-            workers: Connections that send the POSTs, over all processes (1..1024).
-            processes: Load-generating processes (1..16; at most one per session).
-            late_tolerance_ms: Start lag above which a prompt counts as late: milliseconds or a Robot time.
-            max_start_lag_ms: Start lag above which a prompt is dropped: milliseconds or a Robot time.
-            backlog: Arrivals that may wait for a connection (per process).
-            drain: How long to wait after the schedule for outstanding turns (seconds or a Robot time).
-            text: Prompt text.
-            cpu_threshold_pct: A process's CPU (% of one core) counted as saturation.
-            answer_permissions: ``allow``, ``reject`` or ``none`` (see `Run Sustained Prompt Load`).
-            p99_bound_ms: SLO bound on the p99 response time: milliseconds or a Robot time.
-            max_errors: SLO bound on errors.
-            max_late: SLO bound on late starts.
-            max_dropped: SLO bound on dropped arrivals.
-            mock_settings: Mock agent settings for every prompt (``chunks=3``...).
-
-        Returns:
-            ``SustainedLoadResult`` (``kind`` ``fanout``) with the fields of `Run Sustained Prompt Load`;
-            ``events`` counts the frames of every stream.
-
-        Example:
-            | ${load}= | Run Sustained Fan-Out Load | 20 | 10 s | sessions=2 | subscribers=16 |
-            | Load Should Have Completed | ${load} |
-        """
-        prompt_text = f"{mock_control.directive(**mock_settings)} {text}".strip()
-        plan = plan_of("fanout", locals(), prompt_text=prompt_text)
-        slo = slo_of(locals())
-        result = self._run(run_prompt_load, plan, slo, daemon, f"fan-out {plan.rate:g}/s x{plan.subscribers}")
-        self.info(f"Sustained fan-out: {result.line()}")
-        self.info(f"SSE: {result.sse_line()}")
         return result
 
     @keyword(tags=("load", "session"))
@@ -314,7 +258,7 @@ class LoadKeywords(Component):
         plus dropped arrivals do not add up to the planned ones.
 
         Args:
-            result: From `Run Sustained Prompt Load`, `Run Sustained Fan-Out Load` or `Run Sustained Session Load`.
+            result: From `Run Sustained Prompt Load` or `Run Sustained Session Load`.
             max_errors: Errors allowed (all error codes together).
             max_dropped: Dropped starts allowed.
 
