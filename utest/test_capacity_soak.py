@@ -296,3 +296,23 @@ def test_a_series_never_read_is_not_judged_never_zero():
 def test_bad_soak_plans_are_refused(change, message):
     with pytest.raises(HarnessConfigError, match=message):
         SoakPlan(**change).validate()
+
+
+def test_the_soak_assertions_name_each_series_with_its_interval():
+    from keywords.components.capacity_keywords import SoakKeywords
+
+    soak = SoakPlan(variant="churn", duration_s=120, warmup_s=10, interval_s=1).validate()
+    load = fake_load(LoadPlan(kind="lifecycle", rate=5), 10.0)
+    leaking = judge(soak, soak_samples(0.5), load, 0.0)
+    keywords = SoakKeywords(SimpleNamespace(), plots_=None)
+    with pytest.raises(AssertionError, match=r"The churn soak should not leak, but 1 series did: daemonRss leak: \+"):
+        keywords.soak_should_not_leak(leaking)
+    keywords.soak_verdict_should_be(leaking, "daemonRss", "leak")
+    with pytest.raises(AssertionError, match="daemonFds should be leak, but it is flat"):
+        keywords.soak_verdict_should_be(leaking, "daemonFds", "leak")
+    with pytest.raises(HarnessConfigError, match="series must be one of daemonRss"):
+        keywords.soak_verdict_should_be(leaking, "rss", "leak")
+    keywords.soak_should_have_judged_every_series(leaking)
+    unread = judge(soak, [SoakSample(float(t), {"daemonRss": 1.0 + t}) for t in range(60)], load, 0.0)
+    with pytest.raises(AssertionError, match="agentRss, daemonHeap, daemonFds, daemonThreads had too few samples"):
+        keywords.soak_should_have_judged_every_series(unread)

@@ -254,6 +254,8 @@ class CapacityKeywords(Component):
     def plot_capacity_knee(self, result: CapacityResult, title: str = "") -> plots.Plot:
         """Draw the response-time percentiles of every step against its rate (the knee), embed it in the log.
 
+        The capacity and the first broken rate are marked, the SLO's p99 bound is a flat line.
+
         Args:
             result: From `Find Capacity`.
             title: Figure title (default: the workload and its capacity).
@@ -275,6 +277,8 @@ class CapacityKeywords(Component):
         if result.first_broken is not None:
             marks.append((result.first_broken, f"broke {result.first_broken:g}/s"))
         p50 = series.pop("p50")
+        if result.plan.slo.p99_ms is not None:
+            series["p99 bound"] = [result.plan.slo.p99_ms] * len(rates)
         return self._plots._show(
             title,
             lambda path: plots.series(
@@ -447,6 +451,26 @@ class SoakKeywords(Component):
                 + "; ".join(t.line() for t in leaking)
                 + "."
             )
+
+    @keyword(tags=("soak", "assertion"))
+    def soak_should_have_judged_every_series(self, result: SoakResult) -> None:
+        """Fail unless every series was sampled after the warm-up, fitted with an interval and given a verdict.
+
+        The check of the machinery itself (a short soak cannot tell a leak from a process still warming up).
+
+        Args:
+            result: From `Run Soak`.
+
+        Example:
+            | Soak Should Have Judged Every Series | ${soak} |
+        """
+        missing = [t.name for t in result.trends if t.verdict is None or t.low_per_hour is None]
+        if missing:
+            raise AssertionError(
+                f"The soak should have judged every series, but {', '.join(missing)} had too few samples after the "
+                f"warm-up ({', '.join(f'{t.name} {t.samples}' for t in result.trends)})."
+            )
+        self.info("Soak verdicts: " + ", ".join(f"{t.name} {t.verdict}" for t in result.trends))
 
     @keyword(tags=("soak", "plot", "report"))
     def plot_soak_series(self, result: SoakResult) -> list[plots.Plot]:

@@ -44,13 +44,20 @@ Session Churn For The Soak Duration
 
 Short Soak Proves The Machinery
     [Documentation]    ${RATE} prompts/s for ${SHORT_SOAK_DURATION}: every series is sampled, fitted and judged
-    ...    with its interval, and nothing leaks beyond the bound.
+    ...    with its interval. A minute cannot tell a leak from a daemon still warming up (its heap and ring
+    ...    grow for minutes), so the verdicts are recorded, not asserted.
     [Tags]    soak-short
     ${plan}    Plan Soak    constant    duration=${SHORT_SOAK_DURATION}    warm_up=${SHORT_WARM_UP}
     ...    interval=1 s    memory_bound_mb_per_hour=${MEMORY_BOUND_MB_PER_HOUR}
     ...    count_bound_per_hour=${COUNT_BOUND_PER_HOUR}    rate=${RATE}    sessions=${SESSIONS}
     ...    chunks=${MOCK_CHUNKS}
-    Soak And Judge    soak-short    ${plan}
+    Begin Scenario    soak-short    &{plan.parameters()}
+    Start Daemon With Mock Agent    chunks=${MOCK_CHUNKS}    max_sessions=0    event_ring_size=${EVENT_RING_SIZE}
+    ${soak}    Run Soak    ${plan}
+    Record Result    ${soak}
+    Plot Soak Series    ${soak}
+    Load Should Have Completed    ${soak.load}
+    Soak Should Have Judged Every Series    ${soak}
 
 
 *** Keywords ***
