@@ -250,6 +250,7 @@ def soak_samples(rss_mb_per_s: float, seconds: int = 120) -> list[SoakSample]:
             "daemonRss": 200.0 + rss_mb_per_s * t + rng.gauss(0, 0.3),
             "agentRss": 80.0 + rng.gauss(0, 0.3),
             "daemonHeap": 50.0 + rng.gauss(0, 0.2),
+            "daemonExternal": 4.0,
             "daemonFds": 40.0,
             "daemonThreads": 11.0 + (t % 2),
         }
@@ -314,5 +315,7 @@ def test_the_soak_assertions_name_each_series_with_its_interval():
         keywords.soak_verdict_should_be(leaking, "rss", "leak")
     keywords.soak_should_have_judged_every_series(leaking)
     unread = judge(soak, [SoakSample(float(t), {"daemonRss": 1.0 + t}) for t in range(60)], load, 0.0)
-    with pytest.raises(AssertionError, match="agentRss, daemonHeap, daemonFds, daemonThreads had too few samples"):
+    with pytest.raises(
+        AssertionError, match="agentRss, daemonHeap, daemonExternal, daemonFds, daemonThreads had too few samples"
+    ):
         keywords.soak_should_have_judged_every_series(unread)

@@ -417,7 +417,8 @@ class SoakKeywords(Component):
 
         Args:
             result: From `Run Soak`.
-            series: ``daemonRss``, ``agentRss``, ``daemonHeap``, ``daemonFds`` or ``daemonThreads``.
+            series: ``daemonRss``, ``agentRss``, ``daemonHeap``, ``daemonExternal``, ``daemonFds`` or
+                ``daemonThreads``.
             verdicts: Accepted verdicts (``leak``, ``flat``, ``inconclusive``).
 
         Example:

@@ -2,8 +2,9 @@
 
 While a sustained load runs (prompts at a constant rate, or session create + close for the churn variant),
 a sampler thread reads every ``interval_s``: the RSS of the daemon and of its agent child (the child's whole
-subtree: for the mock, its Node launcher and the Python agent), the daemon's heap (``/daemon/status``
-``runtime.process.heapUsed``), and the daemon's open file descriptors and threads. After the warm-up, each
+subtree: for the mock, its Node launcher and the Python agent), the daemon's heap and its memory outside the
+heap (``/daemon/status`` ``runtime.process.heapUsed`` and ``external``: RSS that grows while the heap stays
+flat is told apart), and the daemon's open file descriptors and threads. After the warm-up, each
 series gets a linear fit with a 95 % interval on its slope (:mod:`keywords.measure.trend`, over block means)
 and a verdict against its bound per hour: ``leak``, ``flat`` or ``inconclusive``. The churn variant also
 reports the memory the daemon retains per created session (its RSS slope over the session rate) with its
@@ -37,6 +38,7 @@ SERIES = {
     "daemonRss": ("MB", "memory"),
     "agentRss": ("MB", "memory"),
     "daemonHeap": ("MB", "memory"),
+    "daemonExternal": ("MB", "memory"),
     "daemonFds": ("count", "count"),
     "daemonThreads": ("count", "count"),
 }
@@ -296,6 +298,8 @@ class SoakSampler:
             process = self.client.daemon_status().get("runtime", {}).get("process", {})
             if isinstance(process.get("heapUsed"), (int, float)):
                 values["daemonHeap"] = process["heapUsed"] / MB
+            if isinstance(process.get("external"), (int, float)):
+                values["daemonExternal"] = process["external"] / MB  # Buffers and other memory outside the heap
         return values
 
     def start(self) -> SoakSampler:
