@@ -13,6 +13,8 @@ Only 127.0.0.1 is ever connected to. Nothing here logs or imports Robot Framewor
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import Callable
 
 HOST = "127.0.0.1"
@@ -21,6 +23,32 @@ _HEAD_END = b"\r\n\r\n"
 
 class WireError(ConnectionError):
     """A connection broke or the peer sent something this parser does not understand."""
+
+
+async def connect(protocol: asyncio.Protocol, port: int) -> None:
+    """Connect ``protocol`` to ``127.0.0.1:port``.
+
+    A non-blocking ``connect`` on loopback is usually done at once, so the socket is handed to the loop ready
+    (``create_connection(sock=...)``); only a connect still in progress waits on the loop. This skips most of
+    asyncio's generic connect path, the largest cost of a stream opened per arrival (measured with cProfile).
+
+    Raises:
+        OSError: the connect was refused or failed.
+    """
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        code = sock.connect_ex((HOST, port))
+        if code in (errno.EINPROGRESS, errno.EAGAIN):
+            await loop.sock_connect(sock, (HOST, port))
+        elif code:
+            raise OSError(code, f"connect to {HOST}:{port} failed: {errno.errorcode.get(code, code)}")
+        await loop.create_connection(lambda: protocol, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _head(raw: bytes) -> tuple[int, dict[bytes, bytes]]:
@@ -56,9 +84,8 @@ class HttpConnection(asyncio.Protocol):
         self.used = 0
 
     async def open(self) -> None:
-        """Connect (``TCP_NODELAY`` is asyncio's default for TCP)."""
-        loop = asyncio.get_running_loop()
-        await loop.create_connection(lambda: self, HOST, self.port)
+        """Connect (with ``TCP_NODELAY``)."""
+        await connect(self, self.port)
 
     # -- protocol callbacks --------------------------------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -187,7 +214,7 @@ class SseStream(asyncio.Protocol):
         self.connected = connected = loop.create_future()
         timer = loop.call_later(timeout_s, lambda: connected.done() or connected.set_result(0))
         try:
-            await loop.create_connection(lambda: self, HOST, self.port)
+            await connect(self, self.port)
             status = await connected
         except OSError as exc:
             raise WireError(f"connect failed: {exc}") from exc
