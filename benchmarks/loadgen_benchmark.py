@@ -5,8 +5,9 @@ One run, three parts (figures written to ``results/loadgen-benchmark.json`` and 
 1. **Highest arrival rate with p99 start lag under 5 ms** against an *instant local responder* (a loopback
    asyncio server in its own process that answers like the daemon: 200 on ``POST /session``, 202 on a prompt
    and the prompt's five frames on the session's SSE streams, 204 on ``DELETE``), for 1 and N generator
-   processes: prompt loads over 8 sessions at rising rates, 3 s each, until the start lag's p99 passes 5 ms
-   or an arrival is dropped.
+   processes: prompt loads over 8 sessions at rising rates, 3 s each (a rate is tried at most twice), until
+   the start lag's p99 passes 5 ms or an arrival is dropped. The machine's own wake-up lateness (4 ms naps,
+   same run) is recorded as the floor under any start lag.
 2. **Against the daemon** (the pinned release, mock agent replying at once with 3 chunks), the same
    create -> prompt -> turn end on SSE -> close cycle driven three ways, one after another:
    - our generator (open model, ``cycle`` load at a fixed rate): achieved rate, client CPU per cycle (every
@@ -43,7 +44,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 LAG_BOUND_MS = 5.0
-RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000)
+
+
+class _Skip(Exception):
+    """Skip a part of the benchmark (``--part``)."""
+
+
+RATES = (100, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000, 4000, 5000)
 
 
 # -- the instant local responder (runs in its own process: ``loadgen_benchmark.py --responder``) -----------
@@ -120,7 +127,30 @@ def responder_main() -> None:
 
 
 # -- part 1: the highest clean rate ---------------------------------------------------------------------------
-def highest_clean_rate(port: int, processes: int) -> dict:
+def scheduler_floor(seconds: float = 3.0, nap_s: float = 0.004) -> dict:
+    """How late this machine wakes a sleeping process (oversleep of ``nap_s`` naps): the floor under any start lag.
+
+    On a shared machine the run queue, not the generator, can hold the start lag's p99 above 5 ms; this says so.
+    """
+    from keywords.measure.metrics import summarize
+
+    late, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        asked = time.monotonic() + nap_s
+        time.sleep(nap_s)
+        late.append(max(0.0, time.monotonic() - asked) * 1000)
+    summary = summarize(late)
+    return {
+        "naps": summary.count,
+        "oversleepP50Ms": summary.p50,
+        "oversleepP99Ms": summary.p99,
+        "loadAverage1m": os.getloadavg()[0],
+    }
+
+
+def highest_clean_rate(port: int, processes: int, responder_pid: int) -> dict:
+    import psutil
+
     from keywords.traffic.client import DaemonClient
     from keywords.traffic.open_model import LoadPlan, run_prompt_load
 
@@ -128,27 +158,38 @@ def highest_clean_rate(port: int, processes: int) -> dict:
     rows, best = [], None
     try:
         for rate in RATES:
-            plan = LoadPlan(rate=rate, duration_s=3, sessions=8, workers=64, processes=processes, drain_s=5)
-            load = run_prompt_load(client, plan)
-            lag = load.start_lag.p99 if load.start_lag else None
-            ok = lag is not None and lag < LAG_BOUND_MS and load.dropped == 0 and load.completed == load.planned
-            rows.append(
-                {
-                    "ratePerSec": rate,
-                    "achievedRatePerSec": load.achieved_rate,
-                    "startLagP99Ms": lag,
-                    "dropped": load.dropped,
-                    "completed": load.completed,
-                    "busiestCpuPct": load.harness_cpu.mean_pct,
-                    "clientCpuMsPerOp": load.client_cpu_ms_per_op,
-                    "ok": ok,
-                }
-            )
-            cpu = load.harness_cpu.mean_pct
-            print(
-                f"  {processes} proc {rate}/s: lag p99 {lag} ms, achieved {load.achieved_rate}/s, "
-                f"busiest CPU {cpu}%, {load.client_cpu_ms_per_op} ms CPU/op, ok={ok}"
-            )
+            for attempt in (1, 2):  # a step is tried twice: one scheduler hiccup of a shared machine is not a limit
+                plan = LoadPlan(rate=rate, duration_s=3, sessions=8, workers=64, processes=processes, drain_s=5)
+                responder = psutil.Process(responder_pid)
+                before = sum(responder.cpu_times()[:2])
+                load = run_prompt_load(client, plan)
+                responder_pct = round((sum(responder.cpu_times()[:2]) - before) / load.wall_s * 100, 1)
+                lag = load.start_lag.p99 if load.start_lag else None
+                ok = lag is not None and lag < LAG_BOUND_MS and load.dropped == 0 and load.completed == load.planned
+                rows.append(
+                    {
+                        "ratePerSec": rate,
+                        "attempt": attempt,
+                        "achievedRatePerSec": load.achieved_rate,
+                        "startLagP99Ms": lag,
+                        "dropped": load.dropped,
+                        "completed": load.completed,
+                        "busiestCpuPct": load.harness_cpu.mean_pct,
+                        "clientCpuMsPerOp": load.client_cpu_ms_per_op,
+                        "acceptP99Ms": load.accept.p99 if load.accept else None,
+                        "responderCpuPct": responder_pct,
+                        "loadAverage1m": os.getloadavg()[0],
+                        "ok": ok,
+                    }
+                )
+                print(
+                    f"  {processes} proc {rate}/s try {attempt}: lag p99 {lag} ms, achieved {load.achieved_rate}/s, "
+                    f"busiest CPU {load.harness_cpu.mean_pct}%, {load.client_cpu_ms_per_op} ms CPU/op, responder "
+                    f"CPU {responder_pct}%, accept p99 {rows[-1]['acceptP99Ms']} ms, load average "
+                    f"{os.getloadavg()[0]:.1f}, ok={ok}"
+                )
+                if ok:
+                    break
             if not ok:
                 break
             best = rate
@@ -245,6 +286,7 @@ def main() -> int:
     parser.add_argument("--no-locust", action="store_true")
     parser.add_argument("--cycle-rate", type=float, default=20.0)
     parser.add_argument("--cycle-seconds", type=float, default=10.0)
+    parser.add_argument("--part", choices=("all", "responder", "daemon"), default="all")
     args = parser.parse_args()
     if len(sys.argv) > 1 and sys.argv[1] == "--responder":
         return 0
@@ -260,11 +302,23 @@ def main() -> int:
     try:
         port = int(responder.stdout.readline())
         print("instant responder: highest arrival rate with p99 start lag < 5 ms")
-        out["responder"] = [highest_clean_rate(port, 1), highest_clean_rate(port, args.processes)]
+        if args.part == "daemon":
+            raise _Skip
+        out["schedulerFloor"] = scheduler_floor()
+        print(f"  scheduler floor: {out['schedulerFloor']}")
+        out["responder"] = [
+            highest_clean_rate(port, 1, responder.pid),
+            highest_clean_rate(port, args.processes, responder.pid),
+        ]
+    except _Skip:
+        pass
     finally:
         responder.stdin.close()
         responder.wait(5)
         reg.release(responder)
+    if args.part == "responder":
+        print(json.dumps(out["responder"], indent=2))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="loadgen-bench-"))
     ctx = HarnessContext(results_dir=str(work))
     daemons = DaemonKeywords(ctx)
