@@ -62,7 +62,8 @@ Bad Capacity Arguments Fail Before Any Daemon Starts
     *workload*'burst'*'prompt', 'lifecycle' or 'fanout'*    workload=burst
     HarnessConfigError: start_rate must be a number above 0 and at most 5000 per second, got -5.0*    start_rate=-5
     HarnessConfigError: factor must be a number above 1 and at most 10, got 1.0.    factor=1
-    HarnessConfigError: The capacity search needs at least one SLO bound*    p99_bound_ms=${None}    max_errors=${None}    max_dropped=${None}
+    HarnessConfigError: The capacity search needs at least one SLO bound*    p99_bound_ms=${None}
+    ...    max_errors=${None}    max_dropped=${None}
     HarnessConfigError: max_processes must be a whole number from 3 to 16, got 2.    processes=3    max_processes=2
 
 
