@@ -78,6 +78,16 @@ def test_p99_counts_missing_arrivals_as_slower_than_the_bound():
     assert not slo.check(load).held
 
 
+def test_a_run_stopped_early_is_judged_against_its_whole_schedule_as_the_stop_was():
+    slo = Slo(p99_ms=100, max_errors=None, max_dropped=None)
+    load = fake_load(LoadPlan(rate=100, duration_s=4), 10.0)  # 400 planned, 100 sent before the stop
+    load.over_bound = 3
+    early = slo.check(load, stopped_early="p99 can no longer be within 100 ms")
+    assert "3 of 400 planned slower or missing (at most 4)" in early.checks[0].detail
+    assert not early.held  # a stopped run never holds
+    assert "3 of 100 sent slower or missing (at most 1)" in slo.check(load).checks[0].detail
+
+
 def test_doomed_says_when_a_bound_can_no_longer_hold():
     slo = Slo(p99_ms=50, max_errors=2, max_late=None, max_dropped=0)
     assert slo.doomed(1000, errors=0, late=99, dropped=0, slower=10) is None  # 10 slower of 1000: still possible

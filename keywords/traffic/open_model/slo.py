@@ -7,7 +7,8 @@ longer be met whatever the rest of the run does (k6's ``abortOnFail``), so the r
 
 The p99 bound counts an arrival that never completed (an error, or a turn still open when the drain ended) as
 slower than the bound: p99 holds when at most ``floor(1 % of the sent arrivals)`` are slower or missing and the
-histogram's p99 is within the bound. Nothing here logs or imports Robot Framework.
+histogram's p99 is within the bound (for a run stopped early, 1 % of the arrivals its whole schedule planned,
+as the early stop judged it). Nothing here logs or imports Robot Framework.
 """
 
 from __future__ import annotations
@@ -156,11 +157,12 @@ class Slo:
             if name == "p99":
                 p99 = result.response.p99 if result.response is not None else None
                 slower = (result.over_bound or 0) + missing
-                allowed = tail_allowance(sent)
+                base = result.plan.arrivals if stopped_early else sent  # stopped early: judged as the stop was
+                allowed = tail_allowance(base)
                 held = p99 is not None and p99 <= bound and slower <= allowed
-                detail = (
-                    f"p99 {_num(p99)} ms (bound {bound:g} ms), {slower} of {sent} slower or missing (at most {allowed})"
-                )
+                counted = f"{base} planned" if stopped_early else f"{base} sent"
+                detail = f"p99 {_num(p99)} ms (bound {bound:g} ms), {slower} of {counted} slower or missing"
+                detail += f" (at most {allowed})"
                 verdict.checks.append(BoundCheck(name, bound, p99, held, detail))
                 continue
             measured = {"errors": result.error_count, "late": result.late, "dropped": result.dropped}[name]
