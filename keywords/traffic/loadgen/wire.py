@@ -197,6 +197,7 @@ class SseStream(asyncio.Protocol):
         self.status = 0
         self.connected: asyncio.Future | None = None
         self.ended = False
+        self.malformed = 0
         self._buf = bytearray()
         self._frames = bytearray()
         self._in_body = False
@@ -263,7 +264,13 @@ class SseStream(asyncio.Protocol):
             line_end = buf.find(b"\r\n")
             if line_end < 0:
                 break
-            size = int(bytes(buf[:line_end]).split(b";", 1)[0] or b"0", 16)
+            try:
+                size = int(bytes(buf[:line_end]).split(b";", 1)[0] or b"0", 16)
+            except ValueError:  # not chunked coding: end the stream rather than guess
+                self.malformed += 1
+                del buf[:]
+                self.close()
+                break
             if size == 0:
                 del buf[:]
                 self.close()

@@ -270,7 +270,11 @@ class Worker:
             def on_frame(data: bytes, now: float) -> None:
                 self.counts["events"] += 1
                 self._tick(self.events_per_s, now)
-                env = _loads(data.decode())
+                try:
+                    env = _loads(data.decode())
+                except (ValueError, UnicodeDecodeError):
+                    self.errors["malformed_frame"] += 1
+                    return
                 if env.get("type") in TURN_ENDS and not ended.done():
                     ended.set_result((env.get("type"), now))
 
@@ -308,7 +312,11 @@ class Worker:
         if self.first_event_at is None:
             self.first_event_at = now
         self.last_event_at = now
-        env = _loads(data.decode())
+        try:
+            env = _loads(data.decode())
+        except (ValueError, UnicodeDecodeError):
+            self.errors["malformed_frame"] += 1
+            return
         stamp = env["_meta"].get("serverTimestamp") if isinstance(env.get("_meta"), dict) else None
         if stamp is not None:
             self.rec["delivery"].record_ms(max(0.0, time.time() * 1000 - stamp))
