@@ -192,6 +192,8 @@ class CapacityKeywords(Component):
         def on_step(step: CapacityStep) -> None:
             lines.append(step.line())
             self.info(f"Capacity step {step.line()}")
+            if step.load.events is not None:
+                self.info(f"Capacity step #{step.number} SSE: {step.load.sse_line()}")
 
         result = search(plan, run_step, settle=lambda s: wait_until_idle(client, s), on_step=on_step)
         self.info(self._table(result), html=True)

@@ -25,6 +25,11 @@ ${MOCK_CHUNKS}             3
 ${PROMPT_START_RATE}       50
 ${LIFECYCLE_START_RATE}    25
 ${FANOUT_START_RATE}       25
+${TOOL_START_RATE}         10
+${TOOL_CALLS}              8
+${TOOL_OUTPUT_BYTES}       2048
+${PERMISSIONS}             2
+${TOOL_P99_BOUND_MS}       250
 
 
 *** Test Cases ***
@@ -52,6 +57,18 @@ Capacity Of SSE Fan-Out
     ...    time_budget=${TIME_BUDGET}    bisections=${BISECTIONS}    max_processes=${MAX_PROCESSES}
     ...    sessions=2    subscribers=${SUBSCRIBERS}    chunks=${MOCK_CHUNKS}
     Search Capacity And Report    capacity-sse-fan-out    ${plan}
+
+Capacity Of Tool-Call Turns That Ask Permissions
+    [Documentation]    Prompts over ${SESSIONS} sessions whose turns look like a coding agent's: ${TOOL_CALLS} tool
+    ...    calls with ${TOOL_OUTPUT_BYTES}-byte outputs, a plan and a usage update, ${PERMISSIONS} of the tool calls
+    ...    asking permission, which the load generator allows as soon as it reads the request. The SSE figures
+    ...    and the event mix are those a real client sees.
+    ${plan}    Plan Capacity Search    prompt    p99_bound_ms=${TOOL_P99_BOUND_MS}    max_errors=${MAX_ERRORS}
+    ...    max_dropped=${MAX_DROPPED}    start_rate=${TOOL_START_RATE}    step=${STEP}
+    ...    time_budget=${TIME_BUDGET}    bisections=${BISECTIONS}    max_processes=${MAX_PROCESSES}
+    ...    sessions=${SESSIONS}    answer_permissions=allow    chunks=${MOCK_CHUNKS}    tool_calls=${TOOL_CALLS}
+    ...    tool_output_bytes=${TOOL_OUTPUT_BYTES}    plan_entries=3    usage=on    permissions=${PERMISSIONS}
+    Search Capacity And Report    capacity-tool-call-turns    ${plan}
 
 Bad Capacity Arguments Fail Before Any Daemon Starts
     [Documentation]    A word where a rate belongs, an unknown workload, a negative rate, a factor of 1, an empty
