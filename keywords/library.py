@@ -10,6 +10,7 @@ from keywords.components.ab_keywords import BuildComparisonKeywords
 from keywords.components.acp_keywords import AcpKeywords
 from keywords.components.baseline_keywords import BaselineKeywords
 from keywords.components.benchmark_keywords import BenchmarkKeywords
+from keywords.components.capacity_keywords import CapacityKeywords, SoakKeywords
 from keywords.components.component import Component
 from keywords.components.connection_keywords import ConnectionKeywords
 from keywords.components.daemon_keywords import DaemonKeywords
@@ -130,6 +131,7 @@ class QwenServe(DynamicCore):
         self._daemons = DaemonKeywords(self.ctx)
         self._providers = ProviderKeywords(self.ctx)
         self._history = HistoryKeywords(self.ctx, self._report)
+        plots = PlotKeywords(self.ctx)
         components = [
             self._report,
             self._daemons,
@@ -144,7 +146,7 @@ class QwenServe(DynamicCore):
             ConnectionKeywords(self.ctx),
             LogKeywords(self.ctx),
             FlowKeywords(self.ctx),
-            PlotKeywords(self.ctx),
+            plots,
             BaselineKeywords(self.ctx),
             ProcessKeywords(self.ctx),
             self._providers,
@@ -156,6 +158,8 @@ class QwenServe(DynamicCore):
             RestoreKeywords(self.ctx, self._daemons),
             AcpKeywords(self.ctx),
             self._history,
+            CapacityKeywords(self.ctx, plots),
+            SoakKeywords(self.ctx, plots),
         ]
         super().__init__(components)
 

@@ -1,15 +1,16 @@
-"""The open-model load (keywords.traffic.open_model): plan checks, schedule, late and dropped accounting,
-SSE matching and the result's figures.
+"""The open-model load (keywords.traffic.open_model over keywords.traffic.loadgen): plan checks, schedule,
+late and dropped accounting, SSE matching, processes sharing one schedule, permission answers, the SLO's
+early stop and the result's figures.
 
-The engine is driven with fake actions (sleeps) and, for prompts, against a tiny loopback HTTP/SSE server
-that speaks the daemon's prompt/events shapes (202 with ``promptId``; frames with ``promptId`` and
-``_meta.serverTimestamp``).
+The load-generating processes run against a tiny loopback HTTP/SSE server that speaks the daemon's shapes
+(202 with ``promptId``; frames with ``promptId`` and ``_meta.serverTimestamp``; 204 closes).
 """
 
 from __future__ import annotations
 
 import json
 import queue
+import socketserver
 import threading
 import time
 import uuid
@@ -22,8 +23,8 @@ from keywords.errors import HarnessConfigError
 from keywords.measure.metrics import LatencyRecorder
 from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic.client import DaemonClient
-from keywords.traffic.open_model import LoadPlan, SustainedLoadResult, run_lifecycle_load, run_prompt_load
-from keywords.traffic.open_model.engine import TICK_S, ArrivalFailed, per_second, run_open_model
+from keywords.traffic.open_model import LoadPlan, Slo, SustainedLoadResult, run_lifecycle_load, run_prompt_load
+from keywords.traffic.open_model.result import timeline
 
 
 def done_now(arrival, rec):
@@ -44,15 +45,18 @@ def test_plan_counts_and_intended_offsets():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"kind": "soak"}, "kind must be one of prompt, lifecycle; got 'soak'."),
+        ({"kind": "soak"}, "kind must be one of prompt, lifecycle, fanout, cycle; got 'soak'."),
         ({"rate": 0}, "rate must be a number above 0 and at most 5000 per second, got 0."),
         ({"duration_s": 0}, "duration must be a number above 0 and at most 3600 s, got 0."),
         (
             {"rate": 5000, "duration_s": 3600},
             "arrivals (rate * duration) must be a whole number from 1 to 1000000, got 18000000.",
         ),
-        ({"sessions": 0}, "sessions must be a whole number from 1 to 64, got 0."),
-        ({"workers": "many"}, "workers must be a whole number from 1 to 256, got 'many'."),
+        ({"sessions": 0}, "sessions must be a whole number from 1 to 256, got 0."),
+        ({"kind": "fanout", "subscribers": 65}, "subscribers must be a whole number from 1 to 64, got 65."),
+        ({"workers": "many"}, "workers must be a whole number from 1 to 1024, got 'many'."),
+        ({"processes": 17}, "processes must be a whole number from 1 to 16, got 17."),
+        ({"answer_permissions": "maybe"}, "answer_permissions must be one of allow, reject, none; got 'maybe'."),
         ({"backlog": 0}, "backlog must be a whole number from 1 to 100000, got 0."),
         ({"late_ms": -1}, "late tolerance must be a number from 0 to 60000 ms, got -1."),
         ({"max_start_lag_ms": 0}, "max start lag must be a number above 0 and at most 600000 ms, got 0."),
@@ -89,109 +93,23 @@ def test_plan_parameters_are_the_inputs_in_camel_case():
     assert params["sessions"] is None  # a lifecycle load spreads nothing over sessions
 
 
-def test_fast_action_keeps_the_schedule():
-    plan = LoadPlan(kind="lifecycle", rate=200, duration_s=0.5, workers=4, late_ms=20)
-    intended: list[float] = []
-
-    def action(arrival, rec):
-        intended.append(arrival.intended)
-        return time.monotonic()
-
-    out = run_open_model(plan, action)
-    assert out.planned == out.sent == out.completed == 100
-    assert out.dropped == 0
-    assert out.late <= 5  # a loaded CI box may wake a thread late now and then
-    steps = sorted(b - a for a, b in zip(sorted(intended), sorted(intended)[1:], strict=False))
-    assert steps[len(steps) // 2] == pytest.approx(0.005, abs=1e-6)  # arrivals are exactly 1/rate apart
-    rec = out.recorders
-    assert rec.response.count == rec.service.count == 100
-    assert rec.response.percentile_ms(50) >= rec.service.percentile_ms(50)
-
-
-def test_slow_service_makes_late_starts_and_response_time_shows_them():
-    # One worker, 50 ms of service, 100 arrivals/s: a closed loop would report ~50 ms; the open model sees
-    # arrivals queue up, so response time (from the intended start) grows while service time stays ~50 ms.
-    plan = LoadPlan(kind="lifecycle", rate=100, duration_s=0.3, workers=1, late_ms=10, max_start_lag_ms=10_000)
-
-    def action(arrival, rec):
-        time.sleep(0.05)
-        return time.monotonic()
-
-    out = run_open_model(plan, action)
-    assert out.sent == 30 and out.dropped == 0
-    assert out.late >= 25
-    service_p50 = out.recorders.service.percentile_ms(50)
-    assert 45 <= service_p50 <= 120
-    assert out.recorders.response.summary().max >= 1000  # the last arrival waited ~1.2 s for the worker
-    assert out.recorders.start_lag.summary().max >= 900
-
-
-def test_full_queue_drops_arrivals_without_sending_them():
-    plan = LoadPlan(kind="lifecycle", rate=100, duration_s=0.2, workers=1, backlog=1, max_start_lag_ms=10_000)
-    sent: list[int] = []
-
-    def action(arrival, rec):
-        sent.append(arrival.index)
-        time.sleep(0.1)
-        return time.monotonic()
-
-    out = run_open_model(plan, action)
-    assert out.planned == 20
-    assert out.dropped_queue_full >= 10
-    assert out.sent + out.dropped == out.planned
-    assert len(sent) == out.sent
-
-
-def test_arrivals_that_wait_too_long_for_a_worker_are_dropped():
-    plan = LoadPlan(kind="lifecycle", rate=100, duration_s=0.2, workers=1, backlog=100, max_start_lag_ms=50)
-
-    def action(arrival, rec):
-        time.sleep(0.03)
-        return time.monotonic()
-
-    out = run_open_model(plan, action)
-    assert out.dropped_queue_full == 0
-    assert out.dropped >= 5
-    assert out.sent + out.dropped == out.planned == 20
-
-
-def test_failures_are_counted_by_code_not_raised():
-    plan = LoadPlan(kind="lifecycle", rate=200, duration_s=0.1, workers=2)
-
-    def action(arrival, rec):
-        if arrival.index % 2:
-            raise ArrivalFailed("prompt_queue_full")
-        if arrival.index == 4:
-            raise RuntimeError("boom")
-        return time.monotonic()
-
-    out = run_open_model(plan, action)
-    assert out.errors == {"prompt_queue_full": 10, "exception:RuntimeError": 1}
-    assert out.completed == 9
-
-
-def test_stop_ends_the_schedule_early():
-    plan = LoadPlan(kind="lifecycle", rate=10, duration_s=60)
-    stop = threading.Event()
-    threading.Timer(0.25, stop.set).start()
-    started = time.monotonic()
-    out = run_open_model(plan, done_now, stop=stop)
-    assert time.monotonic() - started < 5
-    assert out.planned == out.sent < 10
-
-
 # -- prompts against a loopback SSE server -------------------------------------------------------------
 
 
 class FakeDaemon:
     """Enough of the daemon for the prompt driver: 202 prompts, per-session SSE streams, 503 on demand."""
 
-    def __init__(self, refuse_every: int = 0, chunks: int = 3) -> None:
+    def __init__(
+        self, refuse_every: int = 0, chunks: int = 3, permissions: int = 0, close_delay_s: float = 0.0
+    ) -> None:
         self.streams: dict[str, list[queue.Queue]] = {}
         self.lock = threading.Lock()
         self.prompts = 0
         self.refuse_every = refuse_every
         self.chunks = chunks
+        self.permissions = permissions
+        self.close_delay_s = close_delay_s
+        self.answers: list[dict] = []
         self.closing = threading.Event()
         fake = self
 
@@ -203,16 +121,21 @@ class FakeDaemon:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                self._body = self.rfile.read(length)
                 parts = self.path.strip("/").split("/")
                 if parts == ["session"]:
                     self._json(200, {"sessionId": str(uuid.uuid4()), "clientId": "c", "attached": False})
                 elif parts[:1] == ["session"] and len(parts) == 3 and parts[2] == "prompt":
                     fake.prompt(self, parts[1])
+                elif parts[:1] == ["session"] and len(parts) == 4 and parts[2] == "permission":
+                    with fake.lock:
+                        fake.answers.append(json.loads(self._body or b"{}"))
+                    self._json(200, {})
                 else:
                     self._json(404, {"code": "not_found"})
 
             def do_DELETE(self):
+                time.sleep(fake.close_delay_s)
                 self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -232,7 +155,11 @@ class FakeDaemon:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the load opens its connections at once
+
+        socketserver.TCPServer.allow_reuse_address = True
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -264,6 +191,18 @@ class FakeDaemon:
         for i in range(self.chunks):
             chunk = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": f"c{i}"}}
             self._emit(sid, {"type": "session_update", "promptId": pid, "data": {"update": chunk}})
+        for i in range(self.permissions):
+            options = [
+                {"optionId": "allow_once", "kind": "allow_once"},
+                {"optionId": "reject_once", "kind": "reject_once"},
+            ]
+            data = {
+                "requestId": f"{pid}-{i}",
+                "sessionId": sid,
+                "toolCall": {"toolCallId": f"call-{i}"},
+                "options": options,
+            }
+            self._emit(sid, {"type": "permission_request", "promptId": pid, "data": data})
         self._emit(sid, {"type": "turn_complete", "promptId": pid, "data": {"stopReason": "end_turn"}})
         time.sleep(0.002)
         handler._json(202, {"promptId": pid, "lastEventId": 0, "eventEpoch": "e"})
@@ -351,12 +290,99 @@ def test_refused_prompts_are_counted_by_code():
     assert result.completed == 20
 
 
-def test_per_second_counts_ticks_from_the_schedule_origin():
-    from collections import Counter
+def test_timeline_rows_pad_the_shorter_series():
+    assert timeline([2, 3], [10], 3) == [[0, 2, 10], [1, 3, 0], [2, 0, 0]]
+    assert timeline([1], None, 2) == [[0, 1, None], [1, 0, None]]
 
-    origin = 1000.0
-    ticks = Counter({int((origin + 0.05) / TICK_S): 2, int((origin + 1.5) / TICK_S): 3, int((origin - 1) / TICK_S): 9})
-    assert per_second(ticks, origin, 3) == [2, 3, 0]
+
+def test_two_processes_share_one_schedule_and_their_histograms_merge_exactly(fake):
+    client = DaemonClient(fake.base_url)
+    plan = LoadPlan(rate=80, duration_s=0.5, sessions=4, drain_s=5, late_ms=50, processes=2)
+    try:
+        result = run_prompt_load(client, plan, session_ids=["a", "b", "c", "d"])
+    finally:
+        client.close()
+    assert result.processes == 2 and len(result.process_cpu) == 2
+    assert result.planned == result.sent == result.completed == 40  # each arrival sent by exactly one process
+    assert result.response.count == result.service.count == 40
+    assert LatencyRecorder.decode(result.histograms["response"]).count == 40
+    assert result.client_cpu_ms_per_op is not None and result.client_cpu_ms_per_op > 0
+    assert result.figures()["harnessProcesses"] == 2
+
+
+def test_a_full_backlog_drops_arrivals_without_sending_them():
+    server = FakeDaemon(close_delay_s=0.2)
+    client = DaemonClient(server.base_url)
+    try:
+        plan = LoadPlan(kind="lifecycle", rate=100, duration_s=0.3, workers=1, backlog=2, max_start_lag_ms=10_000)
+        result = run_lifecycle_load(client, plan)
+    finally:
+        client.close()
+        server.close()
+    assert result.planned == 30
+    assert result.dropped >= 20 and result.sent + result.dropped == result.planned
+    assert result.late >= 1  # the queued ones started late
+    assert result.response.max >= result.service.max
+
+
+def test_fan_out_is_done_when_every_subscriber_saw_the_turn_end(fake):
+    client = DaemonClient(fake.base_url)
+    plan = LoadPlan(kind="fanout", rate=40, duration_s=0.5, sessions=2, subscribers=3, drain_s=5)
+    try:
+        result = run_prompt_load(client, plan, session_ids=["x", "y"])
+    finally:
+        client.close()
+    assert result.completed == 20 and result.errors == {}
+    assert result.events == 20 * 5 * 3  # every frame on every stream
+    assert result.delivery.count == 20 * 5 * 3 and result.gaps.count == 20 * 4  # gaps on the first stream only
+    assert dict(result.event_mix) == {"user_message_chunk": 20, "agent_message_chunk": 60, "turn_complete": 20}
+
+
+def test_permission_requests_are_answered_with_the_chosen_option():
+    server = FakeDaemon(permissions=2)
+    client = DaemonClient(server.base_url)
+    try:
+        plan = LoadPlan(rate=20, duration_s=0.5, sessions=1, drain_s=5, answer_permissions="reject")
+        result = run_prompt_load(client, plan, session_ids=["p"])
+        deadline = time.monotonic() + 5
+        while len(server.answers) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.close()
+        server.close()
+    assert result.permission_requests == 20 and result.permission_answered == 20
+    assert result.answer.count == 20 and result.permission_refused == {}
+    assert {a["outcome"]["optionId"] for a in server.answers} == {"reject_once"}
+    assert result.event_mix["permission_request"] == 20
+
+
+def test_not_answering_leaves_the_permission_figures_unmeasured(fake):
+    client = DaemonClient(fake.base_url)
+    try:
+        plan = LoadPlan(rate=20, duration_s=0.2, sessions=1, answer_permissions="none")
+        result = run_prompt_load(client, plan, session_ids=["q"])
+    finally:
+        client.close()
+    figures = result.figures()
+    assert figures["permissionRequests"] is None and figures["permissionAnswered"] is None
+    assert figures["permissionAnswerMs"] is None
+
+
+def test_an_slo_that_can_no_longer_hold_stops_the_run_early_and_says_why():
+    server = FakeDaemon(refuse_every=1)
+    client = DaemonClient(server.base_url)
+    started = time.monotonic()
+    try:
+        plan = LoadPlan(rate=50, duration_s=20, sessions=1)
+        result = run_prompt_load(client, plan, session_ids=["r"], slo=Slo(p99_ms=100, max_errors=3))
+    finally:
+        client.close()
+        server.close()
+    assert time.monotonic() - started < 10  # not the whole 20 s schedule
+    assert result.stopped_early.startswith("4 errors already") or "errors already" in result.stopped_early
+    assert result.planned < 1000 and result.slo is not None and not result.slo.held
+    assert "errors" in [c.name for c in result.slo.breached]
+    assert "stopped early" in result.slo.reason() and "stopped early" in result.line()
 
 
 def test_lifecycle_load_figures_leave_what_it_does_not_measure_empty(fake):
@@ -377,7 +403,7 @@ def test_lifecycle_load_figures_leave_what_it_does_not_measure_empty(fake):
 
 
 def test_a_driver_refuses_a_plan_of_the_other_kind():
-    with pytest.raises(HarnessConfigError, match="run_lifecycle_load needs a plan of kind lifecycle, got 'prompt'"):
+    with pytest.raises(HarnessConfigError, match="needs a plan of kind lifecycle or cycle, got 'prompt'"):
         run_lifecycle_load(None, LoadPlan(kind="prompt"))
 
 
@@ -399,6 +425,29 @@ def test_the_session_load_keyword_turns_its_arguments_into_the_plan(fake):
     assert result.planned == result.completed == 10
 
 
+def test_the_prompt_load_keyword_with_several_subscribers_is_a_fan_out_with_its_slo(fake):
+    from types import SimpleNamespace
+
+    from keywords.components.load_keywords import LoadKeywords
+
+    client = DaemonClient(fake.base_url)
+    ctx = SimpleNamespace(get=lambda daemon: SimpleNamespace(client=client))
+    fake_sessions = ["f1", "f2"]
+    client.create_session = lambda scope: SimpleNamespace(session_id=fake_sessions.pop())
+    client.close_session = lambda sid, expected=None: None
+    try:
+        result = LoadKeywords(ctx).run_sustained_prompt_load(
+            20, 0.5, sessions=2, subscribers="3", p99_bound_ms=timedelta(seconds=5), max_errors="0"
+        )
+    finally:
+        client.close()
+    assert result.kind == "fanout" and result.plan.subscribers == 3
+    assert result.completed == 10 and result.events == 10 * 5 * 3
+    assert result.slo is not None and result.slo.held and [c.name for c in result.slo.checks] == ["p99", "errors"]
+    with pytest.raises(HarnessConfigError, match="subscribers must be a whole number from 1 to 64, got 0"):
+        LoadKeywords(ctx).run_sustained_prompt_load(20, 0.5, subscribers=0)
+
+
 def test_options_of_the_load_and_flow_keywords_are_keyword_only():
     import inspect
 
@@ -408,6 +457,7 @@ def test_options_of_the_load_and_flow_keywords_are_keyword_only():
     positional = {
         "run_sustained_prompt_load": ["rate", "duration"],
         "run_sustained_session_load": ["rate", "duration"],
+        "load_should_meet_slo": ["result"],
         "load_should_have_completed": ["result"],
         "get_load_figures": ["result"],
         "warn_if_harness_saturated": ["result"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from robot.api import logger
 from robotlibcore import keyword
@@ -11,30 +11,83 @@ from robotlibcore import keyword
 from keywords import checks
 from keywords.components.component import Component
 from keywords.fakes import mock_control
-from keywords.traffic.open_model import LoadPlan, SustainedLoadResult, run_lifecycle_load, run_prompt_load
+from keywords.traffic.loadgen.progress import Progress
+from keywords.traffic.open_model import LoadPlan, Slo, SustainedLoadResult, run_lifecycle_load, run_prompt_load
 
-# Keyword argument -> LoadPlan field, for both sustained loads (the plan checks every value).
+# Keyword argument -> LoadPlan field, for every sustained load (the plan checks every value).
 _PLAN_FIELDS = {
     "rate": "rate",
     "duration": "duration_s",
     "sessions": "sessions",
+    "subscribers": "subscribers",
     "workers": "workers",
     "backlog": "backlog",
+    "processes": "processes",
+    "answer_permissions": "answer_permissions",
     "late_tolerance_ms": "late_ms",
     "max_start_lag_ms": "max_start_lag_ms",
     "drain": "drain_s",
     "cpu_threshold_pct": "cpu_threshold_pct",
 }
+_SLO_FIELDS = ("p99_bound_ms", "max_errors", "max_late", "max_dropped")
+LIVE_AFTER_S = 10.0  # loads longer than this show a live line on the console
+PermissionAnswer = Literal["allow", "reject", "none"]
 
 
-def _plan(kind: str, arguments: dict[str, Any], **fields: Any) -> LoadPlan:
+def plan_of(kind: str, arguments: dict[str, Any], **fields: Any) -> LoadPlan:
     """The checked plan of a keyword call, from its arguments (``locals()``) named as the keyword names them."""
     given = {field: arguments[name] for name, field in _PLAN_FIELDS.items() if name in arguments}
     return LoadPlan(kind=kind, **given, **fields).validate()
 
 
+def slo_of(arguments: dict[str, Any]) -> Slo | None:
+    """The checked SLO of a keyword call (``None`` when no bound was given)."""
+    given = {name: arguments.get(name) for name in _SLO_FIELDS}
+    if all(value is None for value in given.values()):
+        return None
+    return Slo(
+        p99_ms=given["p99_bound_ms"],
+        max_errors=given["max_errors"],
+        max_late=given["max_late"],
+        max_dropped=given["max_dropped"],
+    ).validate()
+
+
+class LiveLine:
+    """The live progress line of a long load: printed on the console from the main thread, never logged.
+
+    Args:
+        duration_s: The load's schedule; shorter than :data:`LIVE_AFTER_S` shows nothing.
+        label: What runs, e.g. ``prompts 200/s``.
+    """
+
+    def __init__(self, duration_s: float, label: str) -> None:
+        self.on = duration_s > LIVE_AFTER_S
+        self.label = label
+        self.shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        """Show one progress line (replacing the previous one)."""
+        if self.on:
+            logger.console(f"\r{self.label}: {progress.line()}".ljust(150), newline=False)
+            self.shown = True
+
+    def end(self) -> None:
+        """End the line (so Robot's own output starts on a new one)."""
+        if self.shown:
+            logger.console("")
+            self.shown = False
+
+
 class LoadKeywords(Component):
-    """Open-model load: arrivals at a target rate, response and service time, late and dropped starts."""
+    """Open-model load: arrivals at a target rate, response and service time, late and dropped starts, SLOs."""
+
+    def _run(self, run, plan: LoadPlan, slo: Slo | None, daemon: str | None, label: str) -> SustainedLoadResult:
+        live = LiveLine(plan.duration_s, label)
+        try:
+            return run(self.ctx.get(daemon).client, plan, slo=slo, on_progress=live)
+        finally:
+            live.end()
 
     @keyword(tags=("load", "prompt", "sse"))
     def run_sustained_prompt_load(
@@ -43,13 +96,20 @@ class LoadKeywords(Component):
         duration: timedelta | float = 20.0,
         *,
         sessions: int = 5,
+        subscribers: int = 1,
         workers: int = 16,
+        processes: int = 1,
         late_tolerance_ms: float | timedelta = 10.0,
         max_start_lag_ms: float | timedelta = 1000.0,
         backlog: int = 256,
         drain: timedelta | float = 30.0,
         text: str = "sustained load",
         cpu_threshold_pct: float = 90.0,
+        answer_permissions: PermissionAnswer = "allow",
+        p99_bound_ms: float | timedelta | None = None,
+        max_errors: int | None = None,
+        max_late: int | None = None,
+        max_dropped: int | None = None,
         daemon: str | None = None,
         **mock_settings,
     ) -> SustainedLoadResult:
@@ -59,42 +119,71 @@ class LoadKeywords(Component):
         does; response time counts from it, service time from the actual send, both to the turn's end as seen
         on the session's SSE stream (one long-lived subscription per session, frames matched by ``promptId``).
         A prompt sent more than ``late_tolerance_ms`` after its intended start is late; one that could not
-        start (queue of ``backlog`` full, or no worker within ``max_start_lag_ms``) is dropped. Refusals such
-        as 503 ``prompt_queue_full`` are counted by code, never raised. The harness's own CPU is sampled and
-        the result marked unreliable when the harness was saturated. Every argument is checked before any
-        session is created.
+        start (queue of ``backlog`` full, or no connection within ``max_start_lag_ms``) is dropped. Refusals
+        such as 503 ``prompt_queue_full`` are counted by code, never raised. The load runs in ``processes``
+        load-generating processes sharing one schedule; each one's CPU is sampled and the result is marked
+        unreliable when one was saturated. Turns may use tool calls and ask permissions (mock settings
+        ``tool_calls=8 permissions=2``): every ``permission_request`` is answered as ``answer_permissions``
+        says, so the SSE figures are those of a real client's event mix. With ``subscribers`` above 1 the
+        load is a fan-out: every session has that many streams, a prompt is done when its turn's end reached
+        every one (response time to the last), delivery delays are recorded on every stream, gaps and the time
+        to the first chunk on the first. With any SLO bound
+        (``p99_bound_ms``, ``max_errors``, ``max_late``, ``max_dropped``), the run stops early as soon as a
+        bound can no longer hold, and ``slo`` holds every bound with its measured value (check it with `Load
+        Should Meet SLO`). A load longer than 10 s shows a live line on the console (not in the log). Every
+        argument is checked before any session is created.
 
         Args:
             rate: Prompts per second (above 0, at most 5000).
             duration: Length of the schedule: seconds or a Robot time (``20 s``, ``1.5 min``).
-            sessions: Sessions created (and closed at the end) to spread the prompts over (1..64).
-            workers: Worker threads sending the POSTs (1..256).
+            sessions: Sessions created (and closed at the end) to spread the prompts over (1..256).
+            subscribers: SSE streams per session (1..64; the daemon's cap is 64); above 1 the load is a
+                fan-out (``kind`` ``fanout``).
+            workers: Connections that send the POSTs, over all processes (1..1024).
+            processes: Load-generating processes (1..16; at most one per session).
             late_tolerance_ms: Start lag above which a prompt counts as late: milliseconds or a Robot time
                 (``10 ms``).
             max_start_lag_ms: Start lag above which a prompt is dropped instead of sent: milliseconds or a
                 Robot time (``1 s``).
-            backlog: Arrivals that may wait for a worker.
+            backlog: Arrivals that may wait for a connection (per process).
             drain: How long to wait after the schedule for outstanding turns (seconds or a Robot time).
             text: Prompt text.
-            cpu_threshold_pct: Harness CPU (% of one core) counted as saturation.
-            mock_settings: Mock agent settings for every prompt (``chunks=3``, ``end_delay_ms=50``...).
+            cpu_threshold_pct: A process's CPU (% of one core) counted as saturation.
+            answer_permissions: What every ``permission_request`` gets: ``allow`` (the first ``allow_*``
+                option), ``reject`` (the first ``reject_*``) or ``none`` (left pending).
+            p99_bound_ms: SLO bound on the p99 response time: milliseconds or a Robot time.
+            max_errors: SLO bound on errors.
+            max_late: SLO bound on late starts.
+            max_dropped: SLO bound on dropped arrivals.
+            mock_settings: Mock agent settings for every prompt (``chunks=3``, ``tool_calls=8``,
+                ``tool_output_bytes=2048``, ``permissions=2``...).
 
         Returns:
-            ``SustainedLoadResult`` (``kind`` ``prompt``): ``planned``, ``sent``, ``completed``, ``late``,
+            ``SustainedLoadResult`` (``kind`` ``prompt``, or ``fanout`` with several subscribers; ``events``
+            then counts the frames of every stream): ``planned``, ``sent``, ``completed``, ``late``,
             ``dropped``, ``unfinished``, ``errors`` (code -> count), ``error_count``, ``achieved_rate``;
-            ``response``, ``service``, ``accept``, ``start_lag``, ``first_chunk``, ``gaps``, ``delivery``
-            (latency summaries, ms); ``events``, ``events_per_s``, ``timeline``, ``response_spectrum``,
-            ``service_spectrum``, ``histograms``, ``harness_cpu``, ``reliable``, ``wall_s``, ``plan`` (its
-            ``parameters()`` are the scenario's inputs); ``line()`` and ``sse_line()`` for the test message,
-            ``figures()`` for the snapshot.
+            ``response``, ``service``, ``accept``, ``start_lag``, ``first_chunk``, ``gaps``, ``delivery``,
+            ``answer`` (latency summaries, ms); ``events``, ``events_per_s``, ``event_mix`` (frame kind ->
+            count), ``permission_requests``, ``permission_answered``, ``permission_refused``, ``over_bound``,
+            ``timeline``, ``response_spectrum``, ``service_spectrum``, ``histograms``, ``harness_cpu`` (the
+            busiest process), ``process_cpu`` (every process), ``processes``, ``client_cpu_ms_per_op``,
+            ``stopped_early``, ``slo`` (``SloVerdict``: ``checks``, ``held``, ``breached``, ``reason()``;
+            ``None`` without bounds), ``reliable``, ``wall_s``, ``plan`` (its ``parameters()`` are the
+            scenario's inputs); ``line()`` and ``sse_line()`` for the test message, ``figures()`` for the
+            snapshot.
 
         Example:
             | ${load}= | Run Sustained Prompt Load | 10 | 20 s | sessions=5 |
-            | Report Figures | ${load.line()} |
+            | ${load}= | Run Sustained Prompt Load | 50 | 30 s | tool_calls=8 | permissions=2 | p99_bound_ms=200 |
+            | Load Should Meet SLO | ${load} |
+            | ${fan}= | Run Sustained Prompt Load | 20 | 10 s | sessions=2 | subscribers=16 |
         """
+        subscribers = checks.whole_number("subscribers", subscribers, low=1, high=64)
         prompt_text = f"{mock_control.directive(**mock_settings)} {text}".strip()
-        plan = _plan("prompt", locals(), prompt_text=prompt_text)
-        result = run_prompt_load(self.ctx.get(daemon).client, plan)
+        plan = plan_of("fanout" if subscribers > 1 else "prompt", locals(), prompt_text=prompt_text)
+        slo = slo_of(locals())
+        label = f"prompts {plan.rate:g}/s" + (f" x{subscribers} streams" if subscribers > 1 else "")
+        result = self._run(run_prompt_load, plan, slo, daemon, label)
         self.info(f"Sustained prompts: {result.line()}")
         self.info(f"SSE: {result.sse_line()}")
         self.info(f"Harness CPU rule: {result.harness_cpu.rule}")
@@ -109,14 +198,19 @@ class LoadKeywords(Component):
         late_tolerance_ms: float | timedelta = 10.0,
         max_start_lag_ms: float | timedelta = 1000.0,
         workers: int = 16,
+        processes: int = 1,
         backlog: int = 256,
         cpu_threshold_pct: float = 90.0,
+        p99_bound_ms: float | timedelta | None = None,
+        max_errors: int | None = None,
+        max_late: int | None = None,
+        max_dropped: int | None = None,
         daemon: str | None = None,
     ) -> SustainedLoadResult:
         """Create and close a session (``POST /session``, ``DELETE /session/:id``) at ``rate`` per second.
 
-        Same open-model schedule and accounting as `Run Sustained Prompt Load`; an arrival is done when the
-        close answers 204. ``accept`` holds the create latency.
+        Same open-model schedule, accounting and SLO as `Run Sustained Prompt Load`; an arrival is done when
+        the close answers 204. ``accept`` holds the create latency.
 
         Args:
             rate: Create+close cycles per second (above 0, at most 5000).
@@ -124,24 +218,32 @@ class LoadKeywords(Component):
             late_tolerance_ms: Start lag above which an arrival counts as late: milliseconds or a Robot time.
             max_start_lag_ms: Start lag above which an arrival is dropped instead of sent: milliseconds or a
                 Robot time.
-            workers: Worker threads doing the requests (1..256).
-            backlog: Arrivals that may wait for a worker.
-            cpu_threshold_pct: Harness CPU (% of one core) counted as saturation.
+            workers: Connections doing the requests, over all processes (1..1024).
+            processes: Load-generating processes (1..16).
+            backlog: Arrivals that may wait for a connection (per process).
+            cpu_threshold_pct: A process's CPU (% of one core) counted as saturation.
+            p99_bound_ms: SLO bound on the p99 response time: milliseconds or a Robot time.
+            max_errors: SLO bound on errors.
+            max_late: SLO bound on late starts.
+            max_dropped: SLO bound on dropped arrivals.
 
         Returns:
             ``SustainedLoadResult`` (``kind`` ``lifecycle``): ``planned``, ``sent``, ``completed``, ``late``,
             ``dropped``, ``errors``, ``error_count``, ``achieved_rate``; ``response``, ``service``, ``accept``,
             ``start_lag`` (latency summaries, ms); ``timeline``, ``response_spectrum``, ``service_spectrum``,
-            ``histograms``, ``harness_cpu``, ``reliable``, ``wall_s``, ``plan``; ``first_chunk``, ``gaps``,
-            ``delivery``, ``unfinished``, ``events`` and ``events_per_s`` are ``None`` (not measured by this
-            load); ``line()`` and ``figures()``.
+            ``histograms``, ``harness_cpu``, ``process_cpu``, ``processes``, ``client_cpu_ms_per_op``,
+            ``over_bound``, ``stopped_early``, ``slo``, ``reliable``, ``wall_s``, ``plan``; ``first_chunk``,
+            ``gaps``, ``delivery``, ``answer``, ``unfinished``, ``events``, ``events_per_s``,
+            ``permission_requests`` and ``permission_answered`` are ``None`` (not measured by this load);
+            ``line()`` and ``figures()``.
 
         Example:
             | ${load}= | Run Sustained Session Load | 5 | 10 s |
             | Load Should Have Completed | ${load} |
         """
-        plan = _plan("lifecycle", locals())
-        result = run_lifecycle_load(self.ctx.get(daemon).client, plan)
+        plan = plan_of("lifecycle", locals())
+        slo = slo_of(locals())
+        result = self._run(run_lifecycle_load, plan, slo, daemon, f"create+close {plan.rate:g}/s")
         self.info(f"Sustained create+close: {result.line()}")
         return result
 
@@ -180,28 +282,62 @@ class LoadKeywords(Component):
             problems.append(f"{missing} sent arrivals have no outcome")
         if result.sent + result.dropped != result.planned:
             problems.append(f"planned {result.planned} but sent {result.sent} and dropped {result.dropped}")
+        if result.stopped_early:
+            problems.append(f"the run stopped early: {result.stopped_early}")
         if problems:
             raise AssertionError(
                 f"The {result.kind} load should have completed every arrival, but {result.completed} of "
                 f"{result.planned} did: " + "; ".join(problems) + "."
             )
 
+    @keyword(tags=("load", "assertion", "slo"))
+    def load_should_meet_slo(self, result: SustainedLoadResult) -> None:
+        """Fail unless every SLO bound the load was given held; the message lists every breached bound.
+
+        Each breached bound is named with its measured value and bound; a run that stopped early because a
+        bound could no longer hold says so.
+
+        Args:
+            result: From a sustained-load keyword run with at least one SLO bound (``p99_bound_ms``,
+                ``max_errors``, ``max_late``, ``max_dropped``).
+
+        Example:
+            | ${load}= | Run Sustained Prompt Load | 50 | 20 s | p99_bound_ms=100 | max_errors=0 |
+            | Load Should Meet SLO | ${load} |
+        """
+        verdict = result.slo
+        if verdict is None:
+            raise AssertionError(
+                "Load Should Meet SLO needs a load run with an SLO bound (p99_bound_ms, max_errors, max_late or "
+                "max_dropped), but this one had none."
+            )
+        if not verdict.held:
+            raise AssertionError(
+                f"The {result.kind} load at {result.plan.rate:g}/s should have met its SLO, but "
+                f"{len(verdict.breached)} bound(s) broke: {verdict.reason()}."
+            )
+        self.info(verdict.line())
+
     @keyword(tags=("load", "report"))
     def get_load_figures(self, result: SustainedLoadResult) -> dict:
         """The measured figures of a run, for `Record Scenario` (its inputs are ``${load.plan.parameters()}``).
 
         Args:
-            result: From `Run Sustained Prompt Load` or `Run Sustained Session Load`.
+            result: From a sustained-load keyword.
 
         Returns:
             ``result.figures()``: a dictionary with camelCase keys: ``planned``, ``sent``, ``completed``,
             ``late``, ``dropped``, ``unfinished``, ``errorCount``, ``errors`` (``{code, count}`` rows),
             ``achievedRatePerSec``, the latency percentile dictionaries ``responseMs``, ``serviceMs``,
-            ``acceptMs``, ``startLagMs``, ``firstChunkMs``, ``gapMs``, ``deliveryMs``, then ``events``,
-            ``eventsPerSec``, ``timeline``, ``responseSpectrumMs``, ``serviceSpectrumMs`` (``[percentile, ms]``
-            pairs), ``harnessCpuMeanPct``, ``harnessCpuPeakPct``, ``harnessCpuWindows``,
-            ``harnessCpuSaturated``, ``harnessCpuCores``, ``reliable`` and ``wallMs``; ``None`` where the
-            load's kind measures nothing.
+            ``acceptMs``, ``startLagMs``, ``firstChunkMs``, ``gapMs``, ``deliveryMs``,
+            ``permissionAnswerMs``, then ``events``, ``eventsPerSec``, ``eventMix`` (``{kind, count}`` rows),
+            ``overBound``, ``permissionRequests``, ``permissionAnswered``, ``permissionRefused``,
+            ``timeline``, ``responseSpectrumMs``, ``serviceSpectrumMs`` (``[percentile, ms]`` pairs),
+            ``harnessCpuMeanPct``, ``harnessCpuPeakPct``, ``harnessCpuWindows``, ``harnessCpuSaturated``,
+            ``harnessCpuCores``, ``harnessCpuProcessesMeanPct``, ``harnessProcesses``, ``clientCpuMsPerOp``,
+            ``stoppedEarly``, with an SLO ``sloHeld``, ``sloBreached``, ``sloStoppedEarly`` and
+            ``slo<Bound>Measured``, then ``reliable`` and ``wallMs``; ``None`` where the load's kind measures
+            nothing.
 
         Example:
             | ${figures}= | Get Load Figures | ${load} |
@@ -215,10 +351,11 @@ class LoadKeywords(Component):
         """Log a warning when the harness, not the daemon, was saturated; returns whether it was reliable.
 
         Args:
-            result: From `Run Sustained Prompt Load` or `Run Sustained Session Load`.
+            result: From a sustained-load keyword.
 
         Returns:
-            ``${True}`` when the figures are reliable (the harness was not saturated), else ``${False}``.
+            ``${True}`` when the figures are reliable (no load-generating process was saturated), else
+            ``${False}``.
 
         Example:
             | ${reliable}= | Warn If Harness Saturated | ${load} |

@@ -62,6 +62,8 @@ KINDS: dict[str, Kind] = {
         Kind(
             "restore", "qwen serve daemon — session restore, crash durability and the /acp transport", "suites/restore"
         ),
+        Kind("capacity", "qwen serve daemon — capacity search", "suites/capacity"),
+        Kind("soak", "qwen serve daemon — soak with a leak verdict", "suites/soak"),
     )
 }
 

@@ -9,9 +9,13 @@ from typing import Any, Literal
 
 from keywords import checks
 
-LoadKind = Literal["prompt", "lifecycle"]
-KINDS: tuple[LoadKind, ...] = ("prompt", "lifecycle")
+LoadKind = Literal["prompt", "lifecycle", "fanout", "cycle"]
+KINDS: tuple[LoadKind, ...] = ("prompt", "lifecycle", "fanout", "cycle")
+SESSION_KINDS = ("prompt", "fanout")  # kinds that spread prompts over long-lived sessions
+PermissionAnswer = Literal["allow", "reject", "none"]
+PERMISSION_ANSWERS: tuple[PermissionAnswer, ...] = ("allow", "reject", "none")
 MAX_ARRIVALS = 1_000_000
+MAX_PROCESSES = 16
 
 
 @dataclass
@@ -22,12 +26,20 @@ class LoadPlan:
     Robot makes of ``10 s`` or ``5 ms``); :meth:`validate` turns them into numbers in the field's unit.
 
     Attributes:
-        kind: ``prompt`` (prompts round-robin over ``sessions`` sessions) or ``lifecycle`` (create + close).
+        kind: ``prompt`` (prompts round-robin over ``sessions`` sessions, each followed on one SSE stream),
+            ``fanout`` (the same with ``subscribers`` streams per session: done when every one saw the turn
+            end), ``lifecycle`` (create + close) or ``cycle`` (create, prompt, the turn's end on a stream
+            opened with the 202's ``lastEventId``, close).
         rate: Arrivals per second.
         duration_s: Length of the arrival schedule.
-        sessions: Sessions the prompts are spread over (``prompt`` only).
-        workers: Worker threads that send requests.
-        backlog: Arrivals that may wait for a free worker; one more is dropped.
+        sessions: Sessions the prompts are spread over (``prompt`` and ``fanout``).
+        subscribers: SSE streams per session (``fanout``; 1 otherwise).
+        workers: Connections that send requests, over all processes (an arrival waits for a free one).
+        backlog: Arrivals that may wait for a free connection (per process); one more is dropped.
+        processes: Load-generating processes (one schedule of intended starts, split between them).
+        answer_permissions: What the generator answers to every ``permission_request`` of a prompt's turn:
+            ``allow`` (the first ``allow_*`` option), ``reject`` (the first ``reject_*``) or ``none`` (leave
+            them pending).
         late_ms: An arrival sent more than this after its intended start is late.
         max_start_lag_ms: An arrival that waited longer than this for a worker is dropped, not sent.
         drain_s: After the last arrival, how long to wait for outstanding turns to end.
@@ -41,8 +53,11 @@ class LoadPlan:
     rate: float = 10.0
     duration_s: float | timedelta = 20.0
     sessions: int = 5
+    subscribers: int = 1
     workers: int = 16
     backlog: int = 256
+    processes: int = 1
+    answer_permissions: PermissionAnswer = "allow"
     late_ms: float | timedelta = 10.0
     max_start_lag_ms: float | timedelta = 1000.0
     drain_s: float | timedelta = 30.0
@@ -66,10 +81,15 @@ class LoadPlan:
         self.rate = checks.number("rate", self.rate, high=5000, unit="per second", low_open=True)
         self.duration_s = checks.seconds("duration", self.duration_s, high=3600)
         checks.whole_number("arrivals (rate * duration)", self.arrivals, low=1, high=MAX_ARRIVALS)
-        if self.kind == "prompt":
-            self.sessions = checks.whole_number("sessions", self.sessions, low=1, high=64)
-        self.workers = checks.whole_number("workers", self.workers, low=1, high=256)
+        if self.kind in SESSION_KINDS:
+            self.sessions = checks.whole_number("sessions", self.sessions, low=1, high=256)
+        self.subscribers = (
+            checks.whole_number("subscribers", self.subscribers, low=1, high=64) if self.kind == "fanout" else 1
+        )
+        self.workers = checks.whole_number("workers", self.workers, low=1, high=1024)
         self.backlog = checks.whole_number("backlog", self.backlog, low=1, high=100_000)
+        self.processes = checks.whole_number("processes", self.processes, low=1, high=MAX_PROCESSES)
+        self.answer_permissions = checks.choice("answer_permissions", self.answer_permissions, PERMISSION_ANSWERS)
         self.late_ms = checks.number("late tolerance", _ms(self.late_ms), high=60_000, unit="ms")
         self.max_start_lag_ms = checks.number(
             "max start lag", _ms(self.max_start_lag_ms), high=600_000, unit="ms", low_open=True
@@ -92,9 +112,12 @@ class LoadPlan:
             "workload": self.kind,
             "ratePerSec": self.rate,
             "durationS": self.duration_s,
-            "sessions": self.sessions if self.kind == "prompt" else None,
+            "sessions": self.sessions if self.kind in SESSION_KINDS else None,
+            "subscribers": self.subscribers if self.kind == "fanout" else None,
             "workers": self.workers,
             "backlog": self.backlog,
+            "processes": self.processes,
+            "answerPermissions": self.answer_permissions,
             "lateToleranceMs": self.late_ms,
             "maxStartLagMs": self.max_start_lag_ms,
             "drainS": self.drain_s,

@@ -160,6 +160,7 @@ def run_isolation(
         workers=min(16, max(4, others * 2)),
         drain_s=drain_s,
         prompt_text=permission_prompt(1, "isolation load"),
+        answer_permissions="none",  # the AutoAnswer below answers them (and counts them)
     )
     life_s = blocks * 4 * (phase_s + drain_s + 10) + 60
     answerers = [AutoAnswer(client, sid, timeout_s=life_s) for sid in loaded]
