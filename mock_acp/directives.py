@@ -40,6 +40,7 @@ SESSIONS_DIR_NAME = "sessions"
 """Folder next to the control file where the agent persists its sessions (for ``session/load``)."""
 
 MAX_CHUNKS = 100_000
+MAX_PROMPT_NUMBER = 1_000_000
 MAX_CHUNK_SIZE = 10_000_000
 MAX_DELAY_MS = 86_400_000
 MAX_TOOL_CALLS = 10_000
@@ -117,6 +118,19 @@ def _int(name: str, default: int, high: int, meaning: str, low: int = 0) -> Sett
 
 PROMPT_SETTINGS: tuple[Setting, ...] = (
     Setting("mode", "choice", "echo", "How the prompt ends (see MOCK_MODES in the README).", values=MOCK_MODES),
+    _int(
+        "mode_at",
+        1,
+        MAX_PROMPT_NUMBER,
+        "The session's first prompt (1-based) that gets the mode; the prompts before it echo.",
+        low=1,
+    ),
+    _int(
+        "mode_every",
+        1,
+        MAX_PROMPT_NUMBER,
+        "From prompt mode_at on, every Nth prompt gets the mode (1: every one; 0: only mode_at); others echo.",
+    ),
     _int("chunks", 3, MAX_CHUNKS, "Number of agent_message_chunk updates streamed first."),
     _int("chunk_size", 0, MAX_CHUNK_SIZE, "0 for the text chunk-<i>, else exactly this many characters a chunk."),
     _int("chunk_delay_ms", 0, MAX_DELAY_MS, "Sleep between two chunks."),
@@ -177,6 +191,10 @@ class PromptSettings:
 
     Attributes:
         mode: One of `MOCK_MODES`.
+        mode_at: The session's first prompt (1-based) that gets `mode`; the earlier prompts of the session
+            run as ``echo``.
+        mode_every: From `mode_at` on, every Nth prompt gets `mode` (1: every prompt; 0: only prompt
+            `mode_at`); the others run as ``echo``. See `mode_applies`.
         chunks: Number of `agent_message_chunk` updates to stream (0..100000).
         chunk_size: 0 for the text ``chunk-<i>``; otherwise exactly this many characters per chunk.
         chunk_delay_ms: Sleep between two chunks.
@@ -197,6 +215,8 @@ class PromptSettings:
     """
 
     mode: str = "echo"
+    mode_at: int = 1
+    mode_every: int = 1
     chunks: int = 3
     chunk_size: int = 0
     chunk_delay_ms: int = 0
@@ -236,6 +256,12 @@ class PromptSettings:
                 f"got tool_calls={self.tool_calls}"
             )
 
+    def for_prompt(self, number: int) -> PromptSettings:
+        """The settings of the session's prompt `number` (1-based): `mode` only where `mode_applies`, else echo."""
+        if self.mode == "echo" or mode_applies(number, self.mode_at, self.mode_every):
+            return self
+        return replace(self, mode="echo")
+
     def asks_permission(self, index: int) -> bool:
         """Whether tool call `index` (1-based) is preceded by a permission request."""
         return self.permission_at <= index < self.permission_at + self.permissions
@@ -267,6 +293,19 @@ class PromptSettings:
 
 
 PROMPT_SETTING_NAMES = tuple(f.name for f in fields(PromptSettings))
+
+
+def mode_applies(number: int, mode_at: int = 1, mode_every: int = 1) -> bool:
+    """Whether a session's prompt `number` (1-based) gets the mode: prompt `mode_at`, then every `mode_every`-th.
+
+    ``mode_at=1 mode_every=1`` (the defaults): every prompt; ``mode_at=1 mode_every=0``: only the first;
+    ``mode_at=3 mode_every=3``: prompts 3, 6, 9...; ``mode_at=2 mode_every=0``: only prompt 2.
+    """
+    if number < mode_at:
+        return False
+    if mode_every == 0:
+        return number == mode_at
+    return (number - mode_at) % mode_every == 0
 
 
 def _check_keys(overrides: Mapping[str, Any]) -> None:
