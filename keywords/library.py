@@ -30,6 +30,7 @@ from keywords.components.report_keywords import ReportKeywords
 from keywords.components.restore_keywords import RestoreKeywords
 from keywords.components.security_keywords import SecurityKeywords
 from keywords.components.session_keywords import SessionKeywords
+from keywords.components.table_keywords import TableKeywords
 from keywords.context import HarnessContext
 from keywords.daemon import flags as daemon_flags
 from keywords.daemon.run_metadata import RunMetadata
@@ -128,6 +129,7 @@ class QwenServe(DynamicCore):
         self._daemons = DaemonKeywords(self.ctx)
         self._providers = ProviderKeywords(self.ctx)
         self._history = HistoryKeywords(self.ctx, self._report)
+        plots = PlotKeywords(self.ctx)
         components = [
             self._report,
             self._daemons,
@@ -141,7 +143,7 @@ class QwenServe(DynamicCore):
             ConnectionKeywords(self.ctx),
             LogKeywords(self.ctx),
             FlowKeywords(self.ctx),
-            PlotKeywords(self.ctx),
+            plots,
             BaselineKeywords(self.ctx),
             ProcessKeywords(self.ctx),
             self._providers,
@@ -152,6 +154,7 @@ class QwenServe(DynamicCore):
             RestoreKeywords(self.ctx, self._daemons),
             AcpKeywords(self.ctx),
             self._history,
+            TableKeywords(self.ctx, self._report, self._daemons, plots),
         ]
         super().__init__(components)
 

@@ -17,6 +17,51 @@ from keywords.traffic.sse import TURN_END_TYPES, StreamOptions, StreamResult, Su
 OUTCOMES = ("completed", "error", "session_died", "session_closed", "timeout", "stream_cut", "stream_refused")
 ECHO_UPDATE = "user_message_chunk"
 CHUNK_UPDATE = "agent_message_chunk"
+AGENT_GONE = "agent channel closed"
+"""What the daemon's ``turn_error`` message says when the agent child ended during the turn."""
+
+HAPPENED: dict[str, str] = {
+    "completed": "answered in full",
+    "cancelled": "cancelled",
+    "error": "ended with an error",
+    "sessionDied": "ended as the agent stopped (session died)",
+    "sessionGone": "found their session gone (the agent had stopped)",
+    "sessionClosed": "ended as the session was closed",
+    "timeout": "got no end in time",
+    "streamCut": "lost their event stream before the end",
+    "refused": "refused",
+    "notSent": "never sent",
+}
+"""What happened to one prompt, in plain words, by its camelCase name (:func:`what_happened`)."""
+
+
+def what_happened(
+    outcome: str, stop_reason: str | None = None, error_message: str | None = None, stream_status: int | None = None
+) -> str:
+    """How a turn ended, as one of :data:`HAPPENED` (plain words for a report, without the daemon's jargon).
+
+    ``turn_complete`` is ``completed`` (or ``cancelled`` for that stop reason); a ``turn_error`` that says the agent
+    channel closed, and ``session_died``, are ``sessionDied``; an event stream refused with 404 (the session was
+    already gone, as after an agent crash) is ``sessionGone``; other refusals are ``refused``.
+
+    Args:
+        outcome: A :data:`OUTCOMES` value, or ``not_run`` for a prompt never sent.
+        stop_reason: ``stopReason`` of ``turn_complete``.
+        error_message: ``message`` of ``turn_error``.
+        stream_status: HTTP status of the event stream's answer.
+    """
+    if outcome == "completed":
+        return "cancelled" if stop_reason == "cancelled" else "completed"
+    if outcome == "error":
+        return "sessionDied" if error_message and AGENT_GONE in error_message else "error"
+    if outcome == "stream_refused":
+        return "sessionGone" if stream_status == 404 else "refused"
+    return {
+        "session_died": "sessionDied",
+        "session_closed": "sessionClosed",
+        "timeout": "timeout",
+        "stream_cut": "streamCut",
+    }.get(outcome, "notSent")
 
 
 @dataclass
@@ -61,6 +106,12 @@ class TurnResult:
     types: list[str] = field(default_factory=list)
     stream: StreamResult | None = None
 
+    @property
+    def happened(self) -> str:
+        """How the turn ended in plain terms: a key of :data:`HAPPENED` (``completed``, ``sessionDied``...)."""
+        status = self.stream.status if self.stream is not None else None
+        return what_happened(self.outcome, self.stop_reason, self.error_message, status)
+
     def summary(self) -> str:
         """One line: outcome, reason/code, chunk count, time."""
         detail = self.stop_reason or self.error_code or self.error_message or ""
@@ -75,6 +126,7 @@ class TurnResult:
         """How the turn went, by camelCase key; times in ms from the prompt's POST (``None``: not reached)."""
         return {
             "outcome": self.outcome,
+            "happened": self.happened,
             "stopReason": self.stop_reason,
             "errorCode": self.error_code,
             "cancelled": self.cancelled,
