@@ -11,7 +11,7 @@ from flow_daemon import FakeDaemon, break_the_start_barrier, serve
 from keywords.errors import HarnessConfigError
 from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic import barrier, flows
-from keywords.traffic.client import PromptAccepted
+from keywords.traffic.client import PromptAccepted, SessionInfo
 from keywords.traffic.flows import FlowBatch, FlowRecord, FlowTurn
 from keywords.traffic.sse import StreamResult
 from keywords.traffic.turns import HAPPENED, classify, what_happened
@@ -271,3 +271,29 @@ def test_past_errors_keeps_prompting_after_a_turn_error(fake_daemon):
     assert [t.happened for t in erring.turns] == ["error", "error", "error"]
     assert [t.number for t in erring.turns] == [1, 2, 3]
     assert batch.prompt_outcomes() == {"completed": 3, "error": 3}
+
+
+def test_a_read_that_stops_at_its_frame_count_is_a_running_turn():
+    # Before, a turn read up to its first chunks reported "timeout", as if it had failed to end in time.
+    accepted = PromptAccepted("p1", 0, None, 1.0)
+    frames = [
+        {
+            "id": 1,
+            "type": "session_update",
+            "data": {"promptId": "p1", "update": {"sessionUpdate": "user_message_chunk"}},
+        },
+        {
+            "id": 2,
+            "type": "session_update",
+            "data": {"promptId": "p1", "update": {"sessionUpdate": "agent_message_chunk"}},
+        },
+    ]
+    stream = StreamResult(status=200, end="max_events", events=frames, ids=[1, 2], last_id=2)
+    result = classify(accepted, stream)
+    assert result.outcome == "running" and result.happened == "running" and result.chunks == 1
+
+
+def test_session_info_carries_its_own_figures():
+    info = SessionInfo("s1", "c1", False, "/w", 603.44)
+    assert info.figures() == {"createMs": 603.4, "attached": False}
+    assert info.line() == "session created in 603.4 ms" and figures_of(info, "respawn")["respawnCreateMs"] == 603.4

@@ -500,3 +500,15 @@ def test_every_keyword_that_opens_streams_takes_the_same_typed_stream_options():
         assert str(args["timeout"].type) == "timedelta | float", name
         assert "`Stream options`" in docs[name].doc, name
     assert [a.default_repr for a in docs["Read Events"].args if a.name == "timeout"] == ["10.0"]
+
+
+def test_the_terminal_frames_reason_and_exit_code_are_fields_and_figures():
+    # Before, a suite dug them out of terminal_data (``${seen.terminal_data}[reason]``).
+    died = StreamResult(
+        status=200, end="terminal", terminal="session_died", terminal_data={"reason": "channel_closed", "exitCode": 1}
+    )
+    assert died.terminal_reason == "channel_closed" and died.terminal_exit_code == 1
+    assert died.figures()["terminalReason"] == "channel_closed" and died.figures()["terminalExitCode"] == 1
+    none = StreamResult(status=200, end="timeout")
+    assert none.terminal_reason is None and none.terminal_exit_code is None
+    assert StreamResult(terminal_data={"exitCode": True}).terminal_exit_code is None

@@ -7,13 +7,13 @@ from typing import Any, Literal
 
 from robotlibcore import keyword
 
-from keywords.checks import choice, seconds, whole_number
+from keywords.checks import choice, number, seconds, whole_number
 from keywords.components.base import Component
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import PromptAccepted, SessionInfo
 from keywords.traffic.sse import StreamResult
-from keywords.traffic.turns import OUTCOMES, TurnResult, classify, follow_turn
+from keywords.traffic.turns import OUTCOMES, TurnResult, classify, follow_turn, follow_turn_until_chunks
 
 SCOPES = ("thread", "single")
 Scope = Literal[SCOPES]
@@ -342,7 +342,7 @@ class SessionKeywords(Component):
 
         Returns:
             ``TurnResult``: ``prompt_id``, ``outcome`` (completed, error, session_died, session_closed, timeout,
-            stream_cut, stream_refused), ``stop_reason``, ``error_code``, ``error_message``, ``cancelled``,
+            stream_cut, stream_refused, running), ``stop_reason``, ``error_code``, ``error_message``, ``cancelled``,
             ``cancel_reason``, ``chunks``, ``session_updates``, ``text``, ``post_ms``, ``first_chunk_ms``,
             ``turn_ms``, ``last_event_id``, ``types``, ``stream`` (the ``StreamResult``), ``figures()``,
             ``line()``.
@@ -352,6 +352,43 @@ class SessionKeywords(Component):
         """
         timeout_s = seconds("timeout", timeout, high=MAX_TURN_S)
         return follow_turn(self.ctx.get(daemon).client, session_id, accepted, timeout_s=timeout_s)
+
+    @keyword(tags=("prompt",))
+    def wait_for_turn_chunks(
+        self,
+        session_id: str,
+        accepted: PromptAccepted,
+        chunks: int,
+        *,
+        timeout: timedelta | float = 30.0,
+        daemon: str | None = None,
+    ) -> TurnResult:
+        """Follow an accepted prompt's events until its first ``chunks`` agent chunks arrived, without waiting
+        for the turn's end (a turn that hangs after its chunks, for example).
+
+        The turn's frames are the daemon's echo of the prompt, then the agent's chunks; the read stops after
+        the echo and ``chunks`` chunks, at the turn's end, or at ``timeout``. The turn then usually has not
+        ended yet: its ``outcome`` is ``running`` (``timeout`` when the chunks did not come in time) and its
+        ``chunks`` says how many arrived.
+
+        Args:
+            session_id: The prompted session.
+            accepted: The prompt's 202 answer (`Send Prompt`).
+            chunks: The agent chunks to wait for, 1 or more.
+            timeout: How long to wait (Robot time string or seconds).
+
+        Returns:
+            ``TurnResult`` as for `Wait For Turn End`, of the part of the turn read so far.
+
+        Example:
+            | ${accepted}= | Send Prompt | ${sid} | hang | mode=hang | chunks=3 |
+            | ${started}= | Wait For Turn Chunks | ${sid} | ${accepted} | 3 |
+            | Should Be Equal As Integers | ${started.chunks} | 3 |
+        """
+        chunks = whole_number("chunks", chunks, low=1)
+        timeout_s = seconds("timeout", timeout, high=MAX_TURN_S)
+        client = self.ctx.get(daemon).client
+        return follow_turn_until_chunks(client, session_id, accepted, chunks, timeout_s=timeout_s)
 
     @keyword(tags=("prompt",))
     def turn_from_stream(self, accepted: PromptAccepted, stream: StreamResult) -> TurnResult:
@@ -459,6 +496,36 @@ class SessionKeywords(Component):
             raise AssertionError(f"Turn {turn.prompt_id} should end {outcome}, but ended {turn.summary()}.")
         if code is not None and turn.error_code != code:
             raise AssertionError(f"Turn {turn.prompt_id} ended with code {turn.error_code!r}, expected {code!r}.")
+
+    @keyword(tags=("prompt", "assertion"))
+    def turn_should_end_after(self, turn: TurnResult, after_ms: float, *, within_ms: float) -> None:
+        """Fail unless the turn ended no earlier than ``after_ms`` after its POST and at most ``within_ms`` later.
+
+        For a turn a timer ends, such as the daemon's ``--prompt-deadline-ms``: it must not end before the
+        timer, and not much after it.
+
+        Args:
+            turn: The turn (`Wait For Turn End`, `Prompt And Wait`).
+            after_ms: The earliest end allowed, ms after the prompt's POST (the timer).
+            within_ms: How much later than ``after_ms`` the end may come, ms (the slack).
+
+        Example:
+            | ${turn}= | Prompt And Wait | ${sid} | hang | mode=hang |
+            | Turn Should End After | ${turn} | 1000 | within_ms=2000 |
+        """
+        after_ms = number("after_ms", after_ms, unit="ms")
+        within_ms = number("within_ms", within_ms, unit="ms")
+        if turn.turn_ms is None:
+            raise AssertionError(
+                f"Turn {turn.prompt_id} should have ended {after_ms:g} to {after_ms + within_ms:g} ms after its "
+                f"POST, but it did not end at all ({turn.summary()})."
+            )
+        if not after_ms <= turn.turn_ms <= after_ms + within_ms:
+            when = "before" if turn.turn_ms < after_ms else "after"
+            raise AssertionError(
+                f"Turn {turn.prompt_id} should have ended {after_ms:g} to {after_ms + within_ms:g} ms after its "
+                f"POST, but it ended at {turn.turn_ms:.1f} ms, {when} that window ({turn.summary()})."
+            )
 
 
 def _check_refusal(err: DaemonHttpError, status: int, code: str | None) -> None:

@@ -204,6 +204,17 @@ class StreamResult:
         return self.end == "cut" and self.terminal is None
 
     @property
+    def terminal_reason(self) -> str | None:
+        """``reason`` of the terminal frame (``channel_closed`` for a ``session_died``), ``None`` without one."""
+        return (self.terminal_data or {}).get("reason") if isinstance(self.terminal_data, dict) else None
+
+    @property
+    def terminal_exit_code(self) -> int | None:
+        """``exitCode`` of the terminal frame (the agent's exit status in ``session_died``), ``None`` without one."""
+        code = (self.terminal_data or {}).get("exitCode") if isinstance(self.terminal_data, dict) else None
+        return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+    @property
     def no_gaps(self) -> bool:
         """Ids rose by exactly one each time."""
         return not self.gaps and not self.duplicates
@@ -241,6 +252,8 @@ class StreamResult:
             "malformed": self.malformed,
             "end": self.end,
             "terminal": self.terminal,
+            "terminalReason": self.terminal_reason,
+            "terminalExitCode": self.terminal_exit_code,
             "evicted": self.evicted,
             "evictionReason": self.eviction_reason,
             "cutBeforeTerminal": self.cut_before_terminal,

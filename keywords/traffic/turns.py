@@ -14,7 +14,16 @@ from typing import Any
 from keywords.traffic.client import DaemonClient, PromptAccepted
 from keywords.traffic.sse import TURN_END_TYPES, StreamOptions, StreamResult, Subscription
 
-OUTCOMES = ("completed", "error", "session_died", "session_closed", "timeout", "stream_cut", "stream_refused")
+OUTCOMES = (
+    "completed",
+    "error",
+    "session_died",
+    "session_closed",
+    "timeout",
+    "stream_cut",
+    "stream_refused",
+    "running",
+)
 ECHO_UPDATE = "user_message_chunk"
 CHUNK_UPDATE = "agent_message_chunk"
 AGENT_GONE = "agent channel closed"
@@ -28,6 +37,7 @@ HAPPENED: dict[str, str] = {
     "sessionGone": "found their session gone (the agent had stopped)",
     "sessionClosed": "ended as the session was closed",
     "timeout": "got no end in time",
+    "running": "were still running when the read stopped",
     "streamCut": "lost their event stream before the end",
     "refused": "refused",
     "notSent": "never sent",
@@ -61,6 +71,7 @@ def what_happened(
         "session_closed": "sessionClosed",
         "timeout": "timeout",
         "stream_cut": "streamCut",
+        "running": "running",
     }.get(outcome, "notSent")
 
 
@@ -71,8 +82,9 @@ class TurnResult:
     Attributes:
         prompt_id: The daemon's prompt id.
         outcome: ``completed`` (turn_complete), ``error`` (turn_error), ``session_died``, ``session_closed``,
-            ``timeout`` (no end within the bound), ``stream_cut``, or ``stream_refused`` (the event stream was
-            answered with an error, e.g. 404 because the session died before the stream was opened).
+            ``timeout`` (no end within the bound), ``stream_cut``, ``stream_refused`` (the event stream was
+            answered with an error, e.g. 404 because the session died before the stream was opened), or
+            ``running`` (the read stopped at its frame count before the turn ended: `Wait For Turn Chunks`).
         stop_reason: ``end_turn`` / ``cancelled`` for a completed turn.
         error_code: ``code`` of turn_error (e.g. ``prompt_deadline_exceeded``, ``-32603``), if any.
         error_message: ``message`` of turn_error or the reason of session_died/closed.
@@ -162,6 +174,26 @@ def follow_turn(
     return classify(accepted, stream, offset_ms=(opened_at - accepted.posted_at) * 1000)
 
 
+def follow_turn_until_chunks(
+    client: DaemonClient, session_id: str, accepted: PromptAccepted, chunks: int, *, timeout_s: float = 30.0
+) -> TurnResult:
+    """Read an accepted prompt's events until ``chunks`` agent chunks arrived (or its turn ended, or the timeout).
+
+    The turn's frames are the daemon's echo of the prompt and then the chunks, so the stream stops after
+    ``chunks + 1`` frames; the result's ``outcome`` is then ``running`` (``timeout`` when the chunks did not come
+    in time).
+    """
+    options = StreamOptions(
+        last_event_id=accepted.last_event_id,
+        max_events=chunks + 1,
+        until_turn_end=accepted.prompt_id,
+        timeout_s=timeout_s,
+    )
+    opened_at = time.monotonic()
+    stream = Subscription(client.base_url, session_id, options, client.token).run()
+    return classify(accepted, stream, offset_ms=(opened_at - accepted.posted_at) * 1000)
+
+
 def classify(accepted: PromptAccepted, stream: StreamResult, offset_ms: float = 0.0) -> TurnResult:
     """Turn a stream of frames into the :class:`TurnResult` of ``accepted.prompt_id``.
 
@@ -208,7 +240,9 @@ def classify(accepted: PromptAccepted, stream: StreamResult, offset_ms: float = 
             turn.error_message = data.get("reason")
             break
     else:
-        if stream.end == "cut":
+        if stream.end == "max_events":
+            turn.outcome = "running"
+        elif stream.end == "cut":
             turn.outcome = "stream_cut"
         elif stream.status not in (0, 200):
             turn.outcome = "stream_refused"
