@@ -179,13 +179,13 @@ def follow_turn_until_chunks(
 ) -> TurnResult:
     """Read an accepted prompt's events until ``chunks`` agent chunks arrived (or its turn ended, or the timeout).
 
-    The turn's frames are the daemon's echo of the prompt and then the chunks, so the stream stops after
-    ``chunks + 1`` frames; the result's ``outcome`` is then ``running`` (``timeout`` when the chunks did not come
-    in time).
+    The stream stops at this prompt's ``chunks``-th ``agent_message_chunk`` (other frames of the turn, such as
+    the daemon's echo of the prompt or the agent's command list, are not counted); the result's ``outcome`` is
+    then ``running`` (``timeout`` when the chunks did not come in time).
     """
     options = StreamOptions(
         last_event_id=accepted.last_event_id,
-        max_events=chunks + 1,
+        until_chunks=chunks,
         until_turn_end=accepted.prompt_id,
         timeout_s=timeout_s,
     )
@@ -240,7 +240,7 @@ def classify(accepted: PromptAccepted, stream: StreamResult, offset_ms: float = 
             turn.error_message = data.get("reason")
             break
     else:
-        if stream.end == "max_events":
+        if stream.end in ("max_events", "chunks"):
             turn.outcome = "running"
         elif stream.end == "cut":
             turn.outcome = "stream_cut"
