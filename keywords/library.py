@@ -34,6 +34,7 @@ from keywords.components.table_keywords import TableKeywords
 from keywords.context import HarnessContext
 from keywords.daemon import flags as daemon_flags
 from keywords.daemon.run_metadata import RunMetadata
+from keywords.keyword_docs import with_returned_fields
 
 __version__ = "0.1.0"
 
@@ -157,6 +158,12 @@ class QwenServe(DynamicCore):
             TableKeywords(self.ctx, self._report, self._daemons, plots),
         ]
         super().__init__(components)
+
+    def get_keyword_documentation(self, name: str) -> str:
+        """A keyword's documentation, its ``Returns:`` completed with every field of the object it returns."""
+        doc = super().get_keyword_documentation(name)
+        method = self.keywords.get(name)
+        return with_returned_fields(doc, method) if method is not None and not name.startswith("__") else doc
 
     @keyword(tags=("daemon",))
     def stop_everything(self) -> None:

@@ -494,7 +494,7 @@ class BenchmarkKeywords(Component):
 
         Example:
             | ${churn}= | Measure Session Churn | 20 |
-            | Figure Should Be At Most | churn drift | ${churn.drift_mb.__abs__()} | 100 | MB |
+            | Figure Should Be At Most | churn drift | ${churn.drift_mb.__abs__()} | 100 | unit=MB |
         """
         return session_churn.measure_session_churn(self._target(daemon), rounds, anchors=anchors)
 

@@ -103,7 +103,7 @@ class PlotKeywords(Component):
             ``Plot`` (see `Plot Latency Distribution`).
 
         Example:
-            | ${samples}= | Stop RSS Sampler |
+            | ${samples}= | Stop RSS Sampler | ${sampler} |
             | Plot RSS Over Time | ${samples} | RSS at 1/5/10 sessions | markers=${marks} |
         """
         try:

@@ -54,9 +54,14 @@ class SessionKeywords(Component):
         """``GET /capabilities``: version, features and limits of the daemon.
 
         Returns:
-            The capabilities body as a dictionary: ``qwenCodeVersion``, ``protocolVersions``, ``features``
-            (list of feature names), ``limits`` (``maxSessionsPerWorkspace``, ``maxTotalSessions``...),
-            ``workspaces`` (``id``, ``cwd``...).
+            The daemon's capabilities body as a dictionary, as the daemon sends it (0.24.4): ``v``,
+            ``protocolVersions`` (``current``, ``supported``), ``qwenCodeVersion``, ``features`` (list of
+            feature names), ``sessionLiveStatePollIntervalMs``, ``modelServices``, ``workspaceCwd``,
+            ``transports``, ``policy`` (``permission``), ``limits`` (``maxRegisteredWorkspaces``,
+            ``maxChannelControlWorkspaces``, ``maxPendingPromptsPerSession``, ``sessionRestoreTimeoutMs``,
+            ``maxWorkspaceFileUploadBytes``, ``maxSessionsPerWorkspace`` (``None`` when unlimited),
+            ``maxTotalSessions``), ``workspaces`` (each ``id``, ``cwd``, ``primary``, ``trusted``,
+            ``workflowsEnabled``, ``removable``) and ``supportedLanguages``; a newer build may add keys.
 
         Example:
             | ${caps}= | Get Capabilities |
@@ -72,9 +77,13 @@ class SessionKeywords(Component):
             detail: ``summary`` or ``full`` (the daemon refuses any other value with 400 ``invalid_detail``).
 
         Returns:
-            The status body as a dictionary: ``status``, ``issues``, ``daemon`` (``pid``, ``uptimeMs``,
-            ``startup``...), ``limits``, ``capabilities``, ``runtime`` (``sessions``, ``perf``, ``metrics``,
-            ``memory``, ``process``...).
+            The daemon's status body as a dictionary, as the daemon sends it (0.24.4): ``v``, ``detail``,
+            ``generatedAt``, ``status``, ``issues`` (list), ``daemon`` (``pid``, ``uptimeMs``, ``mode``,
+            ``workspaceCwd``, ``startup``, ``qwenCodeVersion``, ``daemonId``, ``runId``, ``logMode``,
+            ``logHealth``), ``security``, ``limits`` (one key per cap and timer of the daemon's flags),
+            ``capabilities`` (as `Get Capabilities`) and ``runtime`` (``sessions``, ``permissions``,
+            ``channel``, ``channelWorker``, ``transport``, ``rateLimit``, ``perf``, ``metrics``, ``activity``,
+            ``memory``, ``process``); the keys inside them are the daemon's and a newer build may add some.
 
         Example:
             | ${status}= | Get Daemon Status |
@@ -149,6 +158,8 @@ class SessionKeywords(Component):
             ``SessionInfo`` with ``session_id``, ``client_id``, ``attached``, ``workspace_cwd``, ``elapsed_ms``.
 
         Example:
+            | ${first}= | Open Session With Info | scope=single |
+            | Should Not Be True | ${first.attached} |
             | ${info}= | Open Session With Info | scope=single |
             | Should Be True | ${info.attached} |
         """
@@ -170,6 +181,8 @@ class SessionKeywords(Component):
             The refusal (``status``, ``code``, ``body``, ``headers``).
 
         Example:
+            | Start Daemon With Mock Agent | max_sessions=1 |
+            | Open Session |
             | ${err}= | Open Session Should Fail | 503 | session_limit_exceeded |
             | Should Be Equal | ${err.headers}[retry-after] | 5 |
         """
@@ -224,8 +237,11 @@ class SessionKeywords(Component):
             session_id: The session to ask about.
 
         Returns:
-            The status body as a dictionary: ``sessionId``, ``workspaceCwd``, ``clientCount``,
-            ``hasActivePrompt``, ``hasTurnError``, ``turnError``, ``pendingInteractions``...
+            The session's status body as a dictionary, as the daemon sends it (0.24.4): ``sessionId``,
+            ``workspaceCwd``, ``createdAt``, ``updatedAt`` (when set), ``clientCount``, ``hasActivePrompt``,
+            ``activeWorkState``, ``isWaitingForPermission``, ``isWaitingForUserQuestion``,
+            ``pendingInteractionCount``, ``hasTurnError``, ``turnError`` (``message``, ``code``; when set) and
+            ``pendingInteractions`` (list); a newer build may add keys.
 
         Example:
             | ${st}= | Get Session Status | ${sid} |
@@ -309,6 +325,7 @@ class SessionKeywords(Component):
             The refusal (``DaemonHttpError``: ``status``, ``code``, ``body``, ``headers``).
 
         Example:
+            | Close Session | ${sid} |
             | Send Prompt Should Fail | ${sid} | 404 | session_not_found |
         """
         try:
@@ -366,8 +383,8 @@ class SessionKeywords(Component):
         """Follow an accepted prompt's events until its first ``chunks`` agent chunks arrived, without waiting
         for the turn's end (a turn that hangs after its chunks, for example).
 
-        The turn's frames are the daemon's echo of the prompt, then the agent's chunks; the read stops after
-        the echo and ``chunks`` chunks, at the turn's end, or at ``timeout``. The turn then usually has not
+        The read stops at this prompt's ``chunks``-th agent chunk (the daemon's echo of the prompt and other
+        updates are not counted), at the turn's end, or at ``timeout``. The turn then usually has not
         ended yet: its ``outcome`` is ``running`` (``timeout`` when the chunks did not come in time) and its
         ``chunks`` says how many arrived.
 
@@ -404,11 +421,16 @@ class SessionKeywords(Component):
         Returns:
             ``TurnResult`` as for `Wait For Turn End`; turn times count from the prompt's POST.
 
+        An agent crash ends the prompting session's turn with ``turn_error`` "agent channel closed" (``outcome``
+        ``error``, ``happened`` ``sessionDied``), and then the stream with ``session_died``.
+
         Example:
             | ${watch}= | Subscribe To Events | ${sid} | until=session_died |
             | ${accepted}= | Send Prompt | ${sid} | crash | mode=crash-on-prompt |
             | ${seen}= | Collect Events | ${watch} |
             | ${turn}= | Turn From Stream | ${accepted} | ${seen} |
+            | Turn Should End With | ${turn} | error |
+            | Should Be Equal | ${turn.happened} | sessionDied |
         """
         offset_ms = (stream.started_at - accepted.posted_at) * 1000 if stream.started_at else 0.0
         return classify(accepted, stream, offset_ms=offset_ms)
@@ -510,6 +532,8 @@ class SessionKeywords(Component):
             within_ms: How much later than ``after_ms`` the end may come, ms (the slack).
 
         Example:
+            | Start Daemon With Mock Agent | prompt_deadline_ms=1000 |
+            | ${sid}= | Open Session |
             | ${turn}= | Prompt And Wait | ${sid} | hang | mode=hang |
             | Turn Should End After | ${turn} | 1000 | within_ms=2000 |
         """
