@@ -118,19 +118,6 @@ def _int(name: str, default: int, high: int, meaning: str, low: int = 0) -> Sett
 
 PROMPT_SETTINGS: tuple[Setting, ...] = (
     Setting("mode", "choice", "echo", "How the prompt ends (see MOCK_MODES in the README).", values=MOCK_MODES),
-    _int(
-        "mode_at",
-        1,
-        MAX_PROMPT_NUMBER,
-        "The session's first prompt (1-based) that gets the mode; the prompts before it echo.",
-        low=1,
-    ),
-    _int(
-        "mode_every",
-        1,
-        MAX_PROMPT_NUMBER,
-        "From prompt mode_at on, every Nth prompt gets the mode (1: every one; 0: only mode_at); others echo.",
-    ),
     _int("chunks", 3, MAX_CHUNKS, "Number of agent_message_chunk updates streamed first."),
     _int("chunk_size", 0, MAX_CHUNK_SIZE, "0 for the text chunk-<i>, else exactly this many characters a chunk."),
     _int("chunk_delay_ms", 0, MAX_DELAY_MS, "Sleep between two chunks."),
@@ -158,6 +145,19 @@ PROMPT_SETTINGS: tuple[Setting, ...] = (
         "allow_once,allow_always,reject_once",
         "The options each request offers (kind = optionId), in this order.",
         values=PERMISSION_OPTION_KINDS,
+    ),
+    _int(
+        "mode_at",
+        1,
+        MAX_PROMPT_NUMBER,
+        "The session's first prompt (1-based) that gets the mode; the prompts before it echo.",
+        low=1,
+    ),
+    _int(
+        "mode_every",
+        1,
+        MAX_PROMPT_NUMBER,
+        "From prompt mode_at on, every Nth prompt gets the mode (1: every one; 0: only mode_at); others echo.",
     ),
 )
 """The mock's setting table: every per-prompt setting, with its type, allowed values, default and meaning."""
@@ -191,10 +191,6 @@ class PromptSettings:
 
     Attributes:
         mode: One of `MOCK_MODES`.
-        mode_at: The session's first prompt (1-based) that gets `mode`; the earlier prompts of the session
-            run as ``echo``.
-        mode_every: From `mode_at` on, every Nth prompt gets `mode` (1: every prompt; 0: only prompt
-            `mode_at`); the others run as ``echo``. See `mode_applies`.
         chunks: Number of `agent_message_chunk` updates to stream (0..100000).
         chunk_size: 0 for the text ``chunk-<i>``; otherwise exactly this many characters per chunk.
         chunk_delay_ms: Sleep between two chunks.
@@ -212,11 +208,13 @@ class PromptSettings:
         permissions: Permission requests per prompt, before tool calls `permission_at`, `permission_at` + 1...
         permission_at: The first tool call (1-based) that asks for permission.
         permission_options: Comma-separated option kinds each request offers.
+        mode_at: The session's first prompt (1-based) that gets `mode`; the earlier prompts of the session
+            run as ``echo``.
+        mode_every: From `mode_at` on, every Nth prompt gets `mode` (1: every prompt; 0: only prompt
+            `mode_at`); the others run as ``echo``. See `mode_applies`.
     """
 
     mode: str = "echo"
-    mode_at: int = 1
-    mode_every: int = 1
     chunks: int = 3
     chunk_size: int = 0
     chunk_delay_ms: int = 0
@@ -233,6 +231,8 @@ class PromptSettings:
     permissions: int = 0
     permission_at: int = 1
     permission_options: str = "allow_once,allow_always,reject_once"
+    mode_at: int = 1
+    mode_every: int = 1
 
     def __post_init__(self) -> None:
         """Validate every field against the setting table.

@@ -119,6 +119,8 @@ def test_prompt_settings_defaults() -> None:
         "permissions": 0,
         "permission_at": 1,
         "permission_options": "allow_once,allow_always,reject_once",
+        "mode_at": 1,
+        "mode_every": 1,
     }
 
 
