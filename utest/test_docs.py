@@ -194,6 +194,7 @@ def _other_keywords() -> set[str]:
 OURS = {_normal(kw.name): kw for kw in ALL}
 OTHERS = _other_keywords()
 SETTINGS = ("[teardown]", "[setup]", "suitesetup", "suiteteardown", "testsetup", "testteardown", "testtemplate")
+CONTROL = ("VAR", "FOR", "END", "WHILE", "TRY", "EXCEPT", "FINALLY", "ELSE", "ELSE IF", "RETURN", "BREAK", "CONTINUE")
 ASSIGN = re.compile(r"^[$@&]\{[^}]+\}\s*=?$")
 
 
@@ -232,6 +233,10 @@ def example_calls(doc: str) -> list[list[str]]:
             continue  # a test's name
         if _normal(cells[0]) in SETTINGS:
             cells = cells[1:]
+        if cells[0] in CONTROL:
+            continue  # VAR, FOR, END... are Robot syntax, not keywords
+        if cells[0] == "IF" and len(cells) > 2:
+            cells = cells[2 : cells.index("ELSE")] if "ELSE" in cells else cells[2:]  # an inline IF's keyword
         while cells and ASSIGN.match(cells[0]):
             cells = cells[1:]
         if cells:

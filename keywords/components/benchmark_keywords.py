@@ -262,7 +262,7 @@ class BenchmarkKeywords(Component):
         Returns:
             ``TreeRssSeries``: ``readings`` (list of ``TreeRss``, as `Measure Tree RSS` returns), ``first``
             and ``last`` (``TreeRss``), ``growth_per_session_mb`` (float or ``None``); ``figures()``
-            (``daemon1Session``, ``daemon5Sessions``..., ``growthPerSessionMB``) and ``line()``.
+            (``daemon<N>Session(s)`` for each session count N, ``growthPerSessionMB``) and ``line()``.
 
         Example:
             | ${rss}= | Measure Tree RSS At Session Counts | 1 | 5 | 10 |
