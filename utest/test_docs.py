@@ -15,9 +15,9 @@ The rule (checked on the library as libdoc sees it):
 - every row of every ``Example:`` is a valid call: the keyword exists (in the library, a standard library the
   suites use, RequestsLibrary or a resource file), the arguments fit its signature, and a written value of a
   typed argument converts (a mode that does not exist fails here);
-- the examples of the keywords a scenario writer uses first (sessions, prompts, turns, events, flows, tables) are
-  run against the real daemon with the mock agent, so an example that expects what the daemon does not do fails
-  (``test_the_examples_run``).
+- the examples of the keywords a scenario writer uses first (sessions, prompts, turns, events, flows, tables:
+  :data:`RUN_SOURCES`) are run against the real daemon with the mock agent, so an example that expects what
+  the daemon does not do fails (``test_the_examples_run``).
 
 ``docs/keywords.html`` is generated with ``python -m keywords.keyword_docs docs/keywords.html``; a test
 checks it names every keyword and no folder of this machine.
@@ -313,8 +313,9 @@ def test_the_example_check_catches_a_wrong_example(cells, expected):
 
 
 # -- examples that run -----------------------------------------------------------------------------------------
-RUN_TAGS = {"session", "prompt", "events", "scenarios"}
-"""The examples of keywords with these tags run (the ones a scenario writer meets first)..."""
+RUN_SOURCES = ("session_keywords.py", "event_keywords.py", "flow_keywords.py", "table_keywords.py")
+"""The examples of these components' keywords run: sessions, prompts, turns, events, flows and table rows, the
+keywords a scenario writer meets first, whose examples hold everything they need..."""
 COSTLY_TAGS = {"load", "benchmark", "baseline", "permissions"}
 """...but not of those that run loads for many seconds, or that the permission suites run."""
 PRELUDE = ["Start Daemon With Mock Agent    max_sessions=0", "${sid}    Open Session"]
@@ -327,7 +328,7 @@ BUILT_IN_VARIABLES = {"True", "False", "None", "EMPTY", "SPACE", "TEST NAME", "O
 def runnable(kw) -> list[list[str]] | None:
     """The example's rows when every variable they use is the prelude's, assigned by an earlier row, a number
     or one of Robot's own (``${True}``...); ``None`` otherwise (the example needs context it does not show)."""
-    if not RUN_TAGS & set(kw.tags) or COSTLY_TAGS & set(kw.tags) or kw.name in SLOW:
+    if not str(kw.source).endswith(RUN_SOURCES) or COSTLY_TAGS & set(kw.tags) or kw.name in SLOW:
         return None
     parts = re.split(r"^\s*Examples?:\s*$", kw.doc, maxsplit=1, flags=re.M)
     if len(parts) < 2 or "***" in parts[1]:
