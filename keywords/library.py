@@ -33,9 +33,12 @@ from keywords.components.restore_keywords import RestoreKeywords
 from keywords.components.security_keywords import SecurityKeywords
 from keywords.components.session_keywords import SessionKeywords
 from keywords.components.stream_check_keywords import StreamCheckKeywords
+from keywords.components.table_keywords import TableKeywords
+from keywords.components.turn_check_keywords import TurnCheckKeywords
 from keywords.context import HarnessContext
 from keywords.daemon import flags as daemon_flags
 from keywords.daemon.run_metadata import RunMetadata
+from keywords.keyword_docs import with_returned_fields
 
 __version__ = "0.1.0"
 
@@ -138,6 +141,7 @@ class QwenServe(DynamicCore):
             SessionKeywords(self.ctx),
             EventKeywords(self.ctx),
             StreamCheckKeywords(self.ctx),
+            TurnCheckKeywords(self.ctx),
             MockKeywords(self.ctx),
             BenchmarkKeywords(self.ctx),
             PerfBaselineKeywords(self.ctx),
@@ -160,8 +164,15 @@ class QwenServe(DynamicCore):
             self._history,
             CapacityKeywords(self.ctx, plots),
             SoakKeywords(self.ctx, plots),
+            TableKeywords(self.ctx, self._report, self._daemons, plots),
         ]
         super().__init__(components)
+
+    def get_keyword_documentation(self, name: str) -> str:
+        """A keyword's documentation, its ``Returns:`` completed with every field of the object it returns."""
+        doc = super().get_keyword_documentation(name)
+        method = self.keywords.get(name)
+        return with_returned_fields(doc, method) if method is not None and not name.startswith("__") else doc
 
     @keyword(tags=("daemon",))
     def stop_everything(self) -> None:

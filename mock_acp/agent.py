@@ -14,6 +14,7 @@ session never blocks another.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -65,6 +66,7 @@ class Agent:
         self.player = TurnPlayer(out, self.report, self.outgoing, self.sessions)
         self._prompts: dict[str, set[Prompt]] = {}
         self._prompts_lock = threading.Lock()
+        self._prompt_numbers: collections.Counter[str] = collections.Counter()
         self._log = open(config.log_file, "a", buffering=1, encoding="utf-8") if config.log_file else None  # noqa: SIM115
         self._requests = {
             "initialize": self.initialize,
@@ -199,12 +201,17 @@ class Agent:
             self.report.event("prompt_rejected", sessionId=session_id, requestId=msg_id, error=str(exc))
             self.out.error(msg_id, INVALID_PARAMS, str(exc))
             return
+        with self._prompts_lock:
+            self._prompt_numbers[session_id] += 1
+            number = self._prompt_numbers[session_id]
+        settings = settings.for_prompt(number)
         invocation = (params.get("_meta") or {}).get(INVOCATION_META) if isinstance(params.get("_meta"), dict) else None
         self.report.event(
             "prompt_started",
             sessionId=session_id,
             requestId=msg_id,
             promptId=invocation.get("promptId") if isinstance(invocation, dict) else None,
+            promptNumber=number,
             settings=settings.to_dict(),
         )
         if settings.mode == "crash-on-prompt":

@@ -41,6 +41,7 @@ SESSIONS_DIR_NAME = "sessions"
 """Folder next to the control file where the agent persists its sessions (for ``session/load``)."""
 
 MAX_CHUNKS = 100_000
+MAX_PROMPT_NUMBER = 1_000_000
 MAX_CHUNK_SIZE = 10_000_000
 MAX_DELAY_MS = 86_400_000
 MAX_TOOL_CALLS = 10_000
@@ -146,6 +147,19 @@ PROMPT_SETTINGS: tuple[Setting, ...] = (
         "The options each request offers (kind = optionId), in this order.",
         values=PERMISSION_OPTION_KINDS,
     ),
+    _int(
+        "mode_at",
+        1,
+        MAX_PROMPT_NUMBER,
+        "The session's first prompt (1-based) that gets the mode; the prompts before it echo.",
+        low=1,
+    ),
+    _int(
+        "mode_every",
+        1,
+        MAX_PROMPT_NUMBER,
+        "From prompt mode_at on, every Nth prompt gets the mode (1: every one; 0: only mode_at); others echo.",
+    ),
 )
 """The mock's setting table: every per-prompt setting, with its type, allowed values, default and meaning."""
 
@@ -195,6 +209,10 @@ class PromptSettings:
         permissions: Permission requests per prompt, before tool calls `permission_at`, `permission_at` + 1...
         permission_at: The first tool call (1-based) that asks for permission.
         permission_options: Comma-separated option kinds each request offers.
+        mode_at: The session's first prompt (1-based) that gets `mode`; the earlier prompts of the session
+            run as ``echo``.
+        mode_every: From `mode_at` on, every Nth prompt gets `mode` (1: every prompt; 0: only prompt
+            `mode_at`); the others run as ``echo``. See `mode_applies`.
     """
 
     mode: str = "echo"
@@ -214,6 +232,8 @@ class PromptSettings:
     permissions: int = 0
     permission_at: int = 1
     permission_options: str = "allow_once,allow_always,reject_once"
+    mode_at: int = 1
+    mode_every: int = 1
 
     def __post_init__(self) -> None:
         """Validate every field against the setting table.
@@ -236,6 +256,12 @@ class PromptSettings:
                 f"{self.permission_at} needs tool_calls >= {self.permission_at + self.permissions - 1}, "
                 f"got tool_calls={self.tool_calls}"
             )
+
+    def for_prompt(self, number: int) -> PromptSettings:
+        """The settings of the session's prompt `number` (1-based): `mode` only where `mode_applies`, else echo."""
+        if self.mode == "echo" or mode_applies(number, self.mode_at, self.mode_every):
+            return self
+        return replace(self, mode="echo")
 
     def asks_permission(self, index: int) -> bool:
         """Whether tool call `index` (1-based) is preceded by a permission request."""
@@ -268,6 +294,19 @@ class PromptSettings:
 
 
 PROMPT_SETTING_NAMES = tuple(f.name for f in fields(PromptSettings))
+
+
+def mode_applies(number: int, mode_at: int = 1, mode_every: int = 1) -> bool:
+    """Whether a session's prompt `number` (1-based) gets the mode: prompt `mode_at`, then every `mode_every`-th.
+
+    ``mode_at=1 mode_every=1`` (the defaults): every prompt; ``mode_at=1 mode_every=0``: only the first;
+    ``mode_at=3 mode_every=3``: prompts 3, 6, 9...; ``mode_at=2 mode_every=0``: only prompt 2.
+    """
+    if number < mode_at:
+        return False
+    if mode_every == 0:
+        return number == mode_at
+    return (number - mode_at) % mode_every == 0
 
 
 def _check_keys(overrides: Mapping[str, Any]) -> None:

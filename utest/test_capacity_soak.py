@@ -64,7 +64,10 @@ def test_slo_names_every_bound_with_its_measured_value():
     verdict = slo.check(load)
     assert [c.name for c in verdict.breached] == ["p99", "errors"]
     assert verdict.checks[0].measured == pytest.approx(400.0, rel=0.01)
-    assert "p99 400 ms (bound 100 ms)" in verdict.reason() and "errors 3 (bound 0)" in verdict.reason()
+    assert (
+        "p99 400 ms (bound 100 ms)" in verdict.reason()
+        and "errors 3 (bound 0: 3x prompt_queue_full)" in verdict.reason()
+    )
     figures = verdict.figures()
     assert figures["sloHeld"] is False and figures["sloErrorsMeasured"] == 3 and non_camel_keys(figures) == []
 

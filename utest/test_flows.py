@@ -11,10 +11,10 @@ from flow_daemon import FakeDaemon, break_the_start_barrier, serve
 from keywords.errors import HarnessConfigError
 from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic import barrier, flows
-from keywords.traffic.client import PromptAccepted
+from keywords.traffic.client import PromptAccepted, SessionInfo
 from keywords.traffic.flows import FlowBatch, FlowRecord, FlowTurn
 from keywords.traffic.sse import StreamResult
-from keywords.traffic.turns import classify
+from keywords.traffic.turns import HAPPENED, classify, what_happened
 
 
 def turn(index=0, chunks=3, **changes):
@@ -213,3 +213,87 @@ def test_a_refused_event_stream_is_not_taken_for_a_timeout():
     refused = StreamResult(status=404, end="error", error="GET /session/:id/events -> 404")
     result = classify(accepted, refused)
     assert result.outcome == "stream_refused" and "404" in result.error_message
+
+
+@pytest.mark.parametrize(
+    ("outcome", "stop_reason", "message", "status", "happened"),
+    [
+        ("completed", "end_turn", None, 200, "completed"),
+        ("completed", "cancelled", None, 200, "cancelled"),
+        ("error", None, "mock injected failure", 200, "error"),
+        ("error", None, "agent channel closed (exit code 1)", 200, "sessionDied"),
+        ("session_died", None, "channel_closed", 200, "sessionDied"),
+        ("stream_refused", None, "GET /session/:id/events -> 404", 404, "sessionGone"),
+        ("stream_refused", None, "GET /session/:id/events -> 429", 429, "refused"),
+        ("session_closed", None, None, 200, "sessionClosed"),
+        ("timeout", None, None, 200, "timeout"),
+        ("stream_cut", None, None, 200, "streamCut"),
+        ("not_run", None, None, None, "notSent"),
+    ],
+)
+def test_what_happened_to_a_turn_in_plain_terms(outcome, stop_reason, message, status, happened):
+    assert what_happened(outcome, stop_reason, message, status) == happened
+    assert turn(outcome=outcome, stop_reason=stop_reason, error_message=message, stream_status=status).happened == (
+        happened
+    )
+    assert happened in HAPPENED
+
+
+def test_prompt_outcomes_name_refusals_and_prompts_never_sent():
+    refused_at_create = FlowRecord(0, prompts=2, refused_step="create", refused_status=503, refused_code="x")
+    assert refused_at_create.prompt_outcomes() == ["notSent", "notSent"] and refused_at_create.refusal == "503 x"
+    gone = good(1, turns=[turn(1)], prompts=3, refused_step="prompt", refused_status=404)
+    assert gone.prompt_outcomes() == ["completed", "sessionGone", "notSent"]
+    died = good(2, turns=[turn(2, outcome="session_died", stop_reason=None)], prompts=2)
+    batch = FlowBatch("concurrent", [refused_at_create, gone, died], wall_ms=10.0, chunks=3)
+    assert batch.prompt_outcomes() == {"completed": 1, "sessionDied": 1, "sessionGone": 1, "notSent": 4}
+    assert batch.refusals() == {"503 x": 1, "404": 1}
+    figures = batch.figures()
+    assert figures["promptOutcomes"] == batch.prompt_outcomes() and non_camel_keys(figures) == []
+    assert {"status": 503, "code": "x", "count": 1} in figures["refusals"]
+
+
+def test_update_times_count_from_the_release_and_give_the_rate():
+    first = good(0, started_at=100.0, turns=[turn(0, update_times=[100.5, 101.0])])
+    second = good(1, started_at=100.2, turns=[turn(1, update_times=[100.25, 102.0])])
+    batch = FlowBatch("concurrent", [first, second], wall_ms=10.0, chunks=3)
+    assert batch.update_times() == [0.25, 0.5, 1.0, 2.0]
+    assert batch.updates_per_s == round(3 / 1.75, 1)
+    assert FlowBatch("concurrent", [FlowRecord(0)], wall_ms=0.0, chunks=3).updates_per_s is None
+    assert batch.prompt_latency.count == 2 and batch.good_turn_times() == [5.0, 5.0]
+
+
+def test_past_errors_keeps_prompting_after_a_turn_error(fake_daemon):
+    # Before, a turn_error ended the flow's prompting: a row expecting every 2nd prompt to fail could not run.
+    FakeDaemon.fail_prompt_of = {1}
+    batch = flows.run_concurrent(fake_daemon, 2, chunks=3, prompts=3, past_errors=True)
+    erring = next(r for r in batch.records if r.session_id == "s1")
+    assert [t.happened for t in erring.turns] == ["error", "error", "error"]
+    assert [t.number for t in erring.turns] == [1, 2, 3]
+    assert batch.prompt_outcomes() == {"completed": 3, "error": 3}
+
+
+def test_a_read_that_stops_at_its_frame_count_is_a_running_turn():
+    # Before, a turn read up to its first chunks reported "timeout", as if it had failed to end in time.
+    accepted = PromptAccepted("p1", 0, None, 1.0)
+    frames = [
+        {
+            "id": 1,
+            "type": "session_update",
+            "data": {"promptId": "p1", "update": {"sessionUpdate": "user_message_chunk"}},
+        },
+        {
+            "id": 2,
+            "type": "session_update",
+            "data": {"promptId": "p1", "update": {"sessionUpdate": "agent_message_chunk"}},
+        },
+    ]
+    stream = StreamResult(status=200, end="max_events", events=frames, ids=[1, 2], last_id=2)
+    result = classify(accepted, stream)
+    assert result.outcome == "running" and result.happened == "running" and result.chunks == 1
+
+
+def test_session_info_carries_its_own_figures():
+    info = SessionInfo("s1", "c1", False, "/w", 603.44)
+    assert info.figures() == {"createMs": 603.4, "attached": False}
+    assert info.line() == "session created in 603.4 ms" and figures_of(info, "respawn")["respawnCreateMs"] == 603.4

@@ -33,6 +33,7 @@ from mock_acp.directives import (
     MockSettingsError,
     PromptSettings,
     format_directive,
+    mode_applies,
     parse_directive,
     resolve_settings,
     validate_overrides,
@@ -115,6 +116,8 @@ def test_prompt_settings_defaults() -> None:
         "permissions": 0,
         "permission_at": 1,
         "permission_options": "allow_once,allow_always,reject_once",
+        "mode_at": 1,
+        "mode_every": 1,
     }
 
 
@@ -454,6 +457,66 @@ def test_reject_answers_error_after_chunks(spawn: SpawnFn) -> None:
     assert agent.chunks(sid) == ["chunk-0", "chunk-1"]
     reply = agent.response(agent.prompt(sid, "[[mock mode=reject error_code=-32000 chunks=0]]"))
     assert reply["error"]["code"] == -32000
+
+
+@pytest.mark.parametrize(
+    ("mode_at", "mode_every", "hit"),
+    [
+        (1, 1, [1, 2, 3, 4, 5, 6]),  # the defaults: every prompt
+        (1, 0, [1]),  # only the first prompt
+        (3, 0, [3]),  # only prompt 3
+        (2, 2, [2, 4, 6]),  # every 2nd prompt
+        (3, 3, [3, 6]),  # every 3rd prompt
+        (2, 1, [2, 3, 4, 5, 6]),  # every prompt from the second on
+    ],
+)
+def test_mode_applies_to_the_prompts_mode_at_and_mode_every_name(mode_at: int, mode_every: int, hit: list) -> None:
+    assert [n for n in range(1, 7) if mode_applies(n, mode_at, mode_every)] == hit
+    settings = PromptSettings(mode="reject", mode_at=mode_at, mode_every=mode_every)
+    assert [n for n in range(1, 7) if settings.for_prompt(n).mode == "reject"] == hit
+    assert PromptSettings(mode_at=mode_at, mode_every=mode_every).for_prompt(1).mode == "echo"
+
+
+def test_mode_at_and_mode_every_are_checked() -> None:
+    with pytest.raises(MockSettingsError, match="'mode_at' must be an integer from 1 to 1000000, got 0"):
+        validate_overrides({"mode_at": 0})
+    with pytest.raises(MockSettingsError, match="'mode_every' must be an integer from 0 to 1000000, got -1"):
+        validate_overrides({"mode_every": -1})
+    assert parse_directive("[[mock mode=reject mode_at=2 mode_every=0]] hi")[0] == {
+        "mode": "reject",
+        "mode_at": 2,
+        "mode_every": 0,
+    }
+
+
+def test_only_the_first_prompt_of_each_session_gets_the_mode(spawn: SpawnFn) -> None:
+    agent = spawn(config={"defaults": {"mode": "reject", "mode_every": 0, "chunks": 1}})
+    sid = agent.start()
+    assert "error" in agent.response(agent.prompt(sid))
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+    assert result_of(agent, agent.prompt(sid)) == {"stopReason": "end_turn"}
+    other = agent.new_session()
+    assert "error" in agent.response(agent.prompt(other)), "each session counts its own prompts"
+
+
+def test_every_second_prompt_gets_the_mode_from_a_directive(spawn: SpawnFn) -> None:
+    agent = spawn()
+    sid = agent.start()
+    text = "[[mock mode=reject mode_at=2 mode_every=2 chunks=0]]"
+    replies = [agent.response(agent.prompt(sid, text)) for _ in "1234"]
+    assert ["error" in reply for reply in replies] == [False, True, False, True]
+
+
+def test_crash_on_the_second_prompt_only(reporting: Callable[..., tuple[MockAgentProcess, Path]]) -> None:
+    agent, report = reporting()
+    sid = agent.start()
+    assert result_of(agent, agent.prompt(sid, "[[mock mode=crash-on-prompt mode_at=2 chunks=1]]")) == {
+        "stopReason": "end_turn"
+    }
+    agent.prompt(sid, "[[mock mode=crash-on-prompt mode_at=2 chunks=1]]")
+    assert agent.wait_exit() == 1
+    started = report_of(agent, report, "prompt_started")
+    assert [(e["promptNumber"], e["settings"]["mode"]) for e in started] == [(1, "echo"), (2, "crash-on-prompt")]
 
 
 def test_crash_on_prompt_exits_1_before_any_chunk(spawn: SpawnFn) -> None:

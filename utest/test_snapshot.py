@@ -347,3 +347,29 @@ def test_field_figures_name_attributes_in_camel_case_and_round_only_measured_flo
         "sameBuild": True,
     }
     assert (rounded(None, 1), rounded(3, 1), rounded(2.25, 1), rounded(True, 1)) == (None, 3, 2.2, True)
+
+
+def test_a_runs_first_write_clears_what_an_earlier_run_left_and_nothing_of_its_own(tmp_path):
+    # Before, an old scenarios.md and old pabot parts survived beside a new report and disagreed with it.
+    (tmp_path / "plots").mkdir()
+    stale = [
+        tmp_path / "scenarios.json",
+        tmp_path / "scenarios.md",
+        tmp_path / "limits.md",
+        tmp_path / "scenarios.3.part.json",
+        tmp_path / "plots" / "old-row--latency.png",
+    ]
+    for path in stale:
+        path.write_text("{}")
+    kept = tmp_path / "output.xml"
+    kept.write_text("<robot/>")
+    one = snapshot.Snapshot("smoke", None, {})
+    one.add(snapshot.Scenario("a"))
+    one.write(tmp_path)
+    assert not [p for p in stale if p.exists()] and kept.exists()
+    (tmp_path / "plots" / "this-run.png").write_text("png")
+    two = snapshot.Snapshot("loadtest-report", None, {})
+    two.add(snapshot.Scenario("b"))
+    two.write(tmp_path, part_id="1")
+    assert (tmp_path / "smoke.json").exists() and (tmp_path / "plots" / "this-run.png").exists()
+    assert snapshot.claim_folder(tmp_path) == []

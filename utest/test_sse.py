@@ -47,6 +47,12 @@ SCRIPTS = {
         *updates([5]),
     ],
     "many": updates(range(1, 51)),
+    "chunks": [
+        frame("session_update", 1, {"update": {"sessionUpdate": "user_message_chunk"}}, "p1"),
+        frame("session_update", 2, {"update": {"sessionUpdate": "available_commands_update"}}),
+        frame("session_update", 3, {"update": {"sessionUpdate": "agent_message_chunk"}}, "p0"),
+        *[frame("session_update", i, {"update": {"sessionUpdate": "agent_message_chunk"}}, "p1") for i in (4, 5, 6)],
+    ],
     "replayed-turn": [
         *updates([1, 2]),
         frame("turn_complete", 3, {"stopReason": "end_turn"}, prompt_id="mine"),
@@ -518,3 +524,22 @@ def test_every_keyword_that_opens_streams_takes_the_same_typed_stream_options():
         assert str(args["timeout"].type) == "timedelta | float", name
         assert "`Stream options`" in docs[name].doc, name
     assert [a.default_repr for a in docs["Read Events"].args if a.name == "timeout"] == ["10.0"]
+
+
+def test_the_terminal_frames_reason_and_exit_code_are_fields_and_figures():
+    # Before, a suite dug them out of terminal_data (``${seen.terminal_data}[reason]``).
+    died = StreamResult(
+        status=200, end="terminal", terminal="session_died", terminal_data={"reason": "channel_closed", "exitCode": 1}
+    )
+    assert died.terminal_reason == "channel_closed" and died.terminal_exit_code == 1
+    assert died.figures()["terminalReason"] == "channel_closed" and died.figures()["terminalExitCode"] == 1
+    none = StreamResult(status=200, end="timeout")
+    assert none.terminal_reason is None and none.terminal_exit_code is None
+    assert StreamResult(terminal_data={"exitCode": True}).terminal_exit_code is None
+
+
+def test_a_stream_can_stop_at_the_nth_agent_chunk_of_one_prompt(server):
+    # Before, a read meant to stop after a prompt's first chunks counted frames, and an extra update of the
+    # session (the daemon's echo, a command list) made it stop one chunk early.
+    res = read(server, "chunks", until_chunks=2, until_turn_end="p1")
+    assert res.end == "chunks" and res.last_id == 5

@@ -225,7 +225,7 @@ class BenchmarkKeywords(DaemonComponent):
         Returns:
             ``TreeRssSeries``: ``readings`` (list of ``TreeRss``, as `Measure Tree RSS` returns), ``first``
             and ``last`` (``TreeRss``), ``growth_per_session_mb`` (float or ``None``); ``figures()``
-            (``daemon1Session``, ``daemon5Sessions``..., ``growthPerSessionMB``) and ``line()``.
+            (``daemon<N>Session(s)`` for each session count N, ``growthPerSessionMB``) and ``line()``.
 
         Example:
             | ${rss}= | Measure Tree RSS At Session Counts | 1 | 5 | 10 |
@@ -457,7 +457,7 @@ class BenchmarkKeywords(DaemonComponent):
 
         Example:
             | ${churn}= | Measure Session Churn | 20 |
-            | Figure Should Be At Most | churn drift | ${churn.drift_mb.__abs__()} | 100 | MB |
+            | Figure Should Be At Most | churn drift | ${churn.drift_mb.__abs__()} | 100 | unit=MB |
         """
         return session_churn.measure_session_churn(self._target(daemon), rounds, anchors=anchors)
 

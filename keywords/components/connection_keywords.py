@@ -242,9 +242,8 @@ class ConnectionKeywords(Component):
             seconds: The ``Retry-After`` it must have; any whole number of seconds when empty.
 
         Returns:
-            The refusal as an ``HttpAnswer`` (fields as `Send Request On A New Connection` returns them:
-            ``status``, ``code``, ``retry_after_s``, ``limit``, ``pending_count``, ``elapsed_ms``...), to
-            record with `Record Result`.
+            The refusal as an ``HttpAnswer`` (the fields `Send Request On A New Connection` returns, every one
+            listed below), to record with `Record Result`.
 
         Example:
             | ${err}= | Open Session Should Fail | 503 | session_limit_exceeded |
@@ -272,7 +271,7 @@ class ConnectionKeywords(Component):
 
         Returns:
             The refusal as an ``HttpAnswer`` (``status``, ``code``, ``error``, ``retryable``, ``timeout_ms``,
-            ``phase``, ``elapsed_ms``...; see `Send Request On A New Connection`), to record with
+            ``phase``, ``elapsed_ms`` and the other fields listed below), to record with
             `Record Result`.
 
         Example:

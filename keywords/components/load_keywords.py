@@ -318,6 +318,36 @@ class LoadKeywords(Component):
             )
         self.info(verdict.line())
 
+    @keyword(tags=("load", "assertion", "sse"))
+    def load_should_have_streamed_whole_turns(self, result: SustainedLoadResult, *, chunks: int) -> None:
+        """Fail unless every completed prompt of a load showed its first chunk and its whole turn on the stream.
+
+        A turn of ``chunks`` chunks is, on the session's stream, the daemon's echo of the prompt, the chunks and
+        ``turn_complete``: the load must have received at least that many frames per completed prompt, and a
+        first-chunk time for each of them.
+
+        Args:
+            result: From `Run Sustained Prompt Load`.
+            chunks: The agent chunks each prompt asked for.
+
+        Example:
+            | ${load}= | Run Sustained Prompt Load | 10 | 20 s | chunks=3 |
+            | Load Should Have Streamed Whole Turns | ${load} | chunks=3 |
+        """
+        chunks = checks.whole_number("chunks", chunks)
+        if result.kind != "prompt" or result.events is None or result.first_chunk is None:
+            raise AssertionError(
+                f"A prompt load's stream figures were expected, but this {result.kind} load has none "
+                f"({result.sse_line()})."
+            )
+        expected = result.completed * (chunks + 2)
+        if result.first_chunk.count != result.completed or result.events < expected:
+            raise AssertionError(
+                f"Each of the {result.completed} completed prompts should have streamed its echo, {chunks} chunks "
+                f"and turn_complete ({expected} frames at least, each with a first chunk), but the load received "
+                f"{result.events} frames and {result.first_chunk.count} first chunks."
+            )
+
     @keyword(tags=("load", "report"))
     def get_load_figures(self, result: SustainedLoadResult) -> dict:
         """The measured figures of a run, for `Record Scenario` (its inputs are ``${load.plan.parameters()}``).

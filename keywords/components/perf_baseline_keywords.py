@@ -89,7 +89,7 @@ class PerfBaselineKeywords(Component):
             ``pending_server``, ``pending_state`` (str or ``None``), ``pending_processes`` (int or ``None``),
             ``at_fewest`` and ``at_most`` (MCP processes at the smallest and largest count),
             ``linear_amplification`` (bool, upstream's rule), ``off_counts()``; ``figures()``
-            (``childrenAt1Session``..., ``linearAmplification``, ``workspaceServerState``,
+            (``childrenAt<N>Session(s)`` for each session count N, ``linearAmplification``, ``workspaceServerState``,
             ``workspaceServerProcesses``) and ``line()``.
 
         Example:
@@ -256,8 +256,9 @@ class PerfBaselineKeywords(Component):
             ``samples``), ``tree`` (``TreeSnapshot``), ``profile`` (``ResourceProfile``), ``peak(sessions)``,
             ``peak_at_fewest`` and ``peak_at_most`` (float MB, the daemon's peak at the smallest and largest count),
             ``growth_per_session_mb`` (float or ``None``), ``worst_dropped_ratio`` (float), ``timeline()``;
-            ``figures()`` (``session1MB``..., ``growthPerSessionMB``, ``sampleCount``, ``droppedSampleCount``,
-            ``treeSession1MB``..., ``agentChildren``, ``agentsRssMB``, ``resourceProfile``) and ``line()``.
+            ``figures()`` (``session<N>MB`` for each session count N, ``growthPerSessionMB``, ``sampleCount``,
+            ``droppedSampleCount``, ``treeSession<N>MB`` for each N, ``agentChildren``, ``agentsRssMB``,
+            ``resourceProfile``) and ``line()``.
 
         Example:
             | ${rss}= | Sample RSS At Session Counts | 1 | 5 | 10 | scope=single |
@@ -292,7 +293,7 @@ class PerfBaselineKeywords(Component):
         Returns:
             ``AttachTimings``: ``sessions`` (list of ``SessionInfo``), ``elapsed_ms`` (list of float, in
             order), ``all_attached`` and ``same_session`` (bool); ``figures()`` (``firstCreateMs``,
-            ``session2Ms``... ``session<count>Ms``, ``allAttached``, ``sameSession``) and ``line()``.
+            ``session<N>Ms`` for each attach N from 2, ``allAttached``, ``sameSession``) and ``line()``.
 
         Example:
             | ${attach}= | Time Attaches To The Workspace Session | 5 |

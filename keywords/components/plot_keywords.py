@@ -12,6 +12,7 @@ from keywords.checks import seconds
 from keywords.components.component import Component
 from keywords.errors import HarnessConfigError
 from keywords.reporting import plots
+from keywords.reporting.snapshot import claim_folder
 
 
 class PlotKeywords(Component):
@@ -102,7 +103,7 @@ class PlotKeywords(Component):
             ``Plot`` (see `Plot Latency Distribution`).
 
         Example:
-            | ${samples}= | Stop RSS Sampler |
+            | ${samples}= | Stop RSS Sampler | ${sampler} |
             | Plot RSS Over Time | ${samples} | RSS at 1/5/10 sessions | markers=${marks} |
         """
         try:
@@ -277,6 +278,7 @@ class PlotKeywords(Component):
 
     # -- helpers ------------------------------------------------------------------------------
     def _path(self, title: str) -> Path:
+        claim_folder(self.ctx.results_dir)  # this run's first file here clears the plots an earlier run left
         test = self.variable("${TEST NAME}") or self.variable("${SUITE NAME}") or "run"
         base = self.ctx.results_dir / "plots" / f"{plots.slug(str(test), 40)}--{plots.slug(title, 50)}"
         path, n = base.with_suffix(".png"), 1

@@ -181,8 +181,8 @@ class RestoreKeywords(DaemonComponent):
         Returns:
             ``RestoreCheck``: ``action``, ``results`` (one ``RestoreResult`` a session), ``comparisons`` (one
             ``TurnComparison`` a session: ``expected``, ``matched``, ``lost``, ``problems``, ``replay_turns``,
-            ``ledger_checked``, ``in_flight``...), ``expected`` and ``matched`` (int), ``problems`` (list of
-            str); ``figures()`` and ``line()``.
+            ``ledger_checked``, ``in_flight``: all listed below), ``expected`` and ``matched`` (int),
+            ``problems`` (list of str); ``figures()`` and ``line()``.
 
         Example:
             | ${check}= | Restore And Compare | ${seen} |

@@ -13,7 +13,7 @@ from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import PromptAccepted, SessionInfo
 from keywords.traffic.sse import StreamResult
-from keywords.traffic.turns import OUTCOMES, TurnResult, classify, follow_turn
+from keywords.traffic.turns import OUTCOMES, TurnResult, classify, follow_turn, follow_turn_until_chunks
 
 SCOPES = ("thread", "single")
 Scope = Literal[SCOPES]
@@ -69,9 +69,14 @@ class SessionKeywords(Component):
         """``GET /capabilities``: version, features and limits of the daemon.
 
         Returns:
-            The capabilities body as a dictionary: ``qwenCodeVersion``, ``protocolVersions``, ``features``
-            (list of feature names), ``limits`` (``maxSessionsPerWorkspace``, ``maxTotalSessions``...),
-            ``workspaces`` (``id``, ``cwd``...).
+            The daemon's capabilities body as a dictionary, as the daemon sends it (0.24.4): ``v``,
+            ``protocolVersions`` (``current``, ``supported``), ``qwenCodeVersion``, ``features`` (list of
+            feature names), ``sessionLiveStatePollIntervalMs``, ``modelServices``, ``workspaceCwd``,
+            ``transports``, ``policy`` (``permission``), ``limits`` (``maxRegisteredWorkspaces``,
+            ``maxChannelControlWorkspaces``, ``maxPendingPromptsPerSession``, ``sessionRestoreTimeoutMs``,
+            ``maxWorkspaceFileUploadBytes``, ``maxSessionsPerWorkspace`` (``None`` when unlimited),
+            ``maxTotalSessions``), ``workspaces`` (each ``id``, ``cwd``, ``primary``, ``trusted``,
+            ``workflowsEnabled``, ``removable``) and ``supportedLanguages``; a newer build may add keys.
 
         Example:
             | ${caps}= | Get Capabilities |
@@ -87,9 +92,13 @@ class SessionKeywords(Component):
             detail: ``summary`` or ``full`` (the daemon refuses any other value with 400 ``invalid_detail``).
 
         Returns:
-            The status body as a dictionary: ``status``, ``issues``, ``daemon`` (``pid``, ``uptimeMs``,
-            ``startup``...), ``limits``, ``capabilities``, ``runtime`` (``sessions``, ``perf``, ``metrics``,
-            ``memory``, ``process``...).
+            The daemon's status body as a dictionary, as the daemon sends it (0.24.4): ``v``, ``detail``,
+            ``generatedAt``, ``status``, ``issues`` (list), ``daemon`` (``pid``, ``uptimeMs``, ``mode``,
+            ``workspaceCwd``, ``startup``, ``qwenCodeVersion``, ``daemonId``, ``runId``, ``logMode``,
+            ``logHealth``), ``security``, ``limits`` (one key per cap and timer of the daemon's flags),
+            ``capabilities`` (as `Get Capabilities`) and ``runtime`` (``sessions``, ``permissions``,
+            ``channel``, ``channelWorker``, ``transport``, ``rateLimit``, ``perf``, ``metrics``, ``activity``,
+            ``memory``, ``process``); the keys inside them are the daemon's and a newer build may add some.
 
         Example:
             | ${status}= | Get Daemon Status |
@@ -141,6 +150,8 @@ class SessionKeywords(Component):
             ``SessionInfo`` with ``session_id``, ``client_id``, ``attached``, ``workspace_cwd``, ``elapsed_ms``.
 
         Example:
+            | ${first}= | Open Session With Info | scope=single |
+            | Should Not Be True | ${first.attached} |
             | ${info}= | Open Session With Info | scope=single |
             | Should Be True | ${info.attached} |
         """
@@ -163,6 +174,8 @@ class SessionKeywords(Component):
             The refusal (``status``, ``code``, ``body``, ``headers``).
 
         Example:
+            | Start Daemon With Mock Agent | max_sessions=1 |
+            | Open Session |
             | ${err}= | Open Session Should Fail | 503 | session_limit_exceeded |
             | Should Be Equal | ${err.headers}[retry-after] | 5 |
         """
@@ -217,8 +230,11 @@ class SessionKeywords(Component):
             session_id: The session to ask about.
 
         Returns:
-            The status body as a dictionary: ``sessionId``, ``workspaceCwd``, ``clientCount``,
-            ``hasActivePrompt``, ``hasTurnError``, ``turnError``, ``pendingInteractions``...
+            The session's status body as a dictionary, as the daemon sends it (0.24.4): ``sessionId``,
+            ``workspaceCwd``, ``createdAt``, ``updatedAt`` (when set), ``clientCount``, ``hasActivePrompt``,
+            ``activeWorkState``, ``isWaitingForPermission``, ``isWaitingForUserQuestion``,
+            ``pendingInteractionCount``, ``hasTurnError``, ``turnError`` (``message``, ``code``; when set) and
+            ``pendingInteractions`` (list); a newer build may add keys.
 
         Example:
             | ${st}= | Get Session Status | ${sid} |
@@ -302,6 +318,7 @@ class SessionKeywords(Component):
             The refusal (``DaemonHttpError``: ``status``, ``code``, ``body``, ``headers``).
 
         Example:
+            | Close Session | ${sid} |
             | Send Prompt Should Fail | ${sid} | 404 | session_not_found |
         """
         try:
@@ -335,7 +352,7 @@ class SessionKeywords(Component):
 
         Returns:
             ``TurnResult``: ``prompt_id``, ``outcome`` (completed, error, session_died, session_closed, timeout,
-            stream_cut, stream_refused), ``stop_reason``, ``error_code``, ``error_message``, ``cancelled``,
+            stream_cut, stream_refused, running), ``stop_reason``, ``error_code``, ``error_message``, ``cancelled``,
             ``cancel_reason``, ``chunks``, ``session_updates``, ``text``, ``post_ms``, ``first_chunk_ms``,
             ``turn_ms``, ``last_event_id``, ``types``, ``stream`` (the ``StreamResult``), ``figures()``,
             ``line()``.
@@ -345,6 +362,43 @@ class SessionKeywords(Component):
         """
         timeout_s = seconds("timeout", timeout, high=MAX_TURN_S)
         return follow_turn(self.ctx.get(daemon).client, session_id, accepted, timeout_s=timeout_s)
+
+    @keyword(tags=("prompt",))
+    def wait_for_turn_chunks(
+        self,
+        session_id: str,
+        accepted: PromptAccepted,
+        chunks: int,
+        *,
+        timeout: timedelta | float = 30.0,
+        daemon: str | None = None,
+    ) -> TurnResult:
+        """Follow an accepted prompt's events until its first ``chunks`` agent chunks arrived, without waiting
+        for the turn's end (a turn that hangs after its chunks, for example).
+
+        The read stops at this prompt's ``chunks``-th agent chunk (the daemon's echo of the prompt and other
+        updates are not counted), at the turn's end, or at ``timeout``. The turn then usually has not
+        ended yet: its ``outcome`` is ``running`` (``timeout`` when the chunks did not come in time) and its
+        ``chunks`` says how many arrived.
+
+        Args:
+            session_id: The prompted session.
+            accepted: The prompt's 202 answer (`Send Prompt`).
+            chunks: The agent chunks to wait for, 1 or more.
+            timeout: How long to wait (Robot time string or seconds).
+
+        Returns:
+            ``TurnResult`` as for `Wait For Turn End`, of the part of the turn read so far.
+
+        Example:
+            | ${accepted}= | Send Prompt | ${sid} | hang | mode=hang | chunks=3 |
+            | ${started}= | Wait For Turn Chunks | ${sid} | ${accepted} | 3 |
+            | Should Be Equal As Integers | ${started.chunks} | 3 |
+        """
+        chunks = whole_number("chunks", chunks, low=1)
+        timeout_s = seconds("timeout", timeout, high=MAX_TURN_S)
+        client = self.ctx.get(daemon).client
+        return follow_turn_until_chunks(client, session_id, accepted, chunks, timeout_s=timeout_s)
 
     @keyword(tags=("prompt",))
     def turn_from_stream(self, accepted: PromptAccepted, stream: StreamResult) -> TurnResult:
@@ -360,11 +414,16 @@ class SessionKeywords(Component):
         Returns:
             ``TurnResult`` as for `Wait For Turn End`; turn times count from the prompt's POST.
 
+        An agent crash ends the prompting session's turn with ``turn_error`` "agent channel closed" (``outcome``
+        ``error``, ``happened`` ``sessionDied``), and then the stream with ``session_died``.
+
         Example:
             | ${watch}= | Subscribe To Events | ${sid} | until=session_died |
             | ${accepted}= | Send Prompt | ${sid} | crash | mode=crash-on-prompt |
             | ${seen}= | Collect Events | ${watch} |
             | ${turn}= | Turn From Stream | ${accepted} | ${seen} |
+            | Turn Should End With | ${turn} | error |
+            | Should Be Equal | ${turn.happened} | sessionDied |
         """
         offset_ms = (stream.started_at - accepted.posted_at) * 1000 if stream.started_at else 0.0
         return classify(accepted, stream, offset_ms=offset_ms)
@@ -404,54 +463,6 @@ class SessionKeywords(Component):
             session_id, text, client_id=client_id, deadline_ms=deadline_ms, daemon=daemon, **mock_settings
         )
         return self.wait_for_turn_end(session_id, accepted, timeout=timeout_s, daemon=daemon)
-
-    @keyword(tags=("prompt", "assertion"))
-    def turn_should_complete(
-        self, turn: TurnResult, *, stop_reason: StopReason = "end_turn", chunks: int | None = None
-    ) -> None:
-        """Fail unless the turn ended with ``turn_complete`` and this stop reason (and chunk count).
-
-        The daemon echoes the user prompt as one extra ``session_update``, so N chunks give N+1 updates.
-
-        Args:
-            turn: The turn (`Wait For Turn End`, `Prompt And Wait`).
-            stop_reason: The ``stopReason`` of ``turn_complete``.
-            chunks: The agent chunks the turn must have had; not checked when empty.
-
-        Example:
-            | Turn Should Complete | ${turn} | chunks=3 |
-            | Turn Should Complete | ${turn} | stop_reason=cancelled |
-        """
-        if turn.outcome != "completed" or turn.stop_reason != stop_reason:
-            raise AssertionError(
-                f"Turn {turn.prompt_id} should complete with {stop_reason}, but ended {turn.summary()}."
-            )
-        if chunks is not None:
-            if turn.chunks != chunks:
-                raise AssertionError(f"Turn {turn.prompt_id} should have {chunks} agent chunks, but had {turn.chunks}.")
-            if turn.session_updates != chunks + 1:
-                raise AssertionError(
-                    f"Turn {turn.prompt_id} had {turn.session_updates} session_update events, "
-                    f"expected {chunks + 1} (the prompt echo plus {chunks} chunks)."
-                )
-
-    @keyword(tags=("prompt", "assertion"))
-    def turn_should_end_with(self, turn: TurnResult, outcome: Outcome, code: str | None = None) -> None:
-        """Fail unless the turn ended this way (error, session_died, session_closed...) with this code.
-
-        Args:
-            turn: The turn (`Wait For Turn End`, `Prompt And Wait`).
-            outcome: Expected ``outcome`` of the turn.
-            code: Expected ``error_code`` (e.g. ``prompt_deadline_exceeded``); not checked when empty.
-
-        Example:
-            | Turn Should End With | ${turn} | error | prompt_deadline_exceeded |
-            | Turn Should End With | ${turn} | session_died |
-        """
-        if turn.outcome != outcome:
-            raise AssertionError(f"Turn {turn.prompt_id} should end {outcome}, but ended {turn.summary()}.")
-        if code is not None and turn.error_code != code:
-            raise AssertionError(f"Turn {turn.prompt_id} ended with code {turn.error_code!r}, expected {code!r}.")
 
 
 def _check_refusal(err: DaemonHttpError, status: int, code: str | None) -> None:

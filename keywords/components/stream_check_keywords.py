@@ -60,7 +60,13 @@ class StreamCheckKeywords(Component):
 
     @keyword(tags=("events", "assertion"))
     def stream_should_have_ended_with(
-        self, stream: StreamResult, end: EndReason, terminal: TerminalFrame | None = None
+        self,
+        stream: StreamResult,
+        end: EndReason,
+        terminal: TerminalFrame | None = None,
+        *,
+        reason: str | None = None,
+        exit_code: int | None = None,
     ) -> None:
         """Fail unless the stream ended this way (terminal, eof, cut, timeout...) with this terminal frame.
 
@@ -68,14 +74,29 @@ class StreamCheckKeywords(Component):
             stream: A stream result (`Read Events`, `Collect Events`).
             end: Expected ``end`` of the result.
             terminal: Expected terminal frame type; not checked when empty.
+            reason: Expected ``reason`` of the terminal frame (``channel_closed``); not checked when empty.
+            exit_code: Expected ``exitCode`` of the terminal frame (the agent's exit status in ``session_died``);
+                not checked when empty.
 
         Example:
             | Stream Should Have Ended With | ${stream} | terminal | session_closed |
+            | Stream Should Have Ended With | ${seen} | terminal | session_died | reason=channel_closed | exit_code=1 |
         """
         if stream.end != end or (terminal is not None and stream.terminal != terminal):
             raise AssertionError(
                 f"Stream ended {stream.end} {stream.terminal or ''}, expected {end} "
                 f"{terminal or ''} ({stream.summary()})."
+            )
+        exit_code = None if exit_code is None else whole_number("exit_code", exit_code, low=None)
+        if reason is not None and stream.terminal_reason != reason:
+            raise AssertionError(
+                f"The stream's {stream.terminal} frame should give the reason {reason!r}, but gave "
+                f"{stream.terminal_reason!r} ({stream.terminal_data})."
+            )
+        if exit_code is not None and stream.terminal_exit_code != exit_code:
+            raise AssertionError(
+                f"The stream's {stream.terminal} frame should give exit code {exit_code}, but gave "
+                f"{stream.terminal_exit_code!r} ({stream.terminal_data})."
             )
 
     @keyword(tags=("events", "assertion"))

@@ -25,8 +25,8 @@ import psutil
 
 from keywords import checks
 from keywords.errors import HarnessConfigError
-from keywords.measure.process_tree import snapshot_tree
 from keywords.measure.leak_fit import LinearFit, Verdict, fit_blocks, verdict
+from keywords.measure.process_tree import snapshot_tree
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.open_model import LoadPlan, SustainedLoadResult
 

@@ -19,6 +19,10 @@ snapshots taken with different inputs.
 
 Each process writes its own part (``<kind>.<pool id>.part.json`` under pabot) plus the merged
 ``<kind>.json``/``.md`` of every part in the folder, so the last writer leaves a complete merged snapshot.
+
+A run's first write into a folder clears what earlier runs left there (:func:`claim_folder`): their snapshot
+parts, the merged ``<kind>.json``/``.md`` of every kind and the PNGs under ``plots/``, so no file of an old run
+survives beside a new report and disagrees with it. Each process of a pabot run writes into a folder of its own.
 """
 
 from __future__ import annotations
@@ -41,6 +45,32 @@ from keywords.reporting.figures import camelize
 
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, FORMAT_VERSION)
+_CLAIMED: set[Path] = set()
+
+
+def claim_folder(directory: Path) -> list[Path]:
+    """At this process's first write into ``directory``, remove the files earlier runs left there.
+
+    Removed: every snapshot part (``*.part.json``), the merged ``<kind>.json`` and ``<kind>.md`` of every
+    registered kind, and the plots (``plots/*.png``). Later calls for the same folder remove nothing, so the
+    parts and plots of this run accumulate.
+
+    Returns:
+        The files removed (empty after the first call for a folder).
+    """
+    folder = Path(directory).resolve()
+    if folder in _CLAIMED:
+        return []
+    _CLAIMED.add(folder)
+    stale = [*folder.glob("*.part.json"), *(folder / "plots").glob("*.png")]
+    for kind in kinds.KINDS:
+        stale += [folder / f"{kind}.json", folder / f"{kind}.md"]
+    removed = []
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 class SnapshotError(HarnessConfigError):
@@ -142,6 +172,7 @@ class Snapshot:
             part_id: Name of this process's part (pabot's queue index, else ``main``).
         """
         directory.mkdir(parents=True, exist_ok=True)
+        claim_folder(directory)
         part = directory / f"{self.kind}.{part_id}.part.json"
         _write_text(part, dumps(self.to_dict()))
         with open(directory / f".{self.kind}.lock", "w") as lock:

@@ -36,7 +36,16 @@ class Reply:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """A created or attached session (``POST /session``)."""
+    """A created or attached session (``POST /session``).
+
+    Attributes:
+        session_id: The session's id.
+        client_id: The ``clientId`` the daemon gave this client.
+        attached: Whether the answer attached to an existing session instead of creating one.
+        workspace_cwd: The session's workspace folder.
+        elapsed_ms: ``POST /session`` to its answer (monotonic clock, ms); after an agent crash it includes
+            the agent's respawn.
+    """
 
     session_id: str
     client_id: str | None
@@ -44,12 +53,25 @@ class SessionInfo:
     workspace_cwd: str | None
     elapsed_ms: float
 
+    def figures(self) -> dict[str, Any]:
+        """``createMs`` (the request's round trip) and ``attached``."""
+        return {"createMs": round(self.elapsed_ms, 1), "attached": self.attached}
+
+    def line(self) -> str:
+        """One line: created or attached, and how long it took."""
+        return f"session {'attached' if self.attached else 'created'} in {self.elapsed_ms:.1f} ms"
+
 
 @dataclass(frozen=True)
 class PromptAccepted:
     """The 202 answer to a prompt: the turn runs in the background and reports over SSE.
 
-    ``posted_at`` is the monotonic time the POST was sent; turn times count from it.
+    Attributes:
+        prompt_id: The daemon's id of the prompt.
+        last_event_id: The session's last event id when the prompt was accepted (the turn's events follow it).
+        event_epoch: The session's event epoch, if the daemon sent one.
+        elapsed_ms: POST to the 202 (monotonic clock, ms).
+        posted_at: Monotonic time (s) the POST was sent; turn times count from it.
     """
 
     prompt_id: str

@@ -29,7 +29,18 @@ from keywords.measure.metrics import summarize
 _decode = json.JSONDecoder().decode
 TERMINAL_TYPES = ("session_closed", "session_died", "client_evicted")
 TURN_END_TYPES = ("turn_complete", "turn_error")
-END_REASONS = ("terminal", "turn_end", "max_events", "until_type", "timeout", "eof", "cut", "stopped", "error")
+END_REASONS = (
+    "terminal",
+    "turn_end",
+    "max_events",
+    "until_type",
+    "chunks",
+    "timeout",
+    "eof",
+    "cut",
+    "stopped",
+    "error",
+)
 MAX_STREAM_S = 3600.0
 
 
@@ -43,6 +54,8 @@ class StreamOptions:
         max_events: Stop after this many frames.
         until_types: Stop at the first frame of one of these types.
         until_turn_end: Stop when the turn of this prompt id ends (``turn_complete``/``turn_error``).
+        until_chunks: Stop once this many ``agent_message_chunk`` updates arrived (of the prompt ``until_turn_end``
+            names, when it names one).
         timeout_s: Overall bound on the subscription.
         delay_per_event_s: Sleep after each frame (a slow consumer).
         stall_s: After the headers, do not read at all for this long (a stalled consumer), then drain;
@@ -58,6 +71,7 @@ class StreamOptions:
     max_events: int | None = None
     until_types: tuple[str, ...] = ()
     until_turn_end: str | None = None
+    until_chunks: int | None = None
     timeout_s: float = 30.0
     delay_per_event_s: float = 0.0
     stall_s: float = 0.0
@@ -72,6 +86,8 @@ class StreamOptions:
             whole_number("max_queued", self.max_queued, low=16, high=2048, unit="events (the daemon's range)")
         if self.max_events is not None:
             whole_number("max_events", self.max_events, low=1)
+        if self.until_chunks is not None:
+            whole_number("until_chunks", self.until_chunks, low=1)
         if self.last_event_id is not None:
             whole_number("last_event_id", self.last_event_id, low=0)
         seconds("timeout", self.timeout_s, high=MAX_STREAM_S)
@@ -152,8 +168,8 @@ class StreamResult:
         last_replayed_id: Its ``lastReplayedEventId``, ``None`` without the frame.
         resync: Payload of ``state_resync_required`` when seen.
         malformed: Frames whose payload was not a JSON object.
-        end: Why it stopped: ``terminal``, ``turn_end``, ``max_events``, ``until_type``, ``timeout``, ``eof``
-            (clean end of body), ``cut`` (connection broken before a terminal frame), ``stopped`` or ``error``.
+        end: Why it stopped: ``terminal``, ``turn_end``, ``max_events``, ``until_type``, ``chunks``, ``timeout``,
+            ``eof`` (clean end of body), ``cut`` (connection broken before a terminal frame), ``stopped`` or ``error``.
         terminal: Type of the terminal frame (``session_closed``, ``session_died``, ``client_evicted``).
         terminal_data: Its payload.
         evicted: A ``client_evicted`` frame arrived (what the frame says). A stream cut before any terminal
@@ -204,6 +220,17 @@ class StreamResult:
         return self.end == "cut" and self.terminal is None
 
     @property
+    def terminal_reason(self) -> str | None:
+        """``reason`` of the terminal frame (``channel_closed`` for a ``session_died``), ``None`` without one."""
+        return (self.terminal_data or {}).get("reason") if isinstance(self.terminal_data, dict) else None
+
+    @property
+    def terminal_exit_code(self) -> int | None:
+        """``exitCode`` of the terminal frame (the agent's exit status in ``session_died``), ``None`` without one."""
+        code = (self.terminal_data or {}).get("exitCode") if isinstance(self.terminal_data, dict) else None
+        return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+    @property
     def no_gaps(self) -> bool:
         """Ids rose by exactly one each time."""
         return not self.gaps and not self.duplicates
@@ -241,6 +268,8 @@ class StreamResult:
             "malformed": self.malformed,
             "end": self.end,
             "terminal": self.terminal,
+            "terminalReason": self.terminal_reason,
+            "terminalExitCode": self.terminal_exit_code,
             "evicted": self.evicted,
             "evictionReason": self.eviction_reason,
             "cutBeforeTerminal": self.cut_before_terminal,
@@ -415,6 +444,7 @@ class Subscription:
         self._socket: socket.socket | None = None
         self._last: dict | None = None
         self._turn_ended = False
+        self._chunks = 0
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> Subscription:
@@ -600,8 +630,17 @@ class Subscription:
                 res.eviction_reason = payload.get("reason")
         env["_recv_ms"] = recv_ms
         self._last = env
+        if self.options.until_chunks is not None and self._is_chunk(env):
+            self._chunks += 1
         if self.options.keep_events:
             res.events.append(env)
+
+    def _is_chunk(self, env: dict) -> bool:
+        data = env.get("data") if isinstance(env.get("data"), dict) else {}
+        if (data.get("update") or {}).get("sessionUpdate") != "agent_message_chunk":
+            return False
+        wanted = self.options.until_turn_end
+        return wanted is None or (env.get("promptId") or data.get("promptId")) in (None, wanted)
 
     def _stop_reason(self, res: StreamResult) -> str | None:
         opts = self.options
@@ -619,6 +658,8 @@ class Subscription:
                 return "turn_end"
             if opts.until_types and etype in opts.until_types:
                 return "until_type"
+            if opts.until_chunks is not None and self._chunks >= opts.until_chunks:
+                return "chunks"
         if opts.max_events is not None and res.received >= opts.max_events:
             return "max_events"
         return None

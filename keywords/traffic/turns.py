@@ -14,9 +14,65 @@ from typing import Any
 from keywords.traffic.client import DaemonClient, PromptAccepted
 from keywords.traffic.sse import TURN_END_TYPES, StreamOptions, StreamResult, Subscription
 
-OUTCOMES = ("completed", "error", "session_died", "session_closed", "timeout", "stream_cut", "stream_refused")
+OUTCOMES = (
+    "completed",
+    "error",
+    "session_died",
+    "session_closed",
+    "timeout",
+    "stream_cut",
+    "stream_refused",
+    "running",
+)
 ECHO_UPDATE = "user_message_chunk"
 CHUNK_UPDATE = "agent_message_chunk"
+AGENT_GONE = "agent channel closed"
+"""What the daemon's ``turn_error`` message says when the agent child ended during the turn."""
+
+HAPPENED: dict[str, str] = {
+    "completed": "answered in full",
+    "cancelled": "cancelled",
+    "error": "ended with an error",
+    "sessionDied": "ended as the agent stopped (session died)",
+    "sessionGone": "found their session gone (the agent had stopped)",
+    "sessionClosed": "ended as the session was closed",
+    "timeout": "got no end in time",
+    "running": "were still running when the read stopped",
+    "streamCut": "lost their event stream before the end",
+    "refused": "refused",
+    "notSent": "never sent",
+}
+"""What happened to one prompt, in plain words, by its camelCase name (:func:`what_happened`)."""
+
+
+def what_happened(
+    outcome: str, stop_reason: str | None = None, error_message: str | None = None, stream_status: int | None = None
+) -> str:
+    """How a turn ended, as one of :data:`HAPPENED` (plain words for a report, without the daemon's jargon).
+
+    ``turn_complete`` is ``completed`` (or ``cancelled`` for that stop reason); a ``turn_error`` that says the agent
+    channel closed, and ``session_died``, are ``sessionDied``; an event stream refused with 404 (the session was
+    already gone, as after an agent crash) is ``sessionGone``; other refusals are ``refused``.
+
+    Args:
+        outcome: A :data:`OUTCOMES` value, or ``not_run`` for a prompt never sent.
+        stop_reason: ``stopReason`` of ``turn_complete``.
+        error_message: ``message`` of ``turn_error``.
+        stream_status: HTTP status of the event stream's answer.
+    """
+    if outcome == "completed":
+        return "cancelled" if stop_reason == "cancelled" else "completed"
+    if outcome == "error":
+        return "sessionDied" if error_message and AGENT_GONE in error_message else "error"
+    if outcome == "stream_refused":
+        return "sessionGone" if stream_status == 404 else "refused"
+    return {
+        "session_died": "sessionDied",
+        "session_closed": "sessionClosed",
+        "timeout": "timeout",
+        "stream_cut": "streamCut",
+        "running": "running",
+    }.get(outcome, "notSent")
 
 
 @dataclass
@@ -26,8 +82,9 @@ class TurnResult:
     Attributes:
         prompt_id: The daemon's prompt id.
         outcome: ``completed`` (turn_complete), ``error`` (turn_error), ``session_died``, ``session_closed``,
-            ``timeout`` (no end within the bound), ``stream_cut``, or ``stream_refused`` (the event stream was
-            answered with an error, e.g. 404 because the session died before the stream was opened).
+            ``timeout`` (no end within the bound), ``stream_cut``, ``stream_refused`` (the event stream was
+            answered with an error, e.g. 404 because the session died before the stream was opened), or
+            ``running`` (the read stopped at its frame count before the turn ended: `Wait For Turn Chunks`).
         stop_reason: ``end_turn`` / ``cancelled`` for a completed turn.
         error_code: ``code`` of turn_error (e.g. ``prompt_deadline_exceeded``, ``-32603``), if any.
         error_message: ``message`` of turn_error or the reason of session_died/closed.
@@ -61,6 +118,12 @@ class TurnResult:
     types: list[str] = field(default_factory=list)
     stream: StreamResult | None = None
 
+    @property
+    def happened(self) -> str:
+        """How the turn ended in plain terms: a key of :data:`HAPPENED` (``completed``, ``sessionDied``...)."""
+        status = self.stream.status if self.stream is not None else None
+        return what_happened(self.outcome, self.stop_reason, self.error_message, status)
+
     def summary(self) -> str:
         """One line: outcome, reason/code, chunk count, time."""
         detail = self.stop_reason or self.error_code or self.error_message or ""
@@ -75,6 +138,7 @@ class TurnResult:
         """How the turn went, by camelCase key; times in ms from the prompt's POST (``None``: not reached)."""
         return {
             "outcome": self.outcome,
+            "happened": self.happened,
             "stopReason": self.stop_reason,
             "errorCode": self.error_code,
             "cancelled": self.cancelled,
@@ -107,6 +171,26 @@ def follow_turn(
     sub = Subscription(client.base_url, session_id, options, client.token)
     opened_at = time.monotonic()
     stream = sub.run()
+    return classify(accepted, stream, offset_ms=(opened_at - accepted.posted_at) * 1000)
+
+
+def follow_turn_until_chunks(
+    client: DaemonClient, session_id: str, accepted: PromptAccepted, chunks: int, *, timeout_s: float = 30.0
+) -> TurnResult:
+    """Read an accepted prompt's events until ``chunks`` agent chunks arrived (or its turn ended, or the timeout).
+
+    The stream stops at this prompt's ``chunks``-th ``agent_message_chunk`` (other frames of the turn, such as
+    the daemon's echo of the prompt or the agent's command list, are not counted); the result's ``outcome`` is
+    then ``running`` (``timeout`` when the chunks did not come in time).
+    """
+    options = StreamOptions(
+        last_event_id=accepted.last_event_id,
+        until_chunks=chunks,
+        until_turn_end=accepted.prompt_id,
+        timeout_s=timeout_s,
+    )
+    opened_at = time.monotonic()
+    stream = Subscription(client.base_url, session_id, options, client.token).run()
     return classify(accepted, stream, offset_ms=(opened_at - accepted.posted_at) * 1000)
 
 
@@ -156,7 +240,9 @@ def classify(accepted: PromptAccepted, stream: StreamResult, offset_ms: float = 
             turn.error_message = data.get("reason")
             break
     else:
-        if stream.end == "cut":
+        if stream.end in ("max_events", "chunks"):
+            turn.outcome = "running"
+        elif stream.end == "cut":
             turn.outcome = "stream_cut"
         elif stream.status not in (0, 200):
             turn.outcome = "stream_refused"

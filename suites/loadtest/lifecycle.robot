@@ -22,13 +22,10 @@ ${CYCLE_P99_BOUND_MS}    30000
 Rapid Lifecycle Of Sequential Create Prompt Close Cycles
     [Documentation]    ${CYCLES} sequential thread-session cycles; each one must be correct, and the cycle
     ...    p99 stays under upstream's bound.
-    Begin Scenario    rapid-lifecycle
+    Begin Scenario    rapid-lifecycle    cycles=${CYCLES}    chunks=${CYCLE_CHUNKS}
     Start Daemon With Warm-Up Session
     ${batch}    Run Lifecycle Cycles    ${CYCLES}    chunks=${CYCLE_CHUNKS}
-    Record Loadtest Figures    rapid-lifecycle
-    ...    cycle ${batch.latency.line()} · ${batch.success_count}/${batch.count} correct
-    ...    cycles=${batch.count}    correct=${batch.success_count}    chunks=${batch.chunks}
-    ...    latency=${batch.latency}    turnLatency=${batch.turn_latency}    createLatency=${batch.create_latency}
+    Record Result    ${batch}
     Flows Should All Be Correct    ${batch}
     Figure Should Be At Most    cycle p99    ${batch.latency.p99}    ${CYCLE_P99_BOUND_MS}
     Plot Flow Latencies    ${batch}    rapid lifecycle: cycle time of ${batch.count} sequential cycles (ms)

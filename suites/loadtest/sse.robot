@@ -43,40 +43,20 @@ A Stalled Slow Consumer Is Evicted While A Healthy Subscriber Gets Everything
     ...    subscriber for ``queue_overflow`` (its log says so for that subscriber's stream), the stalled
     ...    reader must see its stream cut before any terminal frame, and the healthy subscriber must receive
     ...    every event of the prompt with no gap.
-    Begin Scenario    sse-slow-consumer-eviction
+    Begin Scenario    sse-slow-consumer-eviction    floodChunks=${FLOOD_CHUNKS}    maxQueued=${STALLED_MAX_QUEUED}
     Start Daemon With Warm-Up Session
     ${sid}    Open Session
-    ${healthy}    Subscribe To Events    ${sid}    until=turn_complete,turn_error
-    ...    timeout=${EVICTION_TIMEOUT_S}
-    ${stalled}    Subscribe To Events    ${sid}    max_queued=${STALLED_MAX_QUEUED}
-    ...    recv_buffer=${STALLED_RECV_BUFFER}    stall=${EVICTION_TIMEOUT_S}    timeout=${EVICTION_TIMEOUT_S}
+    ${healthy}    ${stalled}    Subscribe A Healthy And A Stalled Reader    ${sid}
     ${accepted}    Send Prompt    ${sid}    flood    chunks=${FLOOD_CHUNKS}    chunk_size=${FLOOD_CHUNK_SIZE}
     ${evicted}    Wait For Eviction In Daemon Log    ${sid}    stream_id=${stalled.result.stream_id}
     ...    timeout=${EVICTION_TIMEOUT_S}    after=${accepted}
-    Release Stalled Reader    ${stalled}
-    ${cut}    Collect Events    ${stalled}    timeout=${EVICTION_TIMEOUT_S}
+    ${cut}    Release And Collect The Stalled Reader    ${stalled}
     ${all}    Collect Events    ${healthy}    timeout=${EVICTION_TIMEOUT_S}
-    VAR    ${figures}
-    ...    ${evicted.line()} · stalled reader got ${cut.received} frames, ended ${cut.end}
-    ...    · healthy got ${all.received}
-    ...    separator=${SPACE}
-    Record Loadtest Figures
-    ...    sse-slow-consumer-eviction
-    ...    ${figures}
-    ...    evictedFrame=${cut.evicted}
-    ...    cutBeforeTerminal=${cut.cut_before_terminal}
-    ...    received=${cut.received}
-    ...    stalledEnd=${cut.end}
-    ...    healthyReceived=${all.received}
-    ...    healthyGaps=${{len($all.gaps) + len($all.duplicates)}}
-    ...    &{evicted.figures()}
-    Should Be Equal    ${evicted.reason}    queue_overflow
-    Should Be Equal As Integers    ${evicted.max_queued}    ${STALLED_MAX_QUEUED}
-    Should Be True    $cut.last_id is None or $cut.last_id <= $evicted.dropped_after
-    ...    The stalled reader got id ${cut.last_id}, after the drop point ${evicted.dropped_after}
-    Stream Should Have Been Cut Before Any Terminal Frame    ${cut}
-    Stream Should Hold Exactly The Turn    ${all}    ${accepted}    chunks=${FLOOD_CHUNKS}
-    Stream Should Have Ended With    ${all}    until_type
+    Record Result    ${evicted}
+    Record Result    ${cut}    as=stalled
+    Record Result    ${all}    as=healthy
+    The Daemon Should Have Evicted The Stalled Reader    ${evicted}    ${cut}
+    The Healthy Subscriber Should Have Got The Whole Turn    ${all}    ${accepted}
     Figure Should Be At Most    eviction time    ${evicted.ms_after_prompt}    ${EVICTION_BOUND_MS}
     Plot Stream Event Rate    ${all}    healthy subscriber: events per second of the ${FLOOD_CHUNKS}-chunk flood
 
@@ -84,42 +64,89 @@ Reconnect With Last-Event-ID Under Concurrent Load Continues Exactly After The C
     [Documentation]    Seed a session with one turn, read its first ${READ_FIRST} events, then start
     ...    ${LOAD_SESSIONS} busy sessions and a second, streaming prompt on the session, and reconnect with
     ...    the last id seen. The stream must hold exactly the events after the cursor up to the end of the
-    ...    second turn, with no gap or duplicate, and with ``replay_complete`` between replay and live.
-    Begin Scenario    last-event-id-reconnect
+    ...    second turn, with no gap or duplicate, and with ``replay_complete`` between replay and live; the
+    ...    busy sessions must complete turns while the reconnected stream is read.
+    Begin Scenario    last-event-id-reconnect    loadSessions=${LOAD_SESSIONS}    readFirst=${READ_FIRST}
     Start Daemon With Warm-Up Session
     ${sid}    Open Session
+    ${part}    Seed A Session And Read Its First Events    ${sid}
+    ${load}    Start Background Load    sessions=${LOAD_SESSIONS}    chunks=${LOAD_CHUNKS}
+    Wait Until Background Load Is Busy    ${load}
+    ${more}    Send Prompt    ${sid}    generate-more    chunks=${MORE_CHUNKS}
+    ...    chunk_delay_ms=${MORE_CHUNK_DELAY_MS}
+    ${again}    Reconnect While The Load Runs    ${sid}    ${part.last_id}    ${more}    ${load}
+    ${done}    Stop Background Load    ${load}
+    Record Result    ${part}    as=firstRead
+    Record Result    ${again}    as=reconnect
+    Record Result    ${done}
+    The Reconnected Stream Should Hold Exactly The Events After    ${again}    ${part.last_id}    ${more}
+    Should Be Empty    ${done.failures}    Background load failed: ${done.failures}
+    Plot Stream Event Rate    ${again}    reconnected stream: events per second (replay, then live)
+
+
+*** Keywords ***
+Subscribe A Healthy And A Stalled Reader
+    [Documentation]    Open two subscriptions on ``${sid}``: a healthy one that reads until the turn ends, and a
+    ...    stalled one (queue cap ``${STALLED_MAX_QUEUED}``, receive buffer ``${STALLED_RECV_BUFFER}`` bytes)
+    ...    that reads nothing for ``${EVICTION_TIMEOUT_S}`` s. Returns both.
+    [Arguments]    ${sid}
+    ${healthy}    Subscribe To Events    ${sid}    until=turn_complete,turn_error    timeout=${EVICTION_TIMEOUT_S}
+    ${stalled}    Subscribe To Events    ${sid}    max_queued=${STALLED_MAX_QUEUED}
+    ...    recv_buffer=${STALLED_RECV_BUFFER}    stall=${EVICTION_TIMEOUT_S}    timeout=${EVICTION_TIMEOUT_S}
+    RETURN    ${healthy}    ${stalled}
+
+Release And Collect The Stalled Reader
+    [Documentation]    End the stalled reader's stall and collect what it got until its stream ended.
+    [Arguments]    ${stalled}
+    Release Stalled Reader    ${stalled}
+    ${cut}    Collect Events    ${stalled}    timeout=${EVICTION_TIMEOUT_S}
+    RETURN    ${cut}
+
+The Daemon Should Have Evicted The Stalled Reader
+    [Documentation]    The daemon's log names the eviction for ``queue_overflow`` at the queue cap, and the
+    ...    stalled reader got nothing after the drop point and saw its stream cut before any terminal frame.
+    [Arguments]    ${evicted}    ${cut}
+    Should Be Equal    ${evicted.reason}    queue_overflow
+    Should Be Equal As Integers    ${evicted.max_queued}    ${STALLED_MAX_QUEUED}
+    Should Be True    $cut.last_id is None or $cut.last_id <= $evicted.dropped_after
+    ...    The stalled reader got id ${cut.last_id}, after the drop point ${evicted.dropped_after}
+    Stream Should Have Been Cut Before Any Terminal Frame    ${cut}
+
+The Healthy Subscriber Should Have Got The Whole Turn
+    [Documentation]    The healthy subscriber's stream holds every event of the flood's turn once, in order, and
+    ...    stopped at its end.
+    [Arguments]    ${stream}    ${accepted}
+    Stream Should Hold Exactly The Turn    ${stream}    ${accepted}    chunks=${FLOOD_CHUNKS}
+    Stream Should Have Ended With    ${stream}    until_type
+
+Seed A Session And Read Its First Events
+    [Documentation]    Run one turn of ``${SEED_CHUNKS}`` chunks on ``${sid}``, then read its first
+    ...    ``${READ_FIRST}`` events from the start of the ring. Returns that stream (its last id is the cursor).
+    [Arguments]    ${sid}
     ${seed}    Prompt And Wait    ${sid}    seed-events    chunks=${SEED_CHUNKS}
     Turn Should Complete    ${seed}    chunks=${SEED_CHUNKS}
     ${part}    Read Events    ${sid}    last_event_id=0    max_events=${READ_FIRST}
     Should Be Equal As Integers    ${part.last_id}    ${READ_FIRST}
-    ${load}    Start Background Load    sessions=${LOAD_SESSIONS}    chunks=${LOAD_CHUNKS}
-    Wait Until Background Load Is Busy    ${load}
-    VAR    ${turns_before}    ${load.turns}
-    ${more}    Send Prompt    ${sid}    generate-more    chunks=${MORE_CHUNKS}
-    ...    chunk_delay_ms=${MORE_CHUNK_DELAY_MS}
-    ${again}    Read Events    ${sid}    last_event_id=${part.last_id}    until_turn_end=${more.prompt_id}
+    RETURN    ${part}
+
+Reconnect While The Load Runs
+    [Documentation]    Reconnect to ``${sid}`` after ``${cursor}`` and read until the turn of ``${more}`` ends,
+    ...    while the background load runs; record the load's completed turns before and after the read and
+    ...    require the load to have completed turns meanwhile. Returns the reconnected stream.
+    [Arguments]    ${sid}    ${cursor}    ${more}    ${load}
+    VAR    ${before}    ${load.turns}
+    ${again}    Read Events    ${sid}    last_event_id=${cursor}    until_turn_end=${more.prompt_id}
     ...    timeout=${RECONNECT_TIMEOUT_S}
-    ${turns_during}    Evaluate    ${load.turns} - ${turns_before}
-    ${done}    Stop Background Load    ${load}
-    VAR    ${figures}
-    ...    reconnect after id ${part.last_id}: ${again.replayed_count} replayed; ${again.line()}
-    ...    · ${done.line()}
-    ...    separator=${SPACE}
-    Record Loadtest Figures
-    ...    last-event-id-reconnect
-    ...    ${figures}
-    ...    reconnectReceived=${again.received}
-    ...    cursor=${part.last_id}
-    ...    replayedCount=${again.replayed_count}
-    ...    firstId=${again.figures()}[firstId]
-    ...    lastId=${again.last_id}
-    ...    gaps=${{len($again.gaps)}}
-    ...    duplicates=${{len($again.duplicates)}}
-    ...    loadSessions=${LOAD_SESSIONS}
-    ...    loadTurnsDuringReconnect=${turns_during}
-    ...    loadFailures=${{len($done.failures)}}
-    Stream Should Continue Exactly After    ${again}    ${part.last_id}
-    Stream Should Hold Exactly The Turn    ${again}    ${more}    chunks=${MORE_CHUNKS}
-    Stream Should Have Ended With    ${again}    turn_end
-    Should Be Empty    ${done.failures}    Background load failed: ${done.failures}
-    Plot Stream Event Rate    ${again}    reconnected stream: events per second (replay, then live)
+    VAR    ${after}    ${load.turns}
+    Record Figure    loadTurnsBeforeReconnect    ${before}
+    Record Figure    loadTurnsAfterReconnect    ${after}
+    Should Be True    ${after} > ${before}    The background load completed no turn while the stream was read
+    RETURN    ${again}
+
+The Reconnected Stream Should Hold Exactly The Events After
+    [Documentation]    The reconnected stream continues exactly after ``${cursor}`` (replay, ``replay_complete``,
+    ...    then live, no gap or duplicate), holds the whole turn of ``${more}`` and stopped at its end.
+    [Arguments]    ${stream}    ${cursor}    ${more}
+    Stream Should Continue Exactly After    ${stream}    ${cursor}
+    Stream Should Hold Exactly The Turn    ${stream}    ${more}    chunks=${MORE_CHUNKS}
+    Stream Should Have Ended With    ${stream}    turn_end

@@ -34,22 +34,19 @@ ${RESPONSE_P99_BOUND_MS}    30000
 Prompts At A Steady Arrival Rate Over Several Sessions
     [Documentation]    ${RATE} prompts/s for ${DURATION} s, round-robin over ${SESSIONS} sessions, mock replying
     ...    at once with ${MOCK_CHUNKS} chunks. Every prompt is sent (none dropped), every turn ends with
-    ...    ``turn_complete``, and the report shows both latencies, the late-start count and the SSE figures
-    ...    (time to first chunk, gaps between a prompt's events, delivery delay from ``serverTimestamp``).
+    ...    ``turn_complete`` and streams its echo, chunks and end, and the report shows both latencies, the
+    ...    late-start count and the SSE figures (time to first chunk, gaps between a prompt's events, delivery
+    ...    delay from ``serverTimestamp``).
     Start Daemon With Mock Agent    chunks=${MOCK_CHUNKS}    max_sessions=0
     ${load}    Run Sustained Prompt Load
     ...    rate=${RATE}    duration=${DURATION}    sessions=${SESSIONS}    workers=${WORKERS}
     ...    late_tolerance_ms=${LATE_TOLERANCE_MS}
-    ${figures}    Get Load Figures    ${load}
-    Record Scenario    sustained-prompts    kind=loadtest-report    parameters=${load.plan.parameters()}
-    ...    &{figures}
-    Report Figures    ${load.line()}
+    Begin Scenario    sustained-prompts    &{load.plan.parameters()}
+    Record Result    ${load}
     Report Figures    ${load.sse_line()}
     Warn If Harness Saturated    ${load}
     Load Should Have Completed    ${load}
-    Should Be Equal As Integers    ${load.first_chunk.count}    ${load.completed}
-    Should Be True    ${load.events} >= ${load.completed} * (${MOCK_CHUNKS} + 2)
-    ...    each prompt gives its echo, ${MOCK_CHUNKS} chunks and turn_complete
+    Load Should Have Streamed Whole Turns    ${load}    chunks=${MOCK_CHUNKS}
     Figure Should Be At Most    response p99    ${load.response.p99}    ${RESPONSE_P99_BOUND_MS}
     Plot Load Percentiles    ${load}
     ...    ${RATE} prompts/s, ${load.completed} turns: response and service time by percentile (to turn end)
@@ -63,10 +60,8 @@ Session Create And Close At A Steady Arrival Rate
     ${load}    Run Sustained Session Load
     ...    rate=${LIFECYCLE_RATE}    duration=${LIFECYCLE_DURATION}    workers=${WORKERS}
     ...    late_tolerance_ms=${LATE_TOLERANCE_MS}
-    ${figures}    Get Load Figures    ${load}
-    Record Scenario    sustained-session-lifecycle    kind=loadtest-report    parameters=${load.plan.parameters()}
-    ...    &{figures}
-    Report Figures    ${load.line()}
+    Begin Scenario    sustained-session-lifecycle    &{load.plan.parameters()}
+    Record Result    ${load}
     Warn If Harness Saturated    ${load}
     Load Should Have Completed    ${load}
     Figure Should Be At Most    response p99    ${load.response.p99}    ${RESPONSE_P99_BOUND_MS}

@@ -167,7 +167,10 @@ class Slo:
                 continue
             measured = {"errors": result.error_count, "late": result.late, "dropped": result.dropped}[name]
             held = measured <= bound
-            verdict.checks.append(BoundCheck(name, bound, measured, held, f"{name} {measured} (bound {bound:g})"))
+            codes = ", ".join(f"{n}x {code}" for code, n in sorted((getattr(result, "errors", None) or {}).items()))
+            which = f": {codes}" if name == "errors" and codes else ""
+            detail = f"{name} {measured} (bound {bound:g}{which})"
+            verdict.checks.append(BoundCheck(name, bound, measured, held, detail))
         return verdict
 
     def doomed(self, planned: int, errors: int, late: int, dropped: int, slower: int) -> str | None:

@@ -1,0 +1,19 @@
+*** Settings ***
+Documentation    Permission requests, one scenario per row: ``SESSIONS`` sessions prompted at once, each turn
+...              asking ``PERMISSIONS`` permissions that are answered as ``ANSWER`` says (``allow``, ``reject``, or
+...              ``nobody`` until the daemon's ``TIMEOUT MS`` runs out), and what ``EXPECTED`` says must happen.
+...
+...              To add a row, follow docs/ADDING-SCENARIOS.md.
+
+Resource         ../../resources/scenarios.resource
+
+Test Teardown    Stop All Daemons
+Test Template    Run Permission Row
+
+Test Tags        table:permissions
+
+
+*** Test Cases ***                        SESSIONS    PERMISSIONS    ANSWER    TIMEOUT MS    EXPECTED         # robocop: fmt: off
+Four Sessions Allow Two Requests Each     4           2              allow     0             completes
+Rejected Requests Still End Their Turns   2           2              reject    0             completes
+Nobody Answers Before The Timeout         1           1              nobody    1000          is cancelled
