@@ -4,6 +4,7 @@ restart) can restore them; and the answers to ``session/load`` and ``session/res
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
 import re
@@ -33,6 +34,10 @@ class SessionStore:
         self._max = max_updates
         self._history: dict[str, collections.deque[dict[str, Any]]] = {}
         self._unsaved: collections.Counter[str] = collections.Counter()
+        # Per session, the remembered turns not yet written, in the order `remember` kept them: a turn whose
+        # `persist` comes first waits for the earlier ones, so the file holds the turns in the memory's order.
+        self._queued: dict[str, collections.deque[list[Any]]] = {}
+        self._tickets = itertools.count(1)
         self._closed: set[str] = set()
         self._lock = threading.Condition()
 
@@ -48,19 +53,36 @@ class SessionStore:
         header = {"sessionId": session_id, "cwd": cwd, "createdAt": round(time.time(), 3)}
         self._append(session_id, [header], mode="w")
 
-    def remember(self, session_id: str, updates: list[dict[str, Any]]) -> None:
-        """Add the updates of one turn to the session's history in memory (`persist` writes them later)."""
+    def remember(self, session_id: str, updates: list[dict[str, Any]]) -> int:
+        """Add the updates of one turn to the session's history in memory; return the turn's ticket for `persist`."""
         with self._lock:
             self._history.setdefault(session_id, collections.deque(maxlen=self._max)).extend(updates)
             self._unsaved[session_id] += 1
+            ticket = next(self._tickets)
+            self._queued.setdefault(session_id, collections.deque()).append([ticket, updates, False])
+            return ticket
 
-    def persist(self, session_id: str, updates: list[dict[str, Any]]) -> None:
-        """Append the updates of one remembered turn to the session's file (after the turn's answer went out)."""
-        if updates:
-            self._append(session_id, updates, mode="a")
+    def persist(self, session_id: str, ticket: int) -> None:
+        """Write the remembered turn `ticket` to the session's file (after the turn's answer went out).
+
+        Turns are written in the order they were remembered: when an earlier turn of the session is not written
+        yet, this one is written right after it, by whichever `persist` call writes the earlier one.
+        """
         with self._lock:
-            self._unsaved[session_id] -= 1
-            if not self._unsaved[session_id]:
+            queue = self._queued.get(session_id, collections.deque())
+            for entry in queue:
+                if entry[0] == ticket:
+                    entry[2] = True
+            written = 0
+            while queue and queue[0][2]:
+                _, updates, _ = queue.popleft()
+                if updates:
+                    self._append(session_id, updates, mode="a")  # under the lock: one writer, in order
+                written += 1
+            if not queue:
+                self._queued.pop(session_id, None)
+            self._unsaved[session_id] -= written
+            if self._unsaved[session_id] <= 0:
                 del self._unsaved[session_id]
                 if session_id in self._closed:
                     self._drop(session_id)

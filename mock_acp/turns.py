@@ -71,7 +71,7 @@ class TurnPlayer:
         except Stopped:
             outcome = {"stopReason": "cancelled"} if record.honours_cancel else {"stopReason": None}
         updates = list(record.updates)
-        self.sessions.remember(record.session_id, updates)
+        ticket = self.sessions.remember(record.session_id, updates)
         self.report.event(
             "prompt_finished",
             sessionId=record.session_id,
@@ -84,7 +84,7 @@ class TurnPlayer:
             self.out.result(record.msg_id, {"stopReason": outcome["stopReason"]})
         elif "error" in outcome:
             self.out.error(record.msg_id, outcome["error"], REJECT_MESSAGE)
-        self.sessions.persist(record.session_id, updates)
+        self.sessions.persist(record.session_id, ticket)
 
     def _send(self, record: Prompt, update: dict[str, Any], kind: str) -> None:
         self.out.update(record.session_id, update)

@@ -1291,3 +1291,22 @@ def test_close_and_exit_right_after_a_big_turn_keep_its_history(tmp_path: Path, 
     assert agent.wait_exit(10) == 0
     lines = (tmp_path / "sessions" / f"{sid}.jsonl").read_text().splitlines()
     assert len(lines) == 1 + 2 * 401
+
+
+def test_turns_reach_the_session_file_in_the_order_they_were_remembered(tmp_path):
+    # A later turn's answer can go out (and its persist run) before an earlier turn's: the file must still hold
+    # the turns in the order the session played them, or a restore replays them out of order.
+    from mock_acp.sessions import SessionStore
+
+    store = SessionStore(str(tmp_path), max_updates=100)
+    store.create("s1", "/w")
+    first = store.remember("s1", [{"n": 1}, {"n": 2}])
+    second = store.remember("s1", [{"n": 3}])
+    store.persist("s1", second)
+    assert not store.wait_saved("s1", 0.01)  # the second turn waits for the first
+    store.persist("s1", first)
+    assert store.wait_saved("s1", 1.0)
+    lines = (tmp_path / "s1.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line).get("n") for line in lines[1:]] == [1, 2, 3]
+    fresh = SessionStore(str(tmp_path), max_updates=100)
+    assert [u["n"] for u in fresh.history("s1")] == [1, 2, 3]
