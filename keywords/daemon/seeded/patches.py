@@ -239,6 +239,27 @@ PATCHES: tuple[Patch, ...] = (
     _sleep_in_route("slow-prompt-post", "POST /session/:id/prompt", _ROUTE_PROMPT, 8),
     _sleep_in_route("slow-session-create", "POST /session", _SESSION_CREATE, 4),
     Patch(
+        name="busy-session-and-prompt",
+        kind="slower",
+        description="POST /session and POST /session/:id/prompt each busy-wait {{busy_us}} us first (with the mock "
+        "agent about a tenth of their answer time on the pinned release)",
+        file=SERVER,
+        edits=(
+            insert_after(
+                _SESSION_CREATE,
+                "    { const until = performance.now() + {{busy_us}} / 1000; while (performance.now() < until) {} }\n",
+            ),
+            insert_after(
+                _ROUTE_PROMPT,
+                "        { const until = performance.now() + {{busy_us}} / 1000; while "
+                "(performance.now() < until) {} }\n",
+            ),
+        ),
+        params=(Param("busy_us", 400, 1, 1_000_000, "us"),),
+        expected=(_GATE,),
+        note="the regression the performance gate's power study measures (benchmarks/gate_power.py)",
+    ),
+    Patch(
         name="block-event-loop",
         kind="slower",
         description="every HTTP request busy-waits {{busy_ms}} ms on the event loop (all other work stalls meanwhile)",
