@@ -371,6 +371,25 @@ def test_the_table_says_which_tests_caught_which_patch(tmp_path):
     assert "missed-one" in table.to_console() and "NO" in table.to_console()
 
 
+def test_expected_only_runs_each_copy_on_its_expected_tests_and_the_control_on_all_of_them(tmp_path):
+    base, builds = seeded_builds(tmp_path)
+    calls: list[list[str]] = []
+    table = runner.check_all(
+        base,
+        builds,
+        results=tmp_path / "seeded",
+        expected_only=True,
+        runner=fake_robot({"caught-one": "FAIL"}, calls),
+        log=lambda _line: None,
+    )
+    control, caught, missed = calls
+    assert control[-5:] == ["--include", "loadtest", "--test", "Reconnect", "suites/"]
+    assert caught[-5:] == ["--include", "loadtest", "--test", "Reconnect", "suites/"]
+    assert missed[-3:] == ["--include", "loadtest", "suites/"], "a patch no test is expected to catch adds no --test"
+    assert table.rows[0].caught is True
+    assert "--test <each expected test>" in (tmp_path / "seeded" / "table.md").read_text()
+
+
 def test_a_failing_control_stops_the_run_and_says_the_check_is_not_trustworthy(tmp_path):
     base, builds = seeded_builds(tmp_path)
     calls: list[list[str]] = []

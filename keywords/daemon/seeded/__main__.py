@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="re-run the failed tests of each patch once; only a test failing twice counts as a catch",
     )
     check.add_argument(
+        "--expected-only",
+        action="store_true",
+        help="run only the tests each patch is expected to be caught by (the control: all of them); the quick "
+        "check CI runs",
+    )
+    check.add_argument(
         "--skip-control", action="store_true", help="do not run the unpatched control first (only to re-run patches)"
     )
     check.add_argument(
@@ -116,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             options=robot_options if robot_options else runner.DEFAULT_ROBOT_OPTIONS,
             control=not args.skip_control,
             confirm=args.confirm,
+            expected_only=args.expected_only,
             timeout_s=timeout_s,
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )

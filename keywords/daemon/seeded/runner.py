@@ -455,6 +455,7 @@ def check_all(
     suites: str = DEFAULT_SUITES,
     control: bool = True,
     confirm: bool = False,
+    expected_only: bool = False,
     timeout_s: float = RUN_TIMEOUT_S,
     log: Callable[[str], None] = print,
     runner: Callable[[list[str], Path, float], int | None] | None = None,
@@ -470,11 +471,15 @@ def check_all(
         control: Run the control first (skip it only to re-run patches; the table then says so).
         confirm: Re-run each patch run's failed tests once; only repeated failures count as catches (the
             control is never re-run: any failure of it makes the check untrustworthy).
+        expected_only: Each copy runs only the tests it is expected to be caught by (``--test`` per test, on top
+            of ``options``), the control every one of them: a quick check that the expected catchers still
+            catch (a patch expected by no test runs the whole check).
         timeout_s: Bound on each run.
         log: Receives one progress line per run.
         runner: See :func:`run_check`.
     """
-    table = SeededTable(None, base_version=base.version, robot_options=tuple(options))
+    shown = (*options, "--test <each expected test>") if expected_only else tuple(options)
+    table = SeededTable(None, base_version=base.version, robot_options=shown)
     common = {
         "options": options,
         "suites": suites,
@@ -482,10 +487,21 @@ def check_all(
         "runner": runner,
         "reference": str(base.entry),
     }
+
+    def only(tests: Sequence[str]) -> dict[str, Any]:
+        if not expected_only:
+            return {}
+        return {"options": [*options, *(arg for test in dict.fromkeys(tests) for arg in ("--test", test))]}
+
     if control:
         log(f"[seeded] control: unpatched {base.version} ...")
         table.control = run_check(
-            CONTROL, str(base.entry), results / CONTROL, kind="control", description="unpatched build", **common
+            CONTROL,
+            str(base.entry),
+            results / CONTROL,
+            kind="control",
+            description="unpatched build",
+            **(common | only([test for build in builds for test in build.expected])),
         )
         log(f"[seeded] {table.control.line()}")
         table.write(results)
@@ -504,7 +520,7 @@ def check_all(
             expected=build.expected,
             params=build.params,
             confirm=confirm,
-            **common,
+            **(common | only(build.expected)),
         )
         table.rows.append(run)
         log(f"[seeded] {run.line()}")
