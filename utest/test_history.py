@@ -590,3 +590,33 @@ def test_the_keyword_fails_on_a_regression_with_a_plain_first_sentence(tmp_path,
 
 def test_sqlite_is_new_enough_for_wal_and_upserts():
     assert sqlite3.sqlite_version_info >= (3, 24)
+
+
+def test_a_dry_run_is_not_recorded(tmp_path):
+    # `robot --dryrun` executes no keyword: recording it would put a run without figures into the history.
+    suite = tmp_path / "dry.robot"
+    suite.write_text(
+        "*** Settings ***\nLibrary    keywords.QwenServe\n\n*** Test Cases ***\nOne\n    Log    nothing\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "history.sqlite"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--dryrun",
+            "--outputdir",
+            str(tmp_path / "out"),
+            "--variable",
+            f"HISTORY_DB:{db}",
+            str(suite),
+        ],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert not db.exists() and not (tmp_path / "out" / run_import.MARKER).exists()

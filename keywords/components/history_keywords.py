@@ -48,6 +48,8 @@ class HistoryKeywords(Component):
         if self._started:
             return
         self._started = True
+        if _dry_run():
+            return  # a --dryrun measures nothing: it is not a run of the history
         top = self._top = _top(suite)
         self._path = database_path(self.variable(ROBOT_VARIABLE))
         if self._path is None:
@@ -169,3 +171,11 @@ def _top(suite):
     while getattr(suite, "parent", None) is not None:
         suite = suite.parent
     return suite
+
+
+def _dry_run() -> bool:
+    """Whether Robot runs with ``--dryrun`` (keywords are not executed, so there is nothing to record)."""
+    from robot.running.context import EXECUTION_CONTEXTS
+
+    current = EXECUTION_CONTEXTS.current
+    return bool(getattr(current, "dry_run", False))
