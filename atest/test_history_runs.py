@@ -2,9 +2,9 @@
 against a slower daemon build is a change point and the history check (command and keyword) fails on it.
 
 Each run is the smoke suite's round trip alone (``--test``), recorded by the library's listener into a
-database of this test (``--variable HISTORY_DB:...``). The slower build is a copy of the pinned release with a
-delay in its prompt route (``atest/slow_build.py``). ``QS_TREND_SCREENSHOT=docs/trend-page.png`` also saves a
-screenshot of the final page.
+database of this test (``--variable HISTORY_DB:...``). The slower build is the seeded copy ``slow-prompt-post``
+of the pinned release (:mod:`keywords.daemon.seeded`), whose prompt route answers ``DELAY_MS`` later.
+``QS_TREND_SCREENSHOT=docs/trend-page.png`` also saves a screenshot of the final page.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slow_build import make as make_slow_build
 from test_log_plots_browser import chromium, probe
 
+from keywords.daemon.seeded import builder
 from keywords.reporting import run_store, trends
 
 ROOT = Path(__file__).parent.parent
@@ -116,8 +116,8 @@ def test_ten_runs_fill_the_history_and_a_slower_build_fails_the_check(tmp_path):
     assert "release 0.24.4 (npm, pinned)" in shown["cards"][0]["lastTitle"]
     assert shown["visibleAfterSearch"] == ["smoke · prompt-round-trip · turnP50"]
 
-    slow = make_slow_build(tmp_path / "slow-build", DELAY_MS)
-    run = robot_run(tmp_path / "run-slow", db, "--variable", f"DAEMON_ENTRY:{slow}")
+    (slow,) = builder.make_builds([f"slow-prompt-post:delay_ms={DELAY_MS}"], out=tmp_path / "seeded")
+    run = robot_run(tmp_path / "run-slow", db, "--variable", f"DAEMON_ENTRY:{slow.entry}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     check = history_command(db, "check")
@@ -126,7 +126,7 @@ def test_ten_runs_fill_the_history_and_a_slower_build_fails_the_check(tmp_path):
     worse = [line for line in check.stdout.splitlines() if line.startswith("  worse: ")]
     turn = [line for line in worse if "smoke · prompt-round-trip · turnP50:" in line]
     assert turn, check.stdout
-    assert f"at run #11 (0.24.4+prompt-delay-{DELAY_MS}ms — local build" in turn[0]
+    assert f"at run #11 (0.24.4+seeded-slow-prompt-post.delay-ms-{DELAY_MS} — local build" in turn[0]
     assert "after run #10 (0.24.4 — release 0.24.4 (npm, pinned))" in turn[0]
 
     keyword = robot_run(tmp_path / "check-keyword", Path("NONE"), "--variable", f"DB:{db}", suite=CHECK_SUITE)

@@ -1,8 +1,9 @@
-"""The churn soak calls a leaking build ``leak``: a copy of the release that keeps 512 KiB per created session.
+"""The churn soak calls a leaking build ``leak``: a copy of the release that keeps 1 MB per created session.
 
-Runs ``suites/soak`` (the churn test, 60 s instead of 10 min) in a subprocess against the build of
-:mod:`atest.leaky_build`; the test must fail on ``Soak Should Not Leak`` with the daemon's RSS judged ``leak``,
-and the snapshot must say so, with the retained memory per session near the 512 KiB the build keeps.
+Runs ``suites/soak`` (the churn test, 60 s instead of 10 min) in a subprocess against the seeded copy
+``leak-per-session`` (:mod:`keywords.daemon.seeded`); the test must fail on ``Soak Should Not Leak`` with the
+daemon's RSS judged ``leak``, and the snapshot must say so, with the retained memory per session near the
+1024 KB the build keeps.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "atest"))
+sys.path.insert(0, str(ROOT))
 
-from leaky_build import make  # noqa: E402
+from keywords.daemon.seeded import builder  # noqa: E402
 
 pytestmark = [pytest.mark.daemon, pytest.mark.robot, pytest.mark.slow]
 
 
 def test_the_churn_soak_calls_a_build_that_keeps_a_buffer_per_session_a_leak(tmp_path):
-    entry = make(tmp_path / "build", kib=512)
+    (build,) = builder.make_builds(["leak-per-session:mb=1"], out=tmp_path / "builds")
+    entry = build.entry
     out = tmp_path / "out"
     run = subprocess.run(
         [
@@ -60,4 +62,4 @@ def test_the_churn_soak_calls_a_build_that_keeps_a_buffer_per_session_a_leak(tmp
     assert "daemonRss leak" in scenario["error"]
     assert metrics["loadCompleted"] >= 250 and metrics["loadErrorCount"] == 0
     low, high = metrics["retainedLowKBPerSession"], metrics["retainedHighKBPerSession"]
-    assert low <= 512 * 1.25 and high >= 512 * 0.75, (low, high)  # the interval holds what the build keeps
+    assert low <= 1024 * 1.25 and high >= 1024 * 0.75, (low, high)  # the interval holds what the build keeps

@@ -208,15 +208,17 @@ def test_a_copy_shares_every_unchanged_file_and_rewrites_only_the_patched_one(tm
     pkg = base.entry_dir
     copy = build.entry.parent
     assert build.entry == tmp_path / "out" / "cap-off-by-one" / pkg.relative_to(base.root) / "cli-entry.js"
-    for rel in ("cli-entry.js", "package.json", "chunks/b.js", "vendor/rg"):
+    for rel in ("cli-entry.js", "chunks/b.js", "vendor/rg"):
         assert os.path.samefile(pkg / rel, copy / rel), rel
+    assert not os.path.samefile(pkg / "package.json", copy / "package.json"), "its version is the copy's own"
     assert os.path.samefile(base.root / "node_modules/dep/index.js", build.folder / "node_modules/dep/index.js")
     assert not os.path.samefile(pkg / "chunks/a.js", copy / "chunks/a.js")
     assert (copy / "chunks/a.js").read_text() == "const limit = a > b;\n"
     assert (pkg / "chunks/a.js").read_text() == "const limit = a >= b;\n", "the base build must stay unpatched"
     assert os.readlink(build.folder / "node_modules/.bin/dep") == "../dep/index.js"
     assert build.stats.hard_links == 5 and build.stats.links_kept == 1 and build.stats.copied == 0
-    assert json.loads((copy / "package.json").read_text())["version"] == "9.9.9"
+    assert json.loads((copy / "package.json").read_text())["version"] == "9.9.9+seeded-cap-off-by-one"
+    assert json.loads((pkg / "package.json").read_text())["version"] == "9.9.9", "the base build keeps its version"
     marker = builder.read_marker(build.entry)
     assert marker is not None and marker["patch"] == "cap-off-by-one" and marker["kind"] == "broken"
     assert marker["baseVersion"] == "9.9.9" and marker["patchedFile"] == "chunks/a.js"
@@ -258,7 +260,7 @@ def test_a_copy_of_the_pinned_release_runs_from_its_own_folder(pinned, tmp_path)
     assert "opts.lastEventId + 1;" in (copy / build.patched_file).read_text()
     assert build.stats.copied == 0 and build.stats.hard_links > 1000
     local = provision.local_source(str(build.entry))
-    assert local.entry == str(build.entry.resolve()) and local.version == pinned.version
+    assert local.entry == str(build.entry.resolve()) and local.version == f"{pinned.version}+seeded-replay-off-by-one"
 
 
 def test_the_entry_of_a_copy_is_absolute_even_for_a_relative_out_folder(tmp_path, monkeypatch):
@@ -468,3 +470,10 @@ def test_with_confirm_only_a_test_failing_twice_is_a_catch(tmp_path):
     assert table.exit_code() == 1
     doc = table.to_json()["patches"]
     assert doc[0]["caughtBy"] == ["Reconnect"] and doc[1]["caughtBy"] == [] and doc[1]["failedOnce"] == ["Reconnect"]
+
+
+def test_a_copy_names_its_patch_and_parameters_in_its_version():
+    assert builder.seeded_version("0.24.4", "slow-prompt-post", {"delay_ms": 200}) == (
+        "0.24.4+seeded-slow-prompt-post.delay-ms-200"
+    )
+    assert builder.seeded_version("1.0.0", "replay-off-by-one", {}) == "1.0.0+seeded-replay-off-by-one"

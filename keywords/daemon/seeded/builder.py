@@ -232,6 +232,7 @@ def _make_one(base: BaseBuild, sel: Selection, where: Located, text: str, folder
     target = folder / skip.relative_to(base.root.absolute())
     target.write_text(text, encoding="utf-8")
     entry = folder / base.entry.absolute().relative_to(base.root.absolute())
+    _mark_version(entry.parent / "package.json", seeded_version(base.version, sel.name, sel.values))
     build = SeededBuild(
         name=sel.name,
         kind=sel.patch.kind,
@@ -248,6 +249,22 @@ def _make_one(base: BaseBuild, sel: Selection, where: Located, text: str, folder
     )
     (entry.parent / MARKER).write_text(json.dumps(build.marker(), indent=2) + "\n", encoding="utf-8")
     return build
+
+
+def seeded_version(version: str, name: str, values: dict[str, int]) -> str:
+    """The version a seeded copy reports: ``0.24.4+seeded-slow-prompt-post.delay-ms-200`` (semver build metadata)."""
+    params = "".join(f".{key.replace('_', '-')}-{value}" for key, value in sorted(values.items()))
+    return f"{version}+seeded-{name}{params}"
+
+
+def _mark_version(package_json: Path, version: str) -> None:
+    """Give the copy's ``package.json`` its own version, by which reports and the run history name the build."""
+    if not package_json.is_file():
+        return
+    meta = json.loads(package_json.read_text(encoding="utf-8"))
+    meta["version"] = version
+    package_json.unlink()  # a hard link into the base build: never write through it
+    package_json.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 def link_tree(src: Path, dst: Path, *, skip: Path | None = None) -> LinkStats:
