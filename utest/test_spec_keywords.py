@@ -54,3 +54,25 @@ def test_every_completed_prompt_of_a_load_must_have_streamed_its_whole_turn():
         keywords.load_should_have_streamed_whole_turns(prompt_load(first_chunks=9), chunks=3)
     with pytest.raises(AssertionError, match="this lifecycle load has none"):
         keywords.load_should_have_streamed_whole_turns(prompt_load(kind="lifecycle", events=None), chunks=3)
+
+
+def test_the_live_line_replaces_itself_on_a_terminal_and_is_a_plain_line_every_10_s_in_a_log(monkeypatch):
+    from keywords.components import load_keywords
+
+    shown: list[tuple[str, bool]] = []
+    monkeypatch.setattr(load_keywords.logger, "console", lambda text, newline=True: shown.append((text, newline)))
+    progress = SimpleNamespace(line=lambda: "t 1 s | done 9/200")
+    tty = load_keywords.LiveLine(20.0, "prompts 10/s", terminal=True)
+    tty(progress)
+    tty(progress)
+    assert [(text.startswith("\r"), newline) for text, newline in shown] == [(True, False), (True, False)]
+    shown.clear()
+    clock = iter([100.0, 101.0, 109.9, 110.0])
+    monkeypatch.setattr(load_keywords.time, "monotonic", lambda: next(clock))
+    log = load_keywords.LiveLine(20.0, "prompts 10/s", terminal=False)
+    for _ in range(4):
+        log(progress)
+    assert shown == [("prompts 10/s: t 1 s | done 9/200", True)] * 2, "a line at 100 s and at 110 s, none between"
+    shown.clear()
+    load_keywords.LiveLine(5.0, "short", terminal=False)(progress)
+    assert shown == [], "a load of 10 s or less shows nothing"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -53,6 +55,14 @@ def slo_of(arguments: dict[str, Any]) -> Slo | None:
     ).validate()
 
 
+PLAIN_EVERY_S = 10.0
+
+
+def _is_terminal() -> bool:
+    stream = sys.__stdout__
+    return bool(stream is not None and stream.isatty())
+
+
 class LiveLine:
     """The live progress line of a long load: printed on the console from the main thread, never logged.
 
@@ -61,16 +71,27 @@ class LiveLine:
         label: What runs, e.g. ``prompts 200/s``.
     """
 
-    def __init__(self, duration_s: float, label: str) -> None:
+    def __init__(self, duration_s: float, label: str, *, terminal: bool | None = None) -> None:
         self.on = duration_s > LIVE_AFTER_S
         self.label = label
         self.shown = False
+        # On a terminal the line is replaced in place every second; in a log file (CI) a carriage return
+        # would pile every refresh onto one line, so a plain line is written every PLAIN_EVERY_S instead.
+        self.terminal = _is_terminal() if terminal is None else terminal
+        self._last_plain: float | None = None
 
     def __call__(self, progress: Progress) -> None:
-        """Show one progress line (replacing the previous one)."""
-        if self.on:
+        """Show one progress line (replacing the previous one on a terminal)."""
+        if not self.on:
+            return
+        if self.terminal:
             logger.console(f"\r{self.label}: {progress.line()}".ljust(150), newline=False)
             self.shown = True
+            return
+        now = time.monotonic()
+        if self._last_plain is None or now - self._last_plain >= PLAIN_EVERY_S:
+            self._last_plain = now
+            logger.console(f"{self.label}: {progress.line()}")
 
     def end(self) -> None:
         """End the line (so Robot's own output starts on a new one)."""
