@@ -120,7 +120,7 @@ class GateResult:
         reference: Label of the reference build.
         candidate: Label of the candidate build.
         same_build: The candidate is the reference build (the run is the gate's false-alarm check).
-        order: Which build went first in each recorded pair, e.g. ``A B B A`` (A the reference).
+        order: Which build went first in each recorded pair (it alternates), e.g. ``A B A B A B`` (A: reference).
         runs: Every recorded run, pair by pair (reference, candidate).
         pairs: The recorded pairs as ``(reference run, candidate run)``.
         warmup_runs: Unrecorded warm-up runs.
