@@ -143,7 +143,9 @@ def test_the_other_tables_check_across_columns():
     with pytest.raises(RowError, match=r'Column "VALUE" must be a whole number from 1 to 1 000 000 for --event-ring'):
         LIMITS.parse("x", ["--event-ring-size", "0", "5 sessions at once", "completes"])
     with pytest.raises(RowError, match='Column "SESSIONS" must be 1 when ANSWER is "nobody"'):
-        PERMISSIONS.parse("x", ["2", "1", "nobody", "1000", "is cancelled"])
+        PERMISSIONS.parse("x", ["2", "1", "1", "nobody", "1000", "is cancelled"])
+    with pytest.raises(RowError, match='Column "PERMISSIONS" \\(3\\) cannot be more than column "TOOL CALLS" \\(2\\)'):
+        PERMISSIONS.parse("x", ["2", "2", "3", "allow", "0", "completes"])
     row = LIMITS.parse("x", ["--max-sessions", "3", "5 Sessions At Once", "refused 503 session_limit_exceeded"])
     assert row.load == row_loads.Load("sessions", 5) and row.parameters()["load"] == "5 Sessions At Once"
 

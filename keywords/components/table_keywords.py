@@ -205,8 +205,8 @@ class TableKeywords(Component):
 
     @keyword(tags=ROW_TAGS)
     def run_permission_row(self, *cells: str) -> RowRun:
-        """Run one row of the permissions table: ``SESSIONS`` sessions prompted at once, each turn asking
-        ``PERMISSIONS`` permissions, answered as ``ANSWER`` says.
+        """Run one row of the permissions table: ``SESSIONS`` sessions prompted at once, each turn running
+        ``TOOL CALLS`` tool calls of which the first ``PERMISSIONS`` ask a permission, answered as ``ANSWER`` says.
 
         ``allow`` and ``reject``: each session's client answers each request as soon as it reads it (a
         rejected tool call fails, the turn goes on); the row's ``completes`` means every request was resolved
@@ -216,14 +216,15 @@ class TableKeywords(Component):
         ended cancelled.
 
         Args:
-            cells: The row's cells in the table's order: SESSIONS, PERMISSIONS, ANSWER, TIMEOUT MS, EXPECTED.
+            cells: The row's cells in the table's order: SESSIONS, TOOL CALLS, PERMISSIONS, ANSWER, TIMEOUT MS,
+                EXPECTED.
 
         Returns:
             ``RowRun`` as for `Run Burst Row`; its ``result`` is a ``RoundTripResult`` or a ``TimeoutResult``.
 
         Example:
-            | Run Permission Row | 4 | 2 | allow | 0 | completes |
-            | Run Permission Row | 1 | 1 | nobody | 1000 | is cancelled |
+            | Run Permission Row | 4 | 8 | 2 | allow | 0 | completes |
+            | Run Permission Row | 1 | 1 | 1 | nobody | 1000 | is cancelled |
         """
         row = self._parse(PERMISSIONS, cells)
         self._begin(row, row.parameters())
@@ -241,6 +242,7 @@ class TableKeywords(Component):
                 report,
                 sessions=row.sessions,
                 permissions=row.permissions,
+                tool_calls=row.tool_calls,
                 decision=decision,
                 timeout_s=min(wait_s * 2, 600),
             )

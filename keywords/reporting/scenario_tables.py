@@ -197,10 +197,19 @@ LIMITS = Table(
 )
 
 
+def _tools_ask(values: dict[str, Any]) -> str | None:
+    if values["permissions"] > values["tool_calls"]:
+        return (
+            f'Column "PERMISSIONS" ({values["permissions"]}) cannot be more than column "TOOL CALLS" '
+            f"({values['tool_calls']}): each permission is asked by one tool call."
+        )
+    return None
+
+
 def _nobody_answers(values: dict[str, Any]) -> str | None:
     if values["answer"] != "nobody":
         return None
-    for header, field in (("SESSIONS", "sessions"), ("PERMISSIONS", "permissions")):
+    for header, field in (("SESSIONS", "sessions"), ("TOOL CALLS", "tool_calls"), ("PERMISSIONS", "permissions")):
         if values[field] != 1:
             return (
                 f'Column "{header}" must be 1 when ANSWER is "nobody" (one request is left unanswered), '
@@ -215,6 +224,7 @@ PERMISSIONS = Table(
     "permissions",
     (
         Column("SESSIONS", "sessions", "count", "Sessions prompted at the same time.", 1, 64),
+        Column("TOOL CALLS", "tool_calls", "count", "Tool calls in each prompt's answer.", 1, 64),
         Column("PERMISSIONS", "permissions", "count", "Permission requests each prompt's tool calls ask.", 1, 64),
         Column(
             "ANSWER",
@@ -233,8 +243,14 @@ PERMISSIONS = Table(
         ),
         _expected("completes", "is cancelled"),
     ),
-    across=(_nobody_answers,),
-    inputs={"sessions": "sessions", "permissions": "permissions", "answer": "answer", "timeout_ms": "timeoutMs"},
+    across=(_tools_ask, _nobody_answers),
+    inputs={
+        "sessions": "sessions",
+        "tool_calls": "toolCalls",
+        "permissions": "permissions",
+        "answer": "answer",
+        "timeout_ms": "timeoutMs",
+    },
 )
 
 TABLES: dict[str, Table] = {table.name: table for table in (BURSTS, SUSTAINED, LIMITS, PERMISSIONS)}

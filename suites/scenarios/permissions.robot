@@ -1,7 +1,8 @@
 *** Settings ***
 Documentation    Permission requests, one scenario per row: ``SESSIONS`` sessions prompted at once, each turn
-...              asking ``PERMISSIONS`` permissions that are answered as ``ANSWER`` says (``allow``, ``reject``, or
-...              ``nobody`` until the daemon's ``TIMEOUT MS`` runs out), and what ``EXPECTED`` says must happen.
+...              running ``TOOL CALLS`` tool calls of which ``PERMISSIONS`` ask a permission that is answered as
+...              ``ANSWER`` says (``allow``, ``reject``, or ``nobody`` until the daemon's ``TIMEOUT MS`` runs out),
+...              and what ``EXPECTED`` says must happen.
 ...
 ...              To add a row, follow docs/ADDING-SCENARIOS.md.
 
@@ -13,7 +14,7 @@ Test Template    Run Permission Row
 Test Tags        table:permissions
 
 
-*** Test Cases ***                        SESSIONS    PERMISSIONS    ANSWER    TIMEOUT MS    EXPECTED         # robocop: fmt: off
-Four Sessions Allow Two Requests Each     4           2              allow     0             completes
-Rejected Requests Still End Their Turns   2           2              reject    0             completes
-Nobody Answers Before The Timeout         1           1              nobody    1000          is cancelled
+*** Test Cases ***                        SESSIONS    TOOL CALLS    PERMISSIONS    ANSWER    TIMEOUT MS    EXPECTED         # robocop: fmt: off
+Four Sessions Allow Two Requests Each     4           8             2              allow     0             completes
+Rejected Requests Still End Their Turns   2           2             2              reject    0             completes
+Nobody Answers Before The Timeout         1           1             1              nobody    1000          is cancelled

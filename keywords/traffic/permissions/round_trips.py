@@ -180,6 +180,7 @@ def run_round_trips(
     permissions: int = 3,
     decision: str = "select",
     timeout_s: float = 30.0,
+    tool_calls: int | None = None,
 ) -> RoundTripResult:
     """Prompt ``sessions`` fresh sessions at once, each turn asking ``permissions`` permissions that this
     session's thread answers as soon as it reads them; then count both sides.
@@ -191,6 +192,8 @@ def run_round_trips(
         permissions: Requests per prompt (1..64).
         decision: ``select`` (allow) or ``reject`` (the tool call fails, the turn goes on).
         timeout_s: Bound on the whole run.
+        tool_calls: Tool calls per turn (``permissions`` .. the mock's maximum; the first ``permissions`` of
+            them ask); ``None``: as many as ``permissions``.
 
     Raises:
         HarnessConfigError: a bad argument (before anything is sent).
@@ -199,7 +202,8 @@ def run_round_trips(
     permissions = whole_number("permissions", permissions, low=1, high=MAX_PERMISSIONS)
     decision = choice("decision", decision, ("select", "reject"))
     timeout_s = seconds("timeout", timeout_s, high=600)
-    text = permission_prompt(permissions)
+    calls = permissions if tool_calls is None else whole_number("tool_calls", tool_calls, low=permissions, high=64)
+    text = permission_prompt(permissions, tool_calls=calls)
     started = time.monotonic()
     ids = [client.create_session("thread").session_id for _ in range(sessions)]
     watches: list[PermissionWatch] = []
