@@ -123,12 +123,19 @@ class RobotRun:
             self._stop.wait(0.1)
 
     def sample(self) -> None:
-        """Record every process of the run alive now."""
+        """Record every process of the run alive now.
+
+        A process caught between its fork and its exec still shows its parent's command line (a launcher
+        first looks like the daemon that forks it), so a process already seen is classified again while its
+        command line changes.
+        """
         for proc in run_processes(self.proc.pid):
             with contextlib.suppress(psutil.Error):
-                if proc.pid not in self.seen:
-                    cmd = proc.cmdline()
-                    self.seen[proc.pid] = Seen(proc.pid, proc.create_time(), kind_of(cmd), " ".join(cmd)[:200])
+                cmd = proc.cmdline()
+                text = " ".join(cmd)[:200]
+                known = self.seen.get(proc.pid)
+                if known is None or (known.cmdline != text and known.create_time == proc.create_time()):
+                    self.seen[proc.pid] = Seen(proc.pid, proc.create_time(), kind_of(cmd), text)
 
     def kinds_seen(self) -> set[str]:
         """Kinds of processes seen so far."""
