@@ -53,7 +53,7 @@ def test_identical_builds_give_ratio_one_and_no_spread():
     m = _compare([100, 100, 100, 100])
     assert m.ratio == pytest.approx(1.0)
     assert m.ratio_min == m.ratio_max == pytest.approx(1.0)
-    assert m.pairs == m.possible_pairs == 2 and m.verdict == "within spread" and m.missing_runs == []
+    assert m.pairs == m.possible_pairs == 2 and m.verdict == "within interval" and m.missing_runs == []
 
 
 def test_linear_drift_cancels():
@@ -76,7 +76,12 @@ def test_ratio_is_symmetric_and_verdicts():
     faster = _compare([100, 50, 52, 101])
     assert faster.verdict == "B smaller"
     noisy = _compare([100, 120, 90, 100])
-    assert noisy.verdict == "within spread"
+    assert noisy.verdict == "within interval"
+    # Both pairs below 1 is no finding by itself: the 95 % interval of two pairs 0.6 and 0.9 holds 1.
+    unsure = _compare([100, 60, 90, 100])
+    assert unsure.ratio_max < 1 and unsure.verdict == "within interval"
+    assert unsure.interval[0] < 1 < unsure.interval[1]
+    assert _compare([100, 200]).verdict == "one pair"
 
 
 def test_spread_figures_and_markdown():

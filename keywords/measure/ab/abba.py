@@ -34,7 +34,7 @@ from typing import Any
 
 from keywords.checks import number, whole_number
 from keywords.errors import HarnessConfigError
-from keywords.measure import metrics
+from keywords.measure import metrics, paired_ratio
 from keywords.reporting.figures import is_camel, rounded
 
 BLOCK = ("A", "B", "B", "A")
@@ -133,13 +133,27 @@ class MetricComparison:
         return (max(self.pair_ratios) - min(self.pair_ratios)) / 2 / ratio * 100
 
     @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95 % interval of B/A from the adjacent pairs (the gate's engine, :mod:`keywords.measure.paired_ratio`);
+        ``None`` with fewer than two pairs."""
+        if len(self.pair_ratios) < 2:
+            return None
+        found = paired_ratio.estimate(self.name, [(1.0, r) for r in self.pair_ratios], kind="ratio")
+        return (found.low, found.high) if found.low is not None and found.high is not None else None
+
+    @property
     def verdict(self) -> str:
-        """``B larger``, ``B smaller``, ``within spread`` (the spread contains 1) or ``not measured``."""
-        if self.ratio is None or self.ratio_min is None or self.ratio_max is None:
+        """``B larger`` or ``B smaller`` (the 95 % interval excludes 1), ``within interval`` (it holds 1),
+        ``one pair`` (no interval from a single pair) or ``not measured``."""
+        if self.ratio is None:
             return NOT_MEASURED
-        if self.ratio_min <= 1.0 <= self.ratio_max:
-            return "within spread"
-        return "B larger" if self.ratio > 1 else "B smaller"
+        interval = self.interval
+        if interval is None:
+            return "one pair"
+        low, high = interval
+        if low <= 1.0 <= high:
+            return "within interval"
+        return "B larger" if low > 1.0 else "B smaller"
 
     def pairs_text(self) -> str:
         """``2 of 2 pairs``, plus the runs that did not measure the metric when there are any."""
@@ -149,13 +163,14 @@ class MetricComparison:
         return text
 
     def line(self) -> str:
-        """One line: ``name: B/A 1.030 (0.970-1.090, ±6.0%) within spread; medians A 12.0 B 12.4; 2 of 2 pairs``."""
+        """One line: ``name: B/A 1.030 (95 % 0.970-1.090; pairs 0.990-1.070) within interval; medians A 12.0 B 12.4; ...``."""
         if self.ratio is None:
             return f"{self.name}: {NOT_MEASURED}; {self.pairs_text()}"
+        interval = self.interval
+        ival = "no interval" if interval is None else f"95 % {interval[0]:.3f}-{interval[1]:.3f}"
         return (
-            f"{self.name}: B/A {self.ratio:.3f} ({self.ratio_min:.3f}-{self.ratio_max:.3f}, "
-            f"±{self.spread_pct:.1f}%) {self.verdict}; medians A {_fmt(self.a_median)} B {_fmt(self.b_median)}; "
-            f"{self.pairs_text()}"
+            f"{self.name}: B/A {self.ratio:.3f} ({ival}; pairs {self.ratio_min:.3f}-{self.ratio_max:.3f}) "
+            f"{self.verdict}; medians A {_fmt(self.a_median)} B {_fmt(self.b_median)}; {self.pairs_text()}"
         )
 
     def figures(self) -> dict[str, Any]:
@@ -164,6 +179,8 @@ class MetricComparison:
             "a": {"values": self.a_values, "median": self.a_median},
             "b": {"values": self.b_values, "median": self.b_median},
             "ratio": rounded(self.ratio, 4),
+            "ratioLow": rounded(self.interval[0], 4) if self.interval else None,
+            "ratioHigh": rounded(self.interval[1], 4) if self.interval else None,
             "ratioMin": rounded(self.ratio_min, 4),
             "ratioMax": rounded(self.ratio_max, 4),
             "spreadPct": None if self.spread_pct is None else round(self.spread_pct, 2),
@@ -309,7 +326,7 @@ class BuildComparison:
         }
 
     def line(self) -> str:
-        """``B/A: name 1.030 within spread (2 of 2 pairs) · …`` over every metric."""
+        """``B/A: name 1.030 within interval (2 of 2 pairs) · …`` over every metric."""
         parts = [
             f"{m.name} {NOT_MEASURED}" if m.ratio is None else f"{m.name} {m.ratio:.3f} {m.verdict}"
             for m in self.results()
