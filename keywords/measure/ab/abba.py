@@ -163,7 +163,7 @@ class MetricComparison:
         return text
 
     def line(self) -> str:
-        """One line: ``name: B/A 1.030 (95 % 0.970-1.090; pairs 0.990-1.070) within interval; medians A 12.0 B 12.4; ...``."""
+        """One line: ``name: B/A 1.030 (95 % 0.970-1.090; pairs 0.990-1.070) within interval; medians ...``."""
         if self.ratio is None:
             return f"{self.name}: {NOT_MEASURED}; {self.pairs_text()}"
         interval = self.interval
