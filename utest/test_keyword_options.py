@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from keywords.components import event_keywords
 from keywords.components.component import Option, option_values, takes_options
 from keywords.components.daemon_keywords import START_OPTIONS, DaemonKeywords
+from keywords.components.event_keywords import EventKeywords
 from keywords.components.session_keywords import SESSION_OPTIONS, SessionKeywords
 from keywords.errors import HarnessConfigError
 
@@ -75,3 +77,59 @@ def test_open_session_sends_what_it_was_given_and_the_defaults(monkeypatch):
     assert calls == [("single", {"client_id": None, "session_id": None, "cwd": "/w"})]
     with pytest.raises(HarnessConfigError, match="scope must be one of thread, single"):
         SessionKeywords(ctx).open_session(scope="many")
+
+
+def test_an_omitted_option_arrives_with_the_default_the_signature_shows():
+    """Robot passes only the arguments a call names: a keyword's own default (``size=5``) must still apply."""
+    received = []
+
+    @takes_options(TABLE, before="daemon", size=5)
+    def kw(self, *, daemon: str | None = None, **options: Any) -> None:
+        """Do it."""
+        received.append(options)
+
+    kw(None)
+    kw(None, label="x")
+    assert received == [{"size": 5, "label": None}, {"size": 5, "label": "x"}]
+
+
+def test_read_events_reads_with_its_own_default_timeout(monkeypatch):
+    """`Read Events` documents ``timeout=10 s``; an omitted timeout read for the stream functions' 30 s."""
+    seen = []
+
+    class Subscription:
+        def __init__(self, base_url, session_id, options, token):
+            seen.append(options.timeout_s)
+
+        def run(self):
+            return "stream"
+
+    client = type("Client", (), {"base_url": "http://127.0.0.1:1", "token": None})()
+    ctx = type("Ctx", (), {"get": lambda self, daemon: type("Running", (), {"client": client})()})()
+    monkeypatch.setattr(event_keywords, "Subscription", Subscription)
+    assert EventKeywords(ctx).read_events("s-1", until="turn_complete") == "stream"
+    assert seen == [inspect.signature(EventKeywords.read_events).parameters["timeout"].default] == [10.0]
+
+
+def test_the_load_keywords_plan_with_the_defaults_their_signatures_show():
+    """The load options are one table; each keyword's own defaults (drain, workers, SLO bounds) reach its plan."""
+    from keywords.components.capacity_keywords import CapacityKeywords, SoakKeywords
+
+    def default(keyword, name):
+        return inspect.signature(keyword).parameters[name].default
+
+    capacity = CapacityKeywords(None, plots_=None).plan_capacity_search()
+    assert (capacity.load.drain_s, capacity.load.workers, capacity.load.backlog) == (10.0, 64, 1024)
+    assert (capacity.slo.p99_ms, capacity.slo.max_errors, capacity.slo.max_late, capacity.slo.max_dropped) == (
+        100.0,
+        0,
+        None,
+        0,
+    )
+    assert capacity.load.prompt_text == default(CapacityKeywords.plan_capacity_search, "text") == "capacity search"
+    soak = SoakKeywords(None, plots_=None).plan_soak("constant", sessions=3)
+    assert (soak.load.drain_s, soak.load.sessions, soak.load.prompt_text) == (30.0, 3, "soak")
+    assert (
+        default(SoakKeywords.plan_soak, "drain") == 30.0
+        and "subscribers" not in inspect.signature(SoakKeywords.plan_soak).parameters
+    )

@@ -9,22 +9,32 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.component import Component, html_table
-from keywords.components.load_keywords import LiveLine, PermissionAnswer, plan_of
+from keywords.components.component import Component, html_table, pop_options, subset, takes_options
+from keywords.components.load_keywords import LOAD_OPTIONS, SLO_OPTIONS, LiveLine, mock_text, plan_of, slo_bounds
 from keywords.components.plot_keywords import PlotKeywords
 from keywords.errors import HarnessConfigError
-from keywords.fakes import mock_control
 from keywords.measure.capacity import CapacityPlan, CapacityResult, CapacityStep, search, wait_until_idle
 from keywords.measure.soak import SoakPlan, SoakResult, SoakSampler, run_soak
 from keywords.reporting import plots
-from keywords.traffic.open_model import Slo, run_load
+from keywords.traffic.open_model import run_load
 
 Workload = Literal["prompt", "lifecycle", "fanout"]
 SoakVariant = Literal["constant", "churn"]
 
 
-def _mock_text(text: str, mock_settings: dict) -> str:
-    return f"{mock_control.directive(**mock_settings)} {text}".strip()
+# The load options of a capacity step and of a soak's load (the step's rate and length are the search's).
+_CAPACITY_LOAD = {
+    **SLO_OPTIONS,
+    **subset(LOAD_OPTIONS, "sessions", "subscribers", "workers", "backlog", "late_tolerance_ms", "max_start_lag_ms"),
+    **subset(LOAD_OPTIONS, "drain", "answer_permissions", "text"),
+}
+# A step is judged by its SLO, so the search has bounds by default; it loads the daemon wider than a plain load.
+_CAPACITY_SLO = {"p99_bound_ms": 100.0, "max_errors": 0, "max_dropped": 0}
+_CAPACITY_DEFAULTS = {**_CAPACITY_SLO, "sessions": 8, "subscribers": 8, "workers": 64, "backlog": 1024, "drain": 10.0}
+_SOAK_LOAD = {
+    **subset(LOAD_OPTIONS, "sessions", "workers", "processes", "late_tolerance_ms", "max_start_lag_ms", "drain"),
+    **subset(LOAD_OPTIONS, "answer_permissions", "text"),
+}
 
 
 class CapacityKeywords(Component):
@@ -35,14 +45,11 @@ class CapacityKeywords(Component):
         self._plots = plots_
 
     @keyword(tags=("capacity", "load"))
+    @takes_options(_CAPACITY_LOAD, keep_var_keyword=True, **_CAPACITY_DEFAULTS, text="capacity search")
     def plan_capacity_search(
         self,
         workload: Workload = "prompt",
         *,
-        p99_bound_ms: float | timedelta | None = 100.0,
-        max_errors: int | None = 0,
-        max_late: int | None = None,
-        max_dropped: int | None = 0,
         start_rate: float = 25.0,
         factor: float = 2.0,
         max_rate: float = 3200.0,
@@ -55,15 +62,6 @@ class CapacityKeywords(Component):
         settle: timedelta | float = 10.0,
         processes: int = 1,
         max_processes: int = 4,
-        sessions: int = 8,
-        subscribers: int = 8,
-        workers: int = 64,
-        backlog: int = 1024,
-        late_tolerance_ms: float | timedelta = 10.0,
-        max_start_lag_ms: float | timedelta = 1000.0,
-        drain: timedelta | float = 10.0,
-        answer_permissions: PermissionAnswer = "allow",
-        text: str = "capacity search",
         **mock_settings,
     ) -> CapacityPlan:
         """Check a capacity search's arguments and return its plan; starts nothing (call it before the daemon).
@@ -74,11 +72,6 @@ class CapacityKeywords(Component):
         Args:
             workload: ``prompt`` (prompts over ``sessions`` sessions), ``lifecycle`` (session create + close)
                 or ``fanout`` (prompts over ``sessions`` sessions with ``subscribers`` streams each).
-            p99_bound_ms: SLO: p99 response time from the intended start, milliseconds or a Robot time
-                (``${None}``: no bound).
-            max_errors: SLO: errors allowed in a step (``${None}``: no bound).
-            max_late: SLO: late starts allowed in a step (``${None}``: no bound).
-            max_dropped: SLO: dropped arrivals allowed in a step (``${None}``: no bound).
             start_rate: First step's rate, per second.
             factor: Each further step's rate is the previous one times this.
             max_rate: No step above this rate.
@@ -92,15 +85,7 @@ class CapacityKeywords(Component):
             settle: After each step, wait at most this long until the daemon has no active prompt.
             processes: Load-generating processes of the first step.
             max_processes: A step broken by a saturated harness is run again with one more process, up to this.
-            sessions: Sessions of the prompt and fan-out workloads.
-            subscribers: SSE streams per session (fan-out).
-            workers: Connections over all processes.
-            backlog: Arrivals that may wait for a connection (per process).
-            late_tolerance_ms: Start lag above which an arrival is late: milliseconds or a Robot time.
-            max_start_lag_ms: Start lag above which an arrival is dropped: milliseconds or a Robot time.
-            drain: After a step's schedule, how long to wait for open turns.
-            answer_permissions: ``allow``, ``reject`` or ``none`` for every ``permission_request``.
-            text: Prompt text.
+            {options}
             mock_settings: Mock agent settings for every prompt (``chunks=3``, ``tool_calls=4``...).
 
         Returns:
@@ -118,23 +103,13 @@ class CapacityKeywords(Component):
         kind = checks.choice("workload", workload, ("prompt", "lifecycle", "fanout"))
         start_rate = checks.number("start_rate", start_rate, high=5000, unit="per second", low_open=True)
         step_s = checks.seconds("step", step, high=600)
+        options = pop_options(_CAPACITY_LOAD, mock_settings)
         load = plan_of(
             kind,
-            {
-                "rate": start_rate,
-                "duration": step_s,
-                "sessions": sessions,
-                "subscribers": subscribers,
-                "workers": workers,
-                "backlog": backlog,
-                "late_tolerance_ms": late_tolerance_ms,
-                "max_start_lag_ms": max_start_lag_ms,
-                "drain": drain,
-                "answer_permissions": answer_permissions,
-            },
-            prompt_text=_mock_text(text, mock_settings),
+            {**options, "rate": start_rate, "duration": step_s},
+            prompt_text=mock_text(options["text"], mock_settings),
         )
-        slo = Slo(p99_ms=p99_bound_ms, max_errors=max_errors, max_late=max_late, max_dropped=max_dropped)
+        slo = slo_bounds(options)
         return CapacityPlan(
             workload=kind,
             slo=slo,
@@ -297,6 +272,7 @@ class SoakKeywords(Component):
         self._plots = plots_
 
     @keyword(tags=("soak", "load"))
+    @takes_options(_SOAK_LOAD, keep_var_keyword=True, text="soak")
     def plan_soak(
         self,
         variant: SoakVariant = "constant",
@@ -308,14 +284,6 @@ class SoakKeywords(Component):
         count_bound_per_hour: float = 60.0,
         blocks: int = 12,
         rate: float = 10.0,
-        sessions: int = 5,
-        workers: int = 16,
-        processes: int = 1,
-        late_tolerance_ms: float | timedelta = 10.0,
-        max_start_lag_ms: float | timedelta = 1000.0,
-        drain: timedelta | float = 30.0,
-        answer_permissions: PermissionAnswer = "allow",
-        text: str = "soak",
         **mock_settings,
     ) -> SoakPlan:
         """Check a soak's arguments and return its plan; starts nothing (call it before the daemon).
@@ -331,14 +299,7 @@ class SoakKeywords(Component):
             count_bound_per_hour: Descriptors or threads leak when their whole interval lies above this.
             blocks: Spans of time whose means are fitted (the interval reflects level changes between spans).
             rate: Arrivals per second.
-            sessions: Sessions of the constant variant.
-            workers: Connections over all processes.
-            processes: Load-generating processes.
-            late_tolerance_ms: Start lag above which an arrival is late.
-            max_start_lag_ms: Start lag above which an arrival is dropped.
-            drain: After the schedule, how long to wait for open turns.
-            answer_permissions: ``allow``, ``reject`` or ``none`` for every ``permission_request``.
-            text: Prompt text.
+            {options}
             mock_settings: Mock agent settings for every prompt (``chunks=3``, ``tool_calls=4``...).
 
         Returns:
@@ -350,20 +311,11 @@ class SoakKeywords(Component):
             | ${plan}= | Plan Soak | churn | duration=60 s | warm_up=10 s | rate=5 |
         """
         variant = checks.choice("variant", variant, ("constant", "churn"))
+        options = pop_options(_SOAK_LOAD, mock_settings)
         load = plan_of(
             "prompt" if variant == "constant" else "lifecycle",
-            {
-                "rate": rate,
-                "duration": duration,
-                "sessions": sessions,
-                "workers": workers,
-                "processes": processes,
-                "late_tolerance_ms": late_tolerance_ms,
-                "max_start_lag_ms": max_start_lag_ms,
-                "drain": drain,
-                "answer_permissions": answer_permissions,
-            },
-            prompt_text=_mock_text(text, mock_settings),
+            {**options, "rate": rate, "duration": duration},
+            prompt_text=mock_text(options["text"], mock_settings),
         )
         return SoakPlan(
             variant=variant,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import re
@@ -74,8 +75,10 @@ def takes_options(
     The keyword declares ``**name`` and receives the options in it; Robot Framework (and libdoc) see them one
     by one, with their types and defaults, from the signature set here. They are placed before the argument
     ``before`` (default: at the end). ``keep_var_keyword`` keeps ``**name`` in the signature too, for free
-    named arguments beside the options (daemon flags); ``defaults`` overrides a table default for this keyword.
-    A ``{options}`` line in the keyword's ``Args:`` section becomes the documented options' lines.
+    named arguments beside the options (daemon flags; :func:`pop_options` separates them); ``defaults``
+    overrides a table default for this keyword. The keyword receives every option, an omitted one with the
+    default its signature shows (Robot passes only the arguments a call names). A ``{options}`` line in the
+    keyword's ``Args:`` section becomes the documented options' lines.
     """
 
     def add(function: Callable) -> Callable:
@@ -99,7 +102,13 @@ def takes_options(
             for p in var_keyword:
                 hints.pop(p.name, None)
         function.__annotations__ = {**hints, **{name: o.hint for name, o in options.items()}}
-        return function
+        shown = {name: defaults.get(name, o.default) for name, o in options.items()}
+
+        @functools.wraps(function)
+        def with_defaults(*args: Any, **named: Any) -> Any:
+            return function(*args, **{**shown, **named})
+
+        return with_defaults
 
     return add
 
@@ -110,6 +119,17 @@ def option_values(options: Mapping[str, Option], given: Mapping[str, Any]) -> di
     if unknown:
         raise HarnessConfigError(f"Unknown option(s) {', '.join(unknown)}; the options are {', '.join(options)}.")
     return {name: given.get(name, o.default) for name, o in options.items()}
+
+
+def pop_options(options: Mapping[str, Option], named: dict[str, Any]) -> dict[str, Any]:
+    """Take a set's options out of a keyword's named arguments (the table default for one not given); what is
+    left in ``named`` are the keyword's free named arguments (daemon flags, mock settings)."""
+    return {name: named.pop(name, o.default) for name, o in options.items()}
+
+
+def subset(options: Mapping[str, Option], *names: str) -> dict[str, Option]:
+    """The options ``names`` of a set, in that order: a keyword that takes only some of a shared table."""
+    return {name: options[name] for name in names}
 
 
 def options_doc(options: Mapping[str, Option], indent: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.component import ARGS_INDENT, Component, Option, takes_options
+from keywords.components.component import ARGS_INDENT, Component, Option, pop_options, takes_options
 from keywords.context import RunningDaemon
 from keywords.daemon import flags as daemon_flags
 from keywords.daemon import lifecycle
@@ -83,11 +83,6 @@ def _start_keyword(func: Callable) -> Callable:
     return takes_options(START_OPTIONS, keep_var_keyword=True)(func)
 
 
-def _common(named: dict[str, Any]) -> dict[str, Any]:
-    """Take the common options out of a start keyword's named arguments; what is left are daemon flags."""
-    return {name: named.pop(name, option.default) for name, option in START_OPTIONS.items()}
-
-
 class DaemonKeywords(Component):
     """Start, inspect and stop ``qwen serve`` daemons."""
 
@@ -145,7 +140,7 @@ class DaemonKeywords(Component):
             | Start Daemon With Mock Agent | init=never | initialize_timeout_ms=2000 |
             | Start Daemon With Mock Agent | user_settings={"policy": {"permissionStrategy": "consensus"}} |
         """
-        common = _common(flags)
+        common = pop_options(START_OPTIONS, flags)
         settings = mock_control.prompt_settings(
             mode=mode, chunks=chunks, chunk_size=chunk_size, chunk_delay_ms=chunk_delay_ms, end_delay_ms=end_delay_ms
         )
@@ -206,7 +201,7 @@ class DaemonKeywords(Component):
             | ${daemon}= | Start Daemon With Real Agent | ${provider.base_url} | max_sessions=0 |
             | Start Daemon With Real Agent | provider_url=${provider.base_url} | mcp_servers=${servers} |
         """
-        common = _common(flags)
+        common = pop_options(START_OPTIONS, flags)
         if not isinstance(provider_url, str) or not provider_url.strip():
             raise HarnessConfigError(
                 f"provider_url must be the base URL of a model provider on 127.0.0.1, got {provider_url!r}."
@@ -283,7 +278,7 @@ class DaemonKeywords(Component):
             raise HarnessConfigError(
                 f"{name} does not apply to agent={agent}; use `{right}` for the other agent, or leave {name} out."
             )
-        common = _common(given)
+        common = pop_options(START_OPTIONS, given)
         common.update({name: given[name] for name in daemon_flags.FLAGS if given.get(name) is not None})
         if agent == "mock":
             return self.start_daemon_with_mock_agent(

@@ -11,7 +11,7 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from keywords import checks
-from keywords.components.component import Component
+from keywords.components.component import Component, Option, pop_options, subset, takes_options
 from keywords.fakes import mock_control
 from keywords.traffic.loadgen.progress import Progress
 from keywords.traffic.open_model import LoadPlan, Slo, SustainedLoadResult, run_lifecycle_load, run_prompt_load
@@ -31,28 +31,87 @@ _PLAN_FIELDS = {
     "drain": "drain_s",
     "cpu_threshold_pct": "cpu_threshold_pct",
 }
-_SLO_FIELDS = ("p99_bound_ms", "max_errors", "max_late", "max_dropped")
 LIVE_AFTER_S = 10.0  # loads longer than this show a live line on the console
 PermissionAnswer = Literal["allow", "reject", "none"]
 
+# The options of an open-model load, shared by every keyword that runs or plans one (each takes those that
+# apply to it, some with defaults of its own); the plan checks every value.
+LOAD_OPTIONS: dict[str, Option] = {
+    "sessions": Option(int, 5, "Sessions created (and closed at the end) to spread the prompts over (1..256)."),
+    "subscribers": Option(
+        int, 1, "SSE streams per session (1..64; the daemon's cap is 64); above 1 the load is a\nfan-out."
+    ),
+    "workers": Option(int, 16, "Connections that send the requests, over all processes (1..1024)."),
+    "processes": Option(int, 1, "Load-generating processes (1..16; at most one per session)."),
+    "late_tolerance_ms": Option(
+        float | timedelta,
+        10.0,
+        "Start lag above which an arrival counts as late: milliseconds or a Robot time\n(``10 ms``).",
+    ),
+    "max_start_lag_ms": Option(
+        float | timedelta,
+        1000.0,
+        "Start lag above which an arrival is dropped instead of sent: milliseconds or a\nRobot time (``1 s``).",
+    ),
+    "backlog": Option(int, 256, "Arrivals that may wait for a connection (per process)."),
+    "drain": Option(
+        timedelta | float, 30.0, "After the schedule, how long to wait for open turns (seconds or a Robot\ntime)."
+    ),
+    "text": Option(str, "sustained load", "Prompt text."),
+    "cpu_threshold_pct": Option(float, 90.0, "A process's CPU (% of one core) counted as saturation."),
+    "answer_permissions": Option(
+        PermissionAnswer,
+        "allow",
+        "What every ``permission_request`` gets: ``allow`` (the first ``allow_*``\noption), ``reject`` (the "
+        "first ``reject_*``) or ``none`` (left pending).",
+    ),
+}
+# The SLO bounds of a load (``None``: no bound); with any bound the load stops early once one can no longer hold.
+SLO_OPTIONS: dict[str, Option] = {
+    "p99_bound_ms": Option(
+        float | timedelta | None,
+        None,
+        "SLO bound on the p99 response time from the intended start: milliseconds or a\n"
+        "Robot time (``${None}``: no bound).",
+    ),
+    "max_errors": Option(int | None, None, "SLO bound on errors (``${None}``: no bound)."),
+    "max_late": Option(int | None, None, "SLO bound on late starts (``${None}``: no bound)."),
+    "max_dropped": Option(int | None, None, "SLO bound on dropped arrivals (``${None}``: no bound)."),
+}
+_PROMPT_LOAD = {**LOAD_OPTIONS, **SLO_OPTIONS}
+_SESSION_LOAD = {
+    **subset(LOAD_OPTIONS, "late_tolerance_ms", "max_start_lag_ms", "workers", "processes", "backlog"),
+    **subset(LOAD_OPTIONS, "cpu_threshold_pct"),
+    **SLO_OPTIONS,
+}
+
 
 def plan_of(kind: str, arguments: dict[str, Any], **fields: Any) -> LoadPlan:
-    """The checked plan of a keyword call, from its arguments (``locals()``) named as the keyword names them."""
+    """The checked plan of a keyword call, from its arguments named as the keyword names them."""
     given = {field: arguments[name] for name, field in _PLAN_FIELDS.items() if name in arguments}
     return LoadPlan(kind=kind, **given, **fields).validate()
 
 
+def mock_text(text: str, mock_settings: dict[str, Any]) -> str:
+    """A prompt's text with the mock agent's directive for ``mock_settings`` in front (checked by the mock's table)."""
+    return f"{mock_control.directive(**mock_settings)} {text}".strip()
+
+
+def slo_bounds(arguments: dict[str, Any]) -> Slo:
+    """The SLO of a keyword call's bound arguments, as given (``None``: no bound); :meth:`Slo.validate` checks it."""
+    return Slo(
+        p99_ms=arguments.get("p99_bound_ms"),
+        max_errors=arguments.get("max_errors"),
+        max_late=arguments.get("max_late"),
+        max_dropped=arguments.get("max_dropped"),
+    )
+
+
 def slo_of(arguments: dict[str, Any]) -> Slo | None:
     """The checked SLO of a keyword call (``None`` when no bound was given)."""
-    given = {name: arguments.get(name) for name in _SLO_FIELDS}
-    if all(value is None for value in given.values()):
+    if all(arguments.get(name) is None for name in SLO_OPTIONS):
         return None
-    return Slo(
-        p99_ms=given["p99_bound_ms"],
-        max_errors=given["max_errors"],
-        max_late=given["max_late"],
-        max_dropped=given["max_dropped"],
-    ).validate()
+    return slo_bounds(arguments).validate()
 
 
 PLAIN_EVERY_S = 10.0
@@ -111,26 +170,12 @@ class LoadKeywords(Component):
             live.end()
 
     @keyword(tags=("load", "prompt", "sse"))
+    @takes_options(_PROMPT_LOAD, before="daemon", keep_var_keyword=True)
     def run_sustained_prompt_load(
         self,
         rate: float = 10.0,
         duration: timedelta | float = 20.0,
         *,
-        sessions: int = 5,
-        subscribers: int = 1,
-        workers: int = 16,
-        processes: int = 1,
-        late_tolerance_ms: float | timedelta = 10.0,
-        max_start_lag_ms: float | timedelta = 1000.0,
-        backlog: int = 256,
-        drain: timedelta | float = 30.0,
-        text: str = "sustained load",
-        cpu_threshold_pct: float = 90.0,
-        answer_permissions: PermissionAnswer = "allow",
-        p99_bound_ms: float | timedelta | None = None,
-        max_errors: int | None = None,
-        max_late: int | None = None,
-        max_dropped: int | None = None,
         daemon: str | None = None,
         **mock_settings,
     ) -> SustainedLoadResult:
@@ -157,25 +202,7 @@ class LoadKeywords(Component):
         Args:
             rate: Prompts per second (above 0, at most 5000).
             duration: Length of the schedule: seconds or a Robot time (``20 s``, ``1.5 min``).
-            sessions: Sessions created (and closed at the end) to spread the prompts over (1..256).
-            subscribers: SSE streams per session (1..64; the daemon's cap is 64); above 1 the load is a
-                fan-out (``kind`` ``fanout``).
-            workers: Connections that send the POSTs, over all processes (1..1024).
-            processes: Load-generating processes (1..16; at most one per session).
-            late_tolerance_ms: Start lag above which a prompt counts as late: milliseconds or a Robot time
-                (``10 ms``).
-            max_start_lag_ms: Start lag above which a prompt is dropped instead of sent: milliseconds or a
-                Robot time (``1 s``).
-            backlog: Arrivals that may wait for a connection (per process).
-            drain: How long to wait after the schedule for outstanding turns (seconds or a Robot time).
-            text: Prompt text.
-            cpu_threshold_pct: A process's CPU (% of one core) counted as saturation.
-            answer_permissions: What every ``permission_request`` gets: ``allow`` (the first ``allow_*``
-                option), ``reject`` (the first ``reject_*``) or ``none`` (left pending).
-            p99_bound_ms: SLO bound on the p99 response time: milliseconds or a Robot time.
-            max_errors: SLO bound on errors.
-            max_late: SLO bound on late starts.
-            max_dropped: SLO bound on dropped arrivals.
+            {options}
             mock_settings: Mock agent settings for every prompt (``chunks=3``, ``tool_calls=8``,
                 ``tool_output_bytes=2048``, ``permissions=2``...).
 
@@ -199,10 +226,12 @@ class LoadKeywords(Component):
             | Load Should Meet SLO | ${load} |
             | ${fan}= | Run Sustained Prompt Load | 20 | 10 s | sessions=2 | subscribers=16 |
         """
-        subscribers = checks.whole_number("subscribers", subscribers, low=1, high=64)
-        prompt_text = f"{mock_control.directive(**mock_settings)} {text}".strip()
-        plan = plan_of("fanout" if subscribers > 1 else "prompt", locals(), prompt_text=prompt_text)
-        slo = slo_of(locals())
+        options = pop_options(_PROMPT_LOAD, mock_settings)
+        subscribers = checks.whole_number("subscribers", options["subscribers"], low=1, high=64)
+        arguments = {"rate": rate, "duration": duration, **options}
+        prompt_text = mock_text(options["text"], mock_settings)
+        plan = plan_of("fanout" if subscribers > 1 else "prompt", arguments, prompt_text=prompt_text)
+        slo = slo_of(arguments)
         label = f"prompts {plan.rate:g}/s" + (f" x{subscribers} streams" if subscribers > 1 else "")
         result = self._run(run_prompt_load, plan, slo, daemon, label)
         self.info(f"Sustained prompts: {result.line()}")
@@ -211,22 +240,14 @@ class LoadKeywords(Component):
         return result
 
     @keyword(tags=("load", "session"))
+    @takes_options(_SESSION_LOAD, before="daemon")
     def run_sustained_session_load(
         self,
         rate: float = 5.0,
         duration: timedelta | float = 10.0,
         *,
-        late_tolerance_ms: float | timedelta = 10.0,
-        max_start_lag_ms: float | timedelta = 1000.0,
-        workers: int = 16,
-        processes: int = 1,
-        backlog: int = 256,
-        cpu_threshold_pct: float = 90.0,
-        p99_bound_ms: float | timedelta | None = None,
-        max_errors: int | None = None,
-        max_late: int | None = None,
-        max_dropped: int | None = None,
         daemon: str | None = None,
+        **options: Any,
     ) -> SustainedLoadResult:
         """Create and close a session (``POST /session``, ``DELETE /session/:id``) at ``rate`` per second.
 
@@ -236,17 +257,7 @@ class LoadKeywords(Component):
         Args:
             rate: Create+close cycles per second (above 0, at most 5000).
             duration: Length of the schedule: seconds or a Robot time (``10 s``).
-            late_tolerance_ms: Start lag above which an arrival counts as late: milliseconds or a Robot time.
-            max_start_lag_ms: Start lag above which an arrival is dropped instead of sent: milliseconds or a
-                Robot time.
-            workers: Connections doing the requests, over all processes (1..1024).
-            processes: Load-generating processes (1..16).
-            backlog: Arrivals that may wait for a connection (per process).
-            cpu_threshold_pct: A process's CPU (% of one core) counted as saturation.
-            p99_bound_ms: SLO bound on the p99 response time: milliseconds or a Robot time.
-            max_errors: SLO bound on errors.
-            max_late: SLO bound on late starts.
-            max_dropped: SLO bound on dropped arrivals.
+            {options}
 
         Returns:
             ``SustainedLoadResult`` (``kind`` ``lifecycle``): ``planned``, ``sent``, ``completed``, ``late``,
@@ -262,8 +273,9 @@ class LoadKeywords(Component):
             | ${load}= | Run Sustained Session Load | 5 | 10 s |
             | Load Should Have Completed | ${load} |
         """
-        plan = plan_of("lifecycle", locals())
-        slo = slo_of(locals())
+        arguments = {"rate": rate, "duration": duration, **options}
+        plan = plan_of("lifecycle", arguments)
+        slo = slo_of(arguments)
         result = self._run(run_lifecycle_load, plan, slo, daemon, f"create+close {plan.rate:g}/s")
         self.info(f"Sustained create+close: {result.line()}")
         return result
