@@ -373,3 +373,11 @@ def test_a_runs_first_write_clears_what_an_earlier_run_left_and_nothing_of_its_o
     two.write(tmp_path, part_id="1")
     assert (tmp_path / "smoke.json").exists() and (tmp_path / "plots" / "this-run.png").exists()
     assert snapshot.claim_folder(tmp_path) == []
+
+
+def test_a_measured_number_is_shown_with_its_unit_and_a_missing_one_as_n_a():
+    from keywords.reporting.figures import shown
+
+    assert shown(12.345, ".1f", " ms") == "12.3 ms"
+    assert shown(0.0, ".0f", "%") == "0%"
+    assert shown(None, ".1f", " ms") == "n/a"

@@ -11,6 +11,7 @@ from typing import Any
 
 from keywords.context import RunningDaemon
 from keywords.daemon.registry import describe, terminate
+from keywords.reporting.figures import shown
 from keywords.traffic.client import DaemonClient
 
 PREHEAT_TIMEOUT_MS = 60000
@@ -50,7 +51,7 @@ class StopResult:
 
     def line(self) -> str:
         """One line: exit code, time to exit, what had to be killed and what was left."""
-        took = "n/a" if self.stop_ms is None else f"{self.stop_ms:.0f} ms"
+        took = shown(self.stop_ms, ".0f", " ms")
         left = ", ".join(self.leftover_processes) or "nothing"
         return (
             f"{self.daemon} stopped by SIG{self.signal_name}: exit {self.exit_code} after {took}; "

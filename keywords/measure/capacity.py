@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from keywords import checks
 from keywords.errors import HarnessConfigError
+from keywords.reporting.figures import shown
 from keywords.traffic.open_model import LoadPlan, Slo, SustainedLoadResult
 from keywords.traffic.open_model.plan import KINDS
 
@@ -197,7 +198,7 @@ class CapacityStep:
         """``#3 step 100/s: held · p99 12.1 ms · harness CPU peak 30% · bottleneck none``."""
         p99 = self.load.response.p99 if self.load.response else None
         state = "held" if self.held else f"broke ({self.reason})"
-        p99_text = "n/a" if p99 is None else f"{p99:.1f} ms"
+        p99_text = shown(p99, ".1f", " ms")
         return (
             f"#{self.number} {self.phase} {self.rate:g}/s x{self.processes} proc: {state} · p99 {p99_text} · "
             f"harness CPU peak {self.load.harness_cpu.peak_pct or 0:.0f}% · bottleneck {self.bottleneck}"

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from keywords.checks import seconds
 from keywords.fakes.provider import FakeProvider, ProviderRequest
 from keywords.measure.first_output_events import Observation, as_dict, observe
-from keywords.reporting.figures import field_figures, rounded
+from keywords.reporting.figures import field_figures, rounded, shown
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.sse import StreamOptions, Subscription
 
@@ -284,7 +284,7 @@ class FirstOutputRun:
 
 
 def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} ms"
+    return shown(value, ".0f", " ms")
 
 
 _SEQUENCE = itertools.count(1)

@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from keywords.reporting.figures import prefixed
+from keywords.reporting.figures import prefixed, shown
 
 SATURATION_RULE = (
     "harness saturated when its process used more than {threshold:g}% of one core (user+system CPU over wall "
@@ -64,7 +64,7 @@ class HarnessCpu:
 
 
 def _pct_text(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f}%"
+    return shown(value, ".0f", "%")
 
 
 def saturated(mean_pct: float | None, windows_pct: list[float], threshold_pct: float, consecutive: int) -> bool:

@@ -27,7 +27,7 @@ from keywords.errors import HarnessConfigError
 from keywords.measure.ab import abba_order
 from keywords.measure.pair_probe import METHOD, GateRun, PairPlan, measure_pair
 from keywords.measure.paired_ratio import Better, Kind, PairedEstimate, estimate
-from keywords.reporting.figures import field_figures
+from keywords.reporting.figures import field_figures, shown
 
 BUILDS = {"A": "reference", "B": "candidate"}
 
@@ -226,7 +226,7 @@ def _estimate_cells(est: PairedEstimate) -> list[str]:
         ival = "n/a" if est.low is None else f"{est.low:.3f} - {est.high:.3f}"
         sign = "+" if est.better == "lower" else "-"
         tol = f"{sign}{est.tolerance:.0%}"
-        mde = "n/a" if est.smallest_detectable is None else f"{est.smallest_detectable:.1%}"
+        mde = shown(est.smallest_detectable, ".1%")
         return [f"{est.estimate:.3f}", ival, tol, mde]
     ival = "n/a" if est.low is None else f"{est.low:+.3f} .. {est.high:+.3f}"
     mde = "n/a" if est.smallest_detectable is None else f"{est.smallest_detectable:.3f} {est.unit}"

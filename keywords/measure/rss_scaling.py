@@ -19,6 +19,7 @@ from keywords.measure.process_tree import TreeSnapshot
 from keywords.measure.resource_profile import ResourceProfile
 from keywords.measure.rss_sampler import RssSampler, RssSamples
 from keywords.measure.session_steps import plural
+from keywords.reporting.figures import shown
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class RssScaling:
         """``thread: peak 80.1 MB at 1 · 84.0 MB at 5 · 86.2 MB at 10 · +0.7 MB/session · tree 420.3 MB at 10 (…)``."""
         peaks = " · ".join(f"{self.peak(w.sessions)} MB at {w.sessions}" for w in self.windows)
         growth = self.growth_per_session_mb
-        growth_text = "n/a" if growth is None else f"{growth:+.1f}"
+        growth_text = shown(growth, "+.1f")
         last = self.windows[-1] if self.windows else None
         tree = f" · tree {round(last.samples.peak_tree_mb, 1)} MB at {last.sessions}" if last else ""
         agent = f" (agent child {round(self.tree.agents_rss_mb, 1)} MB)" if self.tree is not None else ""

@@ -175,6 +175,12 @@ def figures_of(result: Any, prefix: str = "") -> dict[str, Any]:
     return prefixed(prefix, data)
 
 
+def shown(value: float | None, spec: str, unit: str = "") -> str:
+    """A measured number as a result's ``line()`` shows it: ``shown(12.34, ".1f", " ms")`` is ``12.3 ms``;
+    ``None`` (not measured) is ``n/a``."""
+    return "n/a" if value is None else f"{value:{spec}}{unit}"
+
+
 def rounded(value: float | None, digits: int) -> float | None:
     """A measured number rounded to ``digits`` places; ``None`` (not measured) stays ``None``, whole numbers stay."""
     return round(value, digits) if isinstance(value, float) else value

@@ -28,6 +28,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -426,15 +427,9 @@ class HistoryStore:
         for row in self.db.execute("SELECT * FROM tests ORDER BY full_name, run_id"):
             if wanted is not None and row["run_id"] not in wanted:
                 continue
-            out.setdefault(row["full_name"], {})[int(row["run_id"])] = TestOutcome(
-                full_name=row["full_name"],
-                name=row["name"],
-                suite=row["suite"] or "",
-                status=row["status"],
-                duration_ms=row["duration_ms"],
-                message=row["message"] or "",
-                tags=json.loads(row["tags"] or "[]"),
-            )
+            texts = {name: row[name] or "" for name in ("suite", "message")}
+            outcome = _record(TestOutcome, row, **texts, tags=json.loads(row["tags"] or "[]"))
+            out.setdefault(row["full_name"], {})[int(row["run_id"])] = outcome
         return out
 
 
@@ -442,25 +437,14 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def _record(cls: type, row: sqlite3.Row, **converted: Any) -> Any:
+    """A ``cls`` record from a row: each field the column of its name, or its ``converted`` value where given."""
+    return cls(**{f.name: converted[f.name] if f.name in converted else row[f.name] for f in fields(cls)})
+
+
 def _run(row: sqlite3.Row) -> Run:
-    return Run(
-        id=int(row["id"]),
-        run_key=row["run_key"],
-        origin=row["origin"],
-        name=row["name"],
-        status=row["status"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        git_commit=row["git_commit"],
-        daemon_version=row["daemon_version"],
-        daemon_label=row["daemon_label"],
-        node_version=row["node_version"],
-        machine=row["machine"],
-        tags=json.loads(row["tags"] or "{}"),
-        passed=int(row["passed"]),
-        failed=int(row["failed"]),
-        skipped=int(row["skipped"]),
-    )
+    counts = {name: int(row[name]) for name in ("id", "passed", "failed", "skipped")}
+    return _record(Run, row, **counts, tags=json.loads(row["tags"] or "{}"))
 
 
 def open_store(path: str | os.PathLike) -> HistoryStore:

@@ -41,7 +41,7 @@ from typing import Any
 
 from keywords.errors import HarnessConfigError
 from keywords.reporting import kinds
-from keywords.reporting.figures import camelize
+from keywords.reporting.figures import camelize, shown
 
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, FORMAT_VERSION)
@@ -299,7 +299,7 @@ def format_percentiles(p: dict[str, Any] | None) -> str:
 
     def f(key: str) -> str:
         v = p.get(key)
-        return "n/a" if v is None else f"{v:.1f}"
+        return shown(v, ".1f")
 
     return f"p50={f('p50')}ms p90={f('p90')}ms p99={f('p99')}ms mean={f('mean')}ms (n={p['count']})"
 

@@ -35,7 +35,7 @@ from typing import Any
 from keywords.checks import number, whole_number
 from keywords.errors import HarnessConfigError
 from keywords.measure import metrics, paired_ratio
-from keywords.reporting.figures import is_camel, rounded
+from keywords.reporting.figures import is_camel, rounded, shown
 
 BLOCK = ("A", "B", "B", "A")
 MAX_ROUNDS = 50
@@ -193,7 +193,7 @@ class MetricComparison:
 
 
 def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}"
+    return shown(value, ".1f")
 
 
 def median(values: list[float]) -> float | None:

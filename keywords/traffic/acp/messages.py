@@ -14,6 +14,7 @@ from typing import Any, Literal
 from websockets.exceptions import ConnectionClosed
 
 from keywords.errors import HarnessError
+from keywords.reporting.figures import shown
 from keywords.traffic.permissions.answering import PermissionRequest
 
 Transport = Literal["ws", "http"]
@@ -190,7 +191,7 @@ class AcpTurn:
         """``end_turn: 5 chunks, 6 updates in 12.3 ms (0 after the answer)`` (or the error)."""
         if self.error:
             return f"/acp prompt failed: {self.error}"
-        took = "n/a" if self.turn_ms is None else f"{self.turn_ms:.1f} ms"
+        took = shown(self.turn_ms, ".1f", " ms")
         return (
             f"{self.stop_reason}: {self.chunks} chunks, {self.updates} updates in {took} "
             f"({self.late_updates} after the answer)"

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from keywords.checks import choice, seconds, whole_number
 from keywords.measure.metrics import summarize
+from keywords.reporting.figures import shown
 from keywords.traffic.acp.acp_connection import AcpConnection
 from keywords.traffic.acp.messages import MAX_CONNECTIONS, TRANSPORTS, AcpError, AcpRefused, AcpTurn
 from keywords.traffic.barrier import run_together
@@ -76,13 +77,13 @@ class TransportRun:
     def line(self) -> str:
         """``ws: 40/40 turns, turn p50 12.0 ms p99 30.1 ms, 1800 events/s``."""
         latency = summarize(self.turn_ms)
-        rate = "n/a" if self.events_per_s is None else f"{self.events_per_s:.0f}"
+        rate = shown(self.events_per_s, ".0f")
         turns = f"{len(self.turn_ms)}/{self.sessions * self.prompts} turns"
         return f"{self.transport}: {turns}, turn p50 {_ms(latency.p50)} p99 {_ms(latency.p99)}, {rate} events/s"
 
 
 def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} ms"
+    return shown(value, ".1f", " ms")
 
 
 def _check_workload(sessions: Any, prompts: Any, timeout_s: Any) -> tuple[int, int, float]:

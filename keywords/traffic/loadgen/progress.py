@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keywords.measure.metrics import LatencyRecorder
+from keywords.reporting.figures import shown
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,17 @@ class Progress:
 
     def line(self) -> str:
         """``t 12 s | 200.0/s | in flight 3 | done 2398/4000 | errors 0 | late 1 | ... | harness CPU 41%``."""
-        rate = "n/a" if self.rate is None else f"{self.rate:.1f}/s"
-        p99 = "n/a" if self.p99_ms is None else f"{self.p99_ms:.1f} ms"
-        cpu = "n/a" if self.harness_cpu_pct is None else f"{self.harness_cpu_pct:.0f}%"
+        rate = shown(self.rate, ".1f", "/s")
+        p99 = shown(self.p99_ms, ".1f", " ms")
+        cpu = shown(self.harness_cpu_pct, ".0f", "%")
         return (
             f"t {self.elapsed_s:.0f} s | {rate} | in flight {self.in_flight} | done {self.completed}/{self.planned} | "
             f"errors {self.errors} | late {self.late} | dropped {self.dropped} | p99 {p99} | harness CPU {cpu}"
         )
+
+
+# The counts a process's progress line carries, added up over the processes: Progress field -> line key.
+_COUNTS = {key: key for key in ("sent", "completed", "errors", "late", "dropped", "slower")} | {"in_flight": "inFlight"}
 
 
 def merge(
@@ -64,9 +69,7 @@ def merge(
 ) -> Progress:
     """One :class:`Progress` from each process's latest progress line."""
     lines = [line for line in lines if line]
-    total = {key: sum(int(line.get(key) or 0) for line in lines) for key in (
-        "sent", "completed", "errors", "late", "dropped", "inFlight", "slower"
-    )}  # fmt: skip
+    total = {name: sum(int(line.get(key) or 0) for line in lines) for name, key in _COUNTS.items()}
     response = LatencyRecorder("response", keep_values=False)
     for line in lines:
         if line.get("response"):
@@ -78,13 +81,7 @@ def merge(
     return Progress(
         elapsed_s=elapsed_s,
         planned=planned,
-        sent=total["sent"],
-        completed=total["completed"],
-        errors=total["errors"],
-        late=total["late"],
-        dropped=total["dropped"],
-        in_flight=total["inFlight"],
-        slower=total["slower"],
+        **total,
         p99_ms=response.percentile_ms(99),
         rate=rate,
         harness_cpu_pct=round(sum(cpus), 1) if cpus else None,

@@ -14,6 +14,7 @@ from typing import Any
 
 from keywords.measure.harness_cpu import SATURATION_RULE, HarnessCpu, saturated
 from keywords.measure.metrics import LatencyRecorder, LatencySummary
+from keywords.reporting.figures import shown
 from keywords.traffic.loadgen.spec import SERIES, WorkerReport, add_lists
 from keywords.traffic.open_model.plan import SESSION_KINDS, LoadPlan
 from keywords.traffic.open_model.slo import SloVerdict
@@ -145,7 +146,7 @@ class SustainedLoadResult:
 
     def sse_line(self) -> str:
         """The SSE-native figures in one line (prompts only)."""
-        rate = "n/a" if self.events_per_s is None else f"{self.events_per_s:.0f}"
+        rate = shown(self.events_per_s, ".0f")
         mix = ", ".join(f"{kind} {n}" for kind, n in sorted(self.event_mix.items(), key=lambda kv: -kv[1]))
         asked = ""
         if self.permission_requests:

@@ -14,7 +14,7 @@ from typing import Any
 from keywords.checks import seconds, whole_number
 from keywords.fakes import mock_report
 from keywords.measure.metrics import LatencySummary
-from keywords.reporting.figures import field_figures
+from keywords.reporting.figures import field_figures, shown
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.permissions.answering import answer, resolution_of
 from keywords.traffic.permissions.request_watch import permission_prompt, turn_end_text
@@ -57,7 +57,7 @@ class CapResult:
     def line(self) -> str:
         """``70 sent: 64 published, 6 cancelled by the daemon (p50 100 ms), 64 answered in 280 ms; turn ...``."""
         p50 = "n/a" if self.refusal is None or self.refusal.p50 is None else f"{self.refusal.p50:.1f} ms"
-        answered = "n/a" if self.answer_all_ms is None else f"{self.answer_all_ms:.0f} ms"
+        answered = shown(self.answer_all_ms, ".0f", " ms")
         return (
             f"{self.sent} sent: {self.published} published, {self.cancelled_by_daemon} cancelled by the daemon "
             f"(agent waited p50 {p50}), peak pending {self.pending_peak}, {self.answered} answered in {answered}, "

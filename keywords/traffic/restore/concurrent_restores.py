@@ -10,6 +10,7 @@ from typing import Any
 
 from keywords.checks import whole_number
 from keywords.measure.metrics import summarize
+from keywords.reporting.figures import shown
 from keywords.traffic.barrier import results_or_raise, run_together
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.restore.restore_call import RestoreResult, restore
@@ -61,7 +62,7 @@ class ConcurrentRestores:
         """``8 loads at once: 8 restored, 1 agent restore, 1 distinct replay; p50 40 ms``."""
         latency = summarize([r.elapsed_ms for r in self.results])
         agent = "?" if self.agent_restores is None else str(self.agent_restores)
-        p50 = "n/a" if latency.p50 is None else f"{latency.p50:.1f} ms"
+        p50 = shown(latency.p50, ".1f", " ms")
         return (
             f"{len(self.results)} restores at once: {sum(1 for r in self.results if r.ok)} restored, "
             f"{agent} agent restore(s), {self.distinct_replays} distinct replay(s); p50 {p50}, "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keywords.measure.metrics import summarize
+from keywords.reporting.figures import shown
 from keywords.traffic.restore.restore_call import RestoreResult
 
 
@@ -181,7 +182,7 @@ class RestoreCheck:
     def line(self) -> str:
         """``load of 3 sessions: 9/9 turns back intact; restore p50 20 ms``."""
         latency = summarize([r.elapsed_ms for r in self.results])
-        p50 = "n/a" if latency.p50 is None else f"{latency.p50:.1f} ms"
+        p50 = shown(latency.p50, ".1f", " ms")
         return (
             f"{self.action} of {len(self.results)} sessions: {self.matched}/{self.expected} turns back intact; "
             f"restore p50 {p50}"
