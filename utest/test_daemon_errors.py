@@ -74,3 +74,20 @@ def test_variable_outside_robot_is_the_default_and_other_errors_are_not_hidden(m
     monkeypatch.setattr(component.BuiltIn, "get_variable_value", broken)
     with pytest.raises(RuntimeError, match="variable store broken"):
         component.Component.variable("${TEST NAME}", "none")
+
+
+def test_closing_sessions_as_clean_up_passes_over_a_failed_close_and_closes_the_rest():
+    import httpx
+
+    seen = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, request.headers.get("x-qwen-client-id")))
+        if request.url.path.endswith("/s-2"):
+            raise httpx.ConnectError("daemon gone")
+        return httpx.Response(404 if request.url.path.endswith("/s-3") else 204)
+
+    client = DaemonClient("http://127.0.0.1:9")
+    client.http = httpx.Client(base_url="http://127.0.0.1:9", transport=httpx.MockTransport(answer))
+    client.close_sessions(["s-1", "s-2", "s-3"], "closer")
+    assert seen == [("/session/s-1", "closer"), ("/session/s-2", "closer"), ("/session/s-3", "closer")]

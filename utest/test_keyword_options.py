@@ -133,3 +133,14 @@ def test_the_load_keywords_plan_with_the_defaults_their_signatures_show():
         default(SoakKeywords.plan_soak, "drain") == 30.0
         and "subscribers" not in inspect.signature(SoakKeywords.plan_soak).parameters
     )
+
+
+def test_an_assertion_fails_with_every_problem_it_found_and_passes_with_none():
+    from keywords.components.component import fail_on
+
+    fail_on([], "The stream should hold the turn, but")
+    with pytest.raises(AssertionError) as caught:
+        fail_on(["id 3 missing", "no turn_complete"], "The stream should hold the turn, but", "5 frames")
+    assert str(caught.value) == "The stream should hold the turn, but id 3 missing; no turn_complete (5 frames)."
+    with pytest.raises(AssertionError, match=r"^Not continuous: gap at 2\.$"):
+        fail_on(["gap at 2"], "Not continuous:")

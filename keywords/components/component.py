@@ -56,6 +56,16 @@ def html_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str
     return f'<table border="1"><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>'
 
 
+def fail_on(problems: Sequence[str], lead: str, detail: str = "") -> None:
+    """Fail with every problem an assertion found: ``"<lead> <p1>; <p2> (<detail>)."``; nothing when there is none.
+
+    ``lead`` is the sentence's start, what was expected up to ``but`` or a colon (``The stream did not continue
+    exactly after id 4:``); ``detail`` is what was looked at (a result's ``summary()``).
+    """
+    if problems:
+        raise AssertionError(f"{lead} {'; '.join(problems)}" + (f" ({detail})" if detail else "") + ".")
+
+
 ARGS_INDENT = 12  # an Args: item of a keyword method's docstring
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import Duration, number, seconds, whole_number
-from keywords.components.component import Component
+from keywords.components.component import Component, fail_on
 from keywords.errors import DaemonHttpError, HarnessConfigError
 from keywords.traffic import connections, limits
 from keywords.traffic.answers import HttpAnswer, RateLimitRejections, retry_after_problems
@@ -158,11 +158,7 @@ class ConnectionKeywords(Component):
             | Connection Flood Should Respect The Cap | ${flood} | 8 |
         """
         problems = connections.flood_cap_problems(flood, cap)
-        if problems:
-            raise AssertionError(
-                f"The flood should show the cap of {cap} connections at work, but {'; '.join(problems)} "
-                f"({flood.summary()})."
-            )
+        fail_on(problems, f"The flood should show the cap of {cap} connections at work, but", flood.summary())
 
     @keyword(tags=("limits", "connections"))
     def send_request_on_a_new_connection(
@@ -253,11 +249,7 @@ class ConnectionKeywords(Component):
         answer = _answer(refusal)
         wanted = None if seconds is None else whole_number("seconds", seconds, low=0, unit="s")
         problems = retry_after_problems(answer, wanted)
-        if problems:
-            raise AssertionError(
-                f"The refusal {answer.request} -> {answer.status} should carry a Retry-After, but "
-                f"{'; '.join(problems)}."
-            )
+        fail_on(problems, f"The refusal {answer.request} -> {answer.status} should carry a Retry-After, but")
         return answer
 
     @keyword(tags=("limits", "assertion"))
@@ -373,8 +365,7 @@ class ConnectionKeywords(Component):
         margin_s = seconds("margin", margin, high=3600, allow_zero=True)
         firing = TimerFiring(what, timer_s * 1000, margin_s * 1000, fired, bool(may_fire_early))
         problems = firing.problems()
-        if problems:
-            raise AssertionError(f"The {what} should have been acted on in time, but {'; '.join(problems)}.")
+        fail_on(problems, f"The {what} should have been acted on in time, but")
         self.info(firing.line())
         return firing
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from robotlibcore import keyword
 
 from keywords.checks import number, seconds, whole_number
-from keywords.components.component import Component
+from keywords.components.component import Component, fail_on
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.daemon.daemon_log import EvictionLogRecord
 from keywords.errors import HarnessConfigError
@@ -225,11 +225,9 @@ class PerfBaselineKeywords(Component):
         if not isinstance(run, ProviderFaultRun):
             raise HarnessConfigError(f"Expected the result of Run Provider Faults, got {run!r:.80}.")
         problems = run.problems()
-        if problems:
-            raise AssertionError(
-                "Expected every faulty turn to end with turn_error and the session and daemon to stay usable, "
-                f"but {'; '.join(problems)}."
-            )
+        fail_on(
+            problems, "Expected every faulty turn to end with turn_error and the session and daemon to stay usable, but"
+        )
 
     # -- B1: RSS scaling --------------------------------------------------------------------------------
     @keyword(tags=("baseline", "process"))
@@ -384,8 +382,4 @@ class PerfBaselineKeywords(Component):
         if not isinstance(replay, RingReplay):
             raise HarnessConfigError(f"Expected the result of Summarize Ring Replay, got {replay!r:.80}.")
         problems = replay.behind_problems()
-        if problems:
-            raise AssertionError(
-                f"Expected a resync and then the ring's last {replay.ring_size} events behind the ring, but "
-                f"{'; '.join(problems)}."
-            )
+        fail_on(problems, f"Expected a resync and then the ring's last {replay.ring_size} events behind the ring, but")

@@ -12,7 +12,7 @@ from typing import Literal
 from robotlibcore import keyword
 
 from keywords.checks import whole_number
-from keywords.components.component import Component
+from keywords.components.component import Component, fail_on
 from keywords.errors import HarnessConfigError
 from keywords.traffic.client import PromptAccepted
 from keywords.traffic.connections import ShutdownResult
@@ -55,8 +55,7 @@ class StreamCheckKeywords(Component):
             | Stream Should Have No Gaps | ${stream} |
         """
         problems = order_problems(stream)
-        if problems:
-            raise AssertionError(f"Event stream not continuous: {'; '.join(problems)} ({stream.summary()}).")
+        fail_on(problems, "Event stream not continuous:", stream.summary())
 
     @keyword(tags=("events", "assertion"))
     def stream_should_have_ended_with(
@@ -147,10 +146,7 @@ class StreamCheckKeywords(Component):
         cursor = whole_number("cursor", cursor, low=0)
         last_id = None if last_id is None else whole_number("last_id", last_id, low=0)
         problems = continuity_problems(stream, cursor, last_id, replay)
-        if problems:
-            raise AssertionError(
-                f"The stream did not continue exactly after id {cursor}: {'; '.join(problems)} ({stream.summary()})."
-            )
+        fail_on(problems, f"The stream did not continue exactly after id {cursor}:", stream.summary())
 
     @keyword(tags=("events", "assertion"))
     def stream_should_hold_exactly_the_turn(
@@ -183,11 +179,8 @@ class StreamCheckKeywords(Component):
         """
         chunks = None if chunks is None else whole_number("chunks", chunks, low=0)
         problems = turn_span_problems(stream, accepted, chunks=chunks, end=end)
-        if problems:
-            raise AssertionError(
-                f"The stream does not hold exactly the turn of prompt {accepted.prompt_id} (ids after "
-                f"{accepted.last_event_id}): {'; '.join(problems)} ({stream.summary()})."
-            )
+        lead = f"The stream does not hold exactly the turn of prompt {accepted.prompt_id} (ids after "
+        fail_on(problems, f"{lead}{accepted.last_event_id}):", stream.summary())
 
     @keyword(tags=("events", "assertion"))
     def stream_should_contain_event(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,6 +251,13 @@ class DaemonClient:
             expected=expected,
             route="/session/:id",
         )
+
+    def close_sessions(self, session_ids: Iterable[str], client_id: str | None = None) -> None:
+        """Close each session, as clean-up: one already gone, or a close that fails (a daemon that died), is
+        passed over and does not keep the others open."""
+        for session_id in session_ids:
+            with contextlib.suppress(Exception):
+                self.close_session(session_id, client_id, expected=None)
 
     def detach(self, session_id: str, client_id: str | None = None) -> Reply:
         """``POST /session/:id/detach`` (204)."""

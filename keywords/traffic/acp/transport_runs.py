@@ -6,7 +6,6 @@ Nothing here imports Robot Framework.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -169,9 +168,7 @@ def run_rest_turns(
         what="sessions",
     )
     wall_ms = (time.monotonic() - started) * 1000
-    for session_id in session_ids:
-        with contextlib.suppress(Exception):
-            client.close_session(session_id, expected=None)
+    client.close_sessions(session_ids)
     errors: list[str] = []
     turns = _gathered(results, errors)
     done = [t for t in turns if t.outcome == "completed" and t.turn_ms is not None]

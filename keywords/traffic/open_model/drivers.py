@@ -9,7 +9,6 @@ the result carries every bound with its measured value.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -69,7 +68,7 @@ def run_load(
             for _ in range(plan.sessions):
                 created.append(client.create_session("thread").session_id)
         except Exception:
-            _close(client, created)
+            client.close_sessions(created)
             raise
         session_ids = created
     sessions = list(session_ids or []) if plan.kind in SESSION_KINDS else []
@@ -85,19 +84,13 @@ def run_load(
     try:
         outcome = run_generator(specs, on_progress=on_progress, should_stop=doomed, stop=stop)
     finally:
-        _close(client, created)  # closing ends each stream with session_closed
+        client.close_sessions(created)  # closing ends each stream with session_closed
     answering = plan.kind in SESSION_KINDS and plan.answer_permissions != "none"
     stopped = outcome.stopped_early
     result = build_result(plan, outcome.reports, answering=answering, p99_bound=p99 is not None, stopped_early=stopped)
     if slo is not None:
         result.slo = slo.check(result, stopped if stopped != "stopped by the caller" else None)
     return result
-
-
-def _close(client: DaemonClient, session_ids: list[str]) -> None:
-    for sid in session_ids:
-        with contextlib.suppress(Exception):
-            client.close_session(sid, expected=None)
 
 
 def run_prompt_load(

@@ -176,9 +176,7 @@ def run_isolation(
             for answerer in answerers:
                 with contextlib.suppress(Exception):
                     result.answered += answerer.stop().answered
-            for sid in loaded:
-                with contextlib.suppress(Exception):
-                    client.close_session(sid, expected=None)
+            client.close_sessions(loaded)
     pairs = []
     for b in range(blocks):
         a1, p1, p2, a2 = result.phases[b * 4 : b * 4 + 4]

@@ -28,8 +28,7 @@ def watched_session(
         yield watch
     finally:
         end_watch(watch)
-        with contextlib.suppress(Exception):
-            client.close_session(session_id, closer, expected=None)
+        client.close_sessions([session_id], closer)
 
 
 def need(value: Any, what: str) -> Any:
