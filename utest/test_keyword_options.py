@@ -144,3 +144,13 @@ def test_an_assertion_fails_with_every_problem_it_found_and_passes_with_none():
     assert str(caught.value) == "The stream should hold the turn, but id 3 missing; no turn_complete (5 frames)."
     with pytest.raises(AssertionError, match=r"^Not continuous: gap at 2\.$"):
         fail_on(["gap at 2"], "Not continuous:")
+
+
+def test_a_measuring_keyword_logs_its_result_line_and_returns_the_result(monkeypatch):
+    from keywords.components import component
+
+    logged = []
+    monkeypatch.setattr(component.logger, "info", lambda message, html=False: logged.append(message))
+    result = type("Result", (), {"line": lambda self: "3 flows, p50 2.0 ms"})()
+    assert component.Component(None).reported(result) is result
+    assert logged == ["3 flows, p50 2.0 ms"]

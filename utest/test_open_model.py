@@ -477,3 +477,20 @@ def test_options_of_the_load_and_flow_keywords_are_keyword_only():
         assert main == expected, name
         durations = [p.name for p in params if p.name in ("duration", "drain", "timeout", "max_seconds")]
         assert all("timedelta" in str(method.__annotations__[d]) for d in durations), name
+
+
+def test_each_process_spec_carries_the_plan_and_a_share_of_the_connections():
+    from keywords.traffic.loadgen.coordinator import worker_specs
+
+    plan = LoadPlan(kind="prompt", rate=40, duration_s=2, sessions=3, workers=10, processes=2, backlog=7).validate()
+    specs = worker_specs(plan, 4321, "t", ["s-1", "s-2", "s-3"], 150.0)
+    assert [(s.index, s.processes, s.connections) for s in specs] == [(0, 2, 5), (1, 2, 5)]
+    for spec in specs:
+        assert (spec.rate, spec.arrivals, spec.backlog, spec.late_ms, spec.drain_s) == (
+            plan.rate,
+            plan.arrivals,
+            7,
+            plan.late_ms,
+            plan.drain_s,
+        )
+        assert (spec.port, spec.token, spec.session_ids, spec.p99_bound_ms) == (4321, "t", ["s-1", "s-2", "s-3"], 150.0)

@@ -104,8 +104,7 @@ class AcpKeywords(Component):
             | Should Be Equal As Integers | ${turn.chunks} | 5 |
         """
         turn = connection.prompt(session_id, mock_control.with_directive(text, **mock_settings))
-        self.info(turn.line())
-        return turn
+        return self.reported(turn)
 
     @keyword(tags=("acp", "prompt"))
     def start_acp_prompt(
@@ -145,8 +144,7 @@ class AcpKeywords(Component):
         turn = handle.wait(wait_s)
         if turn is None:
             raise AssertionError(f"The /acp prompt should have been answered within {wait_s:g} s, but it was not.")
-        self.info(turn.line())
-        return turn
+        return self.reported(turn)
 
     @keyword(tags=("acp", "permissions"))
     def wait_for_acp_permission_request(
@@ -219,8 +217,7 @@ class AcpKeywords(Component):
             token=running.daemon.spec.token,
             timeout_s=checks.seconds("timeout", timeout, high=3600),
         )
-        self.info(run.line())
-        return run
+        return self.reported(run)
 
     @keyword(tags=("acp", "load"))
     def compare_rest_and_acp(
@@ -270,8 +267,7 @@ class AcpKeywords(Component):
             timeout_s=timeout_s,
         )
         result = TransportComparison(rest, over_acp)
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     @keyword(tags=("acp", "limits"))
     def probe_acp_connection_cap(
@@ -303,5 +299,4 @@ class AcpKeywords(Component):
             reported_cap=reported if isinstance(reported, int) else None,
             token=running.daemon.spec.token,
         )
-        self.info(probe.line())
-        return probe
+        return self.reported(probe)

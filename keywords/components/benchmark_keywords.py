@@ -232,8 +232,7 @@ class BenchmarkKeywords(DaemonComponent):
             | Should Be Equal As Integers | ${rss.last.mcp_processes} | 2 |
         """
         series = tree_rss.measure_tree_rss_at(self._target(daemon), counts, settle=settle)
-        self.info(series.line())
-        return series
+        return self.reported(series)
 
     @keyword(tags=("benchmark", "report"))
     def compare_with_cli(self, result: Any, cli: CliSeries | None) -> CliComparison:
@@ -282,8 +281,7 @@ class BenchmarkKeywords(DaemonComponent):
             | Should Be Equal As Integers | ${limit.refusal_status} | 503 |
         """
         run = session_timing.saturate_session_limit(self._target(daemon), limit)
-        self.info(run.line())
-        return run
+        return self.reported(run)
 
     @keyword(tags=("benchmark", "config"))
     def resolve_benchmark_tunables(
@@ -323,8 +321,7 @@ class BenchmarkKeywords(DaemonComponent):
             throughput_window_s=throughput_window_s,
             churn_rounds=churn_rounds,
         )
-        self.info(tunables.line())
-        return tunables
+        return self.reported(tunables)
 
     # -- C5 / C6: prompts --------------------------------------------------------------------------
     @keyword(tags=("benchmark", "prompt"))

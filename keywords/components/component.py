@@ -27,6 +27,11 @@ class Component:
         """Log at INFO level into the Robot log."""
         logger.info(message, html=html)
 
+    def reported(self, result: Any) -> Any:
+        """``result``, its ``line()`` logged first: how a measuring keyword hands back what it measured."""
+        self.info(result.line())
+        return result
+
     @staticmethod
     def variable(name: str, default=None):
         """Value of a Robot variable such as ``${TEST NAME}`` (``default`` outside a run)."""

@@ -60,8 +60,7 @@ class ConnectionKeywords(Component):
         running = self.ctx.get(daemon)
         flood = connections.open_flood(running.daemon.port, count, timeout_s, pause_s, path)
         running.daemon.on_stop(flood.close)
-        self.info(flood.line())
-        return flood
+        return self.reported(flood)
 
     @keyword(tags=("limits", "connections"))
     def close_connection_flood(self, flood: ConnectionFloodResult) -> None:
@@ -302,8 +301,7 @@ class ConnectionKeywords(Component):
             "GET", "/daemon/status?detail=summary", headers=headers, route="/daemon/status"
         )
         rejections = RateLimitRejections.of_status(reply.body)
-        self.info(rejections.line())
-        return rejections
+        return self.reported(rejections)
 
     @keyword(tags=("limits", "session"))
     def daemon_should_still_serve(
@@ -331,8 +329,7 @@ class ConnectionKeywords(Component):
         check = limits.check_service(self.ctx.get(daemon).client, client_id=client_id, timeout_s=timeout_s)
         if not check.served:
             raise AssertionError(f"The daemon should still serve a fresh session, but {'; '.join(check.problems)}.")
-        self.info(check.line())
-        return check
+        return self.reported(check)
 
     @keyword(tags=("limits", "assertion"))
     def timer_should_have_fired_on_time(
@@ -366,8 +363,7 @@ class ConnectionKeywords(Component):
         firing = TimerFiring(what, timer_s * 1000, margin_s * 1000, fired, bool(may_fire_early))
         problems = firing.problems()
         fail_on(problems, f"The {what} should have been acted on in time, but")
-        self.info(firing.line())
-        return firing
+        return self.reported(firing)
 
 
 def _answer(refusal: Any) -> HttpAnswer:

@@ -266,8 +266,7 @@ class EventKeywords(Component):
                 sub.stop()
         deadline = time.monotonic() + timeout_s
         summary = StreamsSummary.of([sub.join(max(0.1, deadline - time.monotonic())) for sub in subscriptions])
-        self.info(summary.line())
-        return summary
+        return self.reported(summary)
 
     @keyword(tags=("events",))
     def release_stalled_reader(self, subscription: Subscription) -> None:

@@ -110,8 +110,7 @@ class FlowKeywords(Component):
         prefix = mock_control.directive(chunks=chunks)
         timeout_s = checks.seconds("timeout", timeout)
         batch = run(self.ctx.get(daemon).client, count, chunks=chunks, prefix=prefix, timeout_s=timeout_s, **extra)
-        self.info(batch.line())
-        return batch
+        return self.reported(batch)
 
     @keyword(tags=("load", "assertion"))
     def flows_should_all_be_correct(self, batch: flows.FlowBatch) -> None:

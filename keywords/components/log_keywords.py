@@ -136,8 +136,7 @@ class LogKeywords(Component):
                 f"The idle reaper should have closed session {session_id} within {timeout_s:g} s, but the "
                 "daemon's stderr does not say so."
             )
-        self.info(reaping.line())
-        return reaping
+        return self.reported(reaping)
 
     @keyword(tags=("logs", "events"))
     def get_stream_closes_from_daemon_log(
@@ -162,5 +161,4 @@ class LogKeywords(Component):
         """
         lines = self.ctx.get(daemon, alive=False).daemon.daemon_log_lines(limits.STREAM_CLOSED)
         closes = limits.stream_closes(lines, reason)
-        self.info(closes.line())
-        return closes
+        return self.reported(closes)

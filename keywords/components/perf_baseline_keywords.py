@@ -113,8 +113,7 @@ class PerfBaselineKeywords(Component):
             pending_pattern=pending_pattern,
             tree=lambda: self._tree.get_process_tree(daemon=daemon),
         )
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     @keyword(tags=("baseline", "mcp", "assertion"))
     def mcp_processes_should_be_one_per_server(self, result: McpAmplification) -> None:
@@ -171,8 +170,7 @@ class PerfBaselineKeywords(Component):
             pattern, minimum=servers, timeout=timeout, settle=settle, daemon=daemon
         )
         result = McpAccounting.of(self.ctx.get(daemon).client.workspace_mcp(), tree, pattern)
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     # -- B8: provider faults ----------------------------------------------------------------------------
     @keyword(tags=("baseline", "provider"))
@@ -209,8 +207,7 @@ class PerfBaselineKeywords(Component):
         run = model_faults.run_provider_faults(
             target, provider, session_id, faults or model_faults.FAULTS, timeout=timeout
         )
-        self.info(run.line())
-        return run
+        return self.reported(run)
 
     @keyword(tags=("baseline", "provider", "assertion"))
     def every_provider_fault_should_end_its_turn_and_leave_the_session_usable(self, run: ProviderFaultRun) -> None:
@@ -275,8 +272,7 @@ class PerfBaselineKeywords(Component):
         )
         result.tree = self._tree.get_process_tree(daemon=daemon)
         result.profile = self._tree.get_resource_profile(daemon=daemon)
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     # -- B2: attaches -------------------------------------------------------------------------------------
     @keyword(tags=("baseline", "session"))
@@ -298,8 +294,7 @@ class PerfBaselineKeywords(Component):
             | Figure Should Be At Most | 2nd attach | ${attach.elapsed_ms}[1] | 1000 |
         """
         result = session_timing.time_attaches(functools.partial(self.ctx.get, daemon), count)
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     # -- B5 / B6: SSE ---------------------------------------------------------------------------------------
     @keyword(tags=("baseline", "events"))

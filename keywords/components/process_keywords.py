@@ -65,8 +65,7 @@ class ProcessKeywords(Component):
             | Should Be Equal As Integers | ${tree.agent_count} | 1 |
         """
         snap = self._snapshot(daemon)
-        self.info(snap.line())
-        return snap
+        return self.reported(snap)
 
     @keyword(tags=("process",))
     def get_daemon_rss(self, *, daemon: str | None = None) -> float:
@@ -230,8 +229,7 @@ class ProcessKeywords(Component):
         res = sampler.stop()
         if sampler.error:
             self.info(f"The sampler's thread stopped early: {sampler.error}")
-        self.info(res.line())
-        return res
+        return self.reported(res)
 
     @keyword(tags=("process",))
     def get_resource_profile(self, *, daemon: str | None = None) -> ResourceProfile:
@@ -304,8 +302,7 @@ class ProcessKeywords(Component):
         failure = report.failure()
         if failure:
             raise AssertionError(failure)
-        self.info(report.line())
-        return report
+        return self.reported(report)
 
     @keyword(tags=("process", "assertion", "security"))
     def tree_should_only_connect_to_loopback(self, daemon: str | None = None) -> int:

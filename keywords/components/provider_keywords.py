@@ -216,5 +216,4 @@ class ProviderKeywords(Component):
             provider=provider,
             numbered=True,
         )
-        self.info(series.line())
-        return series
+        return self.reported(series)

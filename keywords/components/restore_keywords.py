@@ -81,8 +81,7 @@ class RestoreKeywords(DaemonComponent):
             compacted_replay_mode=compacted_replay_mode,
         )
         result = restore_call.restore(self.ctx.get(daemon).client, session_id, "load", client_id=client_id, body=body)
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     @keyword(tags=("session", "restore"))
     def resume_session(
@@ -103,8 +102,7 @@ class RestoreKeywords(DaemonComponent):
             | Should Be True | ${resume.ok} |
         """
         result = restore_call.restore(self.ctx.get(daemon).client, session_id, "resume", client_id=client_id)
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     @keyword(tags=("session", "restore"))
     def read_transcript(
@@ -128,8 +126,7 @@ class RestoreKeywords(DaemonComponent):
             | Should Be True | ${transcript.complete} |
         """
         result = transcript.read_transcript(self.ctx.get(daemon).client, session_id, limit=limit, max_pages=max_pages)
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     # -- turns before, compared after ----------------------------------------------------------------------
     @keyword(tags=("restore", "load"))
@@ -161,8 +158,7 @@ class RestoreKeywords(DaemonComponent):
         timeout_s = checks.seconds("timeout", timeout, high=3600)
         session_ids = [client.create_session().session_id for _ in range(count)]
         seen = seen_turns.run_seen_turns(client, session_ids, turns, directive=directive, timeout_s=timeout_s)
-        self.info(seen.line())
-        return seen
+        return self.reported(seen)
 
     @keyword(tags=("restore",))
     def restore_and_compare(
@@ -192,8 +188,7 @@ class RestoreKeywords(DaemonComponent):
         client = self.ctx.get(daemon).client
         results = seen_turns.restore_sessions(client, seen.session_ids, action)
         check = turn_check.check_restores(seen.turns, results, action)
-        self.info(check.line())
-        return check
+        return self.reported(check)
 
     @keyword(tags=("restore", "assertion"))
     def restored_turns_should_match(self, check: RestoreCheck) -> None:
@@ -303,8 +298,7 @@ class RestoreKeywords(DaemonComponent):
         results = concurrent_restores.restore_together(running.client, session_id, clients, action)
         agent = self._agent_restores(running, session_id)
         together = ConcurrentRestores(session_id, results, None if agent is None or before is None else agent - before)
-        self.info(together.line())
-        return together
+        return self.reported(together)
 
     @keyword(tags=("restore", "events"))
     def restore_mid_turn(
@@ -348,8 +342,7 @@ class RestoreKeywords(DaemonComponent):
             after_updates=after_updates,
             timeout_s=checks.seconds("timeout", timeout, high=3600),
         )
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     @keyword(tags=("restore", "assertion"))
     def journal_marker_should_be_where_documented(self, result: MidTurnRestore) -> None:

@@ -103,8 +103,7 @@ class SecurityKeywords(Component):
         guarded.validate(method, path, auth, via)
         _, caller, targets = self._caller(daemon)
         made = caller.call(method, path, targets, auth=auth, via=via, body=body or None)
-        self.info(made.line())
-        return made
+        return self.reported(made)
 
     @keyword(tags=("security",))
     def route_call_should_get(self, call: RouteCall, expected: str) -> None:
@@ -171,8 +170,7 @@ class SecurityKeywords(Component):
             calls.append(made)
             guarded.check(made, must, mode)
         result = GuardResult(method, path, mode, tuple(calls))
-        self.info(result.line())
-        return result
+        return self.reported(result)
 
     @keyword(tags=("security",))
     def every_route_should_be_in_the_table(self, table: str = "", *, untested: Untested = "fail") -> RouteCoverage:

@@ -283,8 +283,7 @@ class StreamCheckKeywords(Component):
                 f"(streams {delivery.missing[:10]}): "
                 + "; ".join(results[i - 1].summary() for i in delivery.missing[:3])
             )
-        self.info(delivery.line())
-        return delivery
+        return self.reported(delivery)
 
     @keyword(tags=("events", "assertion"))
     def stream_should_have_been_evicted(self, stream: StreamResult, reason: str | None = None) -> StreamEviction:
@@ -353,5 +352,4 @@ class StreamCheckKeywords(Component):
                 f"Each prompt should have a {event_type} frame, but {len(found.missing)} of {found.prompts} had "
                 f"none (prompts {', '.join(found.missing[:5])}; the stream had {stream.counts})."
             )
-        self.info(found.line())
-        return found
+        return self.reported(found)

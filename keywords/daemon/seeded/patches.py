@@ -228,6 +228,12 @@ def _skip_bearer(name: str, route: str, condition: str, row: str) -> Patch:
     )
 
 
+def _busy_wait_us(indent: int) -> str:
+    """A line of route code that busy-waits ``{{busy_us}}`` microseconds (a block of its own), indented."""
+    wait = "{ const until = performance.now() + {{busy_us}} / 1000; while (performance.now() < until) {} }"
+    return " " * indent + wait + "\n"
+
+
 _SERIAL_TURNS = "Rapid Lifecycle Of Sequential Create Prompt Close Cycles"
 _BURSTS = ("Burst At Upstream Size", "Burst Above The Default Session Cap")
 _STALLED = "A Stalled Slow Consumer Is Evicted While A Healthy Subscriber Gets Everything"
@@ -244,17 +250,7 @@ PATCHES: tuple[Patch, ...] = (
         description="POST /session and POST /session/:id/prompt each busy-wait {{busy_us}} us first (with the mock "
         "agent about a tenth of their answer time on the pinned release)",
         file=SERVER,
-        edits=(
-            insert_after(
-                _SESSION_CREATE,
-                "    { const until = performance.now() + {{busy_us}} / 1000; while (performance.now() < until) {} }\n",
-            ),
-            insert_after(
-                _ROUTE_PROMPT,
-                "        { const until = performance.now() + {{busy_us}} / 1000; while "
-                "(performance.now() < until) {} }\n",
-            ),
-        ),
+        edits=(insert_after(_SESSION_CREATE, _busy_wait_us(4)), insert_after(_ROUTE_PROMPT, _busy_wait_us(8))),
         params=(Param("busy_us", 400, 1, 1_000_000, "us"),),
         expected=(_GATE,),
         note="the regression the performance gate's power study measures (benchmarks/gate_power.py)",

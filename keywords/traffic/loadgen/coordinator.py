@@ -101,6 +101,11 @@ class GeneratorOutcome:
     last_progress: Progress | None = None
 
 
+# What every process's spec takes from the plan as it is (the schedule is shared; connections are split).
+_AS_PLANNED = ("kind", "rate", "arrivals", "subscribers", "prompt_text", "backlog", "late_ms", "max_start_lag_ms")
+_AS_PLANNED += ("drain_s", "answer_permissions", "cpu_interval_s")
+
+
 def worker_specs(
     plan: LoadPlan, port: int, token: str | None, session_ids: list[str], p99_bound_ms: float | None
 ) -> list[WorkerSpec]:
@@ -114,22 +119,12 @@ def worker_specs(
         WorkerSpec(
             index=k,
             processes=processes,
-            kind=plan.kind,
             port=port,
             token=token,
-            rate=plan.rate,
-            arrivals=plan.arrivals,
             session_ids=list(session_ids),
-            subscribers=plan.subscribers,
-            prompt_text=plan.prompt_text,
             connections=per,
-            backlog=plan.backlog,
-            late_ms=plan.late_ms,
-            max_start_lag_ms=plan.max_start_lag_ms,
-            drain_s=plan.drain_s,
             p99_bound_ms=p99_bound_ms,
-            answer_permissions=plan.answer_permissions,
-            cpu_interval_s=plan.cpu_interval_s,
+            **{name: getattr(plan, name) for name in _AS_PLANNED},
         )
         for k in range(processes)
     ]
