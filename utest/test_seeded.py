@@ -3,6 +3,7 @@ copies that share their files, and the table of which tests caught what."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -477,3 +478,13 @@ def test_a_copy_names_its_patch_and_parameters_in_its_version():
         "0.24.4+seeded-slow-prompt-post.delay-ms-200"
     )
     assert builder.seeded_version("1.0.0", "replay-off-by-one", {}) == "1.0.0+seeded-replay-off-by-one"
+
+
+def test_against_the_pinned_release_the_gate_keeps_its_default_reference(tmp_path):
+    base, builds = seeded_builds(tmp_path)
+    release = builder.BaseBuild(dataclasses.replace(base.source, kind="release"), base.root, base.entry)
+    calls: list[list[str]] = []
+    runner.check_all(release, builds[:1], results=tmp_path / "seeded", runner=fake_robot({}, calls), log=print)
+    assert not any(arg.startswith("REFERENCE_ENTRY:") for call in calls for arg in call), (
+        "the gate names the pinned release as such only when it picks it itself"
+    )
