@@ -40,6 +40,7 @@ SPECS = {
     "lose-every-nth-update": "lose-every-nth-update:every=7",
     "duplicate-every-nth-update": "duplicate-every-nth-update:every=7",
     "block-event-loop": "block-event-loop:busy_ms=50",
+    "busy-session-and-prompt": "busy-session-and-prompt:busy_us=50000",
 }
 
 
@@ -111,6 +112,17 @@ def slow_prompt_post(_d, client, params) -> Seen:
 def slow_session_create(_d, client, params) -> Seen:
     times = [client.create_session("thread").elapsed_ms for _ in range(3)]
     return Seen(min(times) >= params["delay_ms"], f"POST /session {min(times):.1f}..{max(times):.1f} ms")
+
+
+def busy_session_and_prompt(_d, client, params) -> Seen:
+    busy_ms = params["busy_us"] / 1000
+    creates = [client.create_session("thread") for _ in range(3)]
+    posts = [run_turn(client, creates[0].session_id, f"p{i}", timeout_s=10).post_ms for i in range(3)]
+    create_ms = min(c.elapsed_ms for c in creates)
+    return Seen(
+        create_ms >= busy_ms and min(posts) >= busy_ms,
+        f"POST /session at least {create_ms:.1f} ms, prompt POST at least {min(posts):.1f} ms (busy {busy_ms:g} ms)",
+    )
 
 
 def block_event_loop(daemon, _client, params) -> Seen:
@@ -276,6 +288,7 @@ def unauthenticated(route: str) -> Callable[[Daemon, DaemonClient, dict], Seen]:
 CASES = {
     "slow-prompt-post": Case({}, slow_prompt_post),
     "slow-session-create": Case({}, slow_session_create),
+    "busy-session-and-prompt": Case({}, busy_session_and_prompt),
     "block-event-loop": Case({}, block_event_loop),
     "slow-sse-frames": Case({}, slow_sse_frames),
     "leak-per-session": Case({"max_sessions": 0}, leak_per_session),

@@ -34,8 +34,9 @@ A Flag Value Out Of Range          Limit          Column "VALUE" must be a whole
 An Unknown Load                    Limit          Column "LOAD" must be one of <N> sessions at once, <N> prompts at once, a hanging prompt, an idle stream; got 'a storm'.    --max-sessions    3    a storm    completes
 An Outcome The Load Cannot Have    Limit          EQUALS:Column "EXPECTED" says "stream evicted", which cannot happen to "5 sessions at once": use one of completes, refused <status> [code].    --max-sessions    3    5 sessions at once    stream evicted
 A Refusal Without A Status         Limit          STARTS:Column "EXPECTED" must be one of completes, refused <status> [code], ends with an error [code], never ends, stream evicted [reason], is cancelled; got 'refused session_limit_exceeded'.    --max-sessions    3    5 sessions at once    refused session_limit_exceeded
-Nobody Answers Without A Timeout   Permission     Column "TIMEOUT MS" must be 1 or more when ANSWER is "nobody": 0 makes the daemon wait for ever.    1    1    nobody    0    is cancelled
-An Unknown Answer                  Permission     Column "ANSWER" must be one of allow, reject, nobody; got 'maybe'.      1    1    maybe    0    completes
+Nobody Answers Without A Timeout   Permission     Column "TIMEOUT MS" must be 1 or more when ANSWER is "nobody": 0 makes the daemon wait for ever.    1    1    1    nobody    0    is cancelled
+An Unknown Answer                  Permission     Column "ANSWER" must be one of allow, reject, nobody; got 'maybe'.      1    1    1    maybe    0    completes
+More Permissions Than Tool Calls   Permission     Column "PERMISSIONS" (3) cannot be more than column "TOOL CALLS" (2): each permission is asked by one tool call.    1    2    3    allow    0    completes
 
 
 *** Keywords ***
