@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -227,12 +227,15 @@ def _check_target(folder: Path) -> None:
 def _make_one(base: BaseBuild, sel: Selection, where: Located, text: str, folder: Path) -> SeededBuild:
     if folder.exists():
         shutil.rmtree(folder)
-    skip = where.path.absolute()
-    stats = link_tree(base.root, folder, skip=skip)
-    target = folder / skip.relative_to(base.root.absolute())
-    target.write_text(text, encoding="utf-8")
-    entry = folder / base.entry.absolute().relative_to(base.root.absolute())
-    _mark_version(entry.parent / "package.json", seeded_version(base.version, sel.name, sel.values))
+    root = base.root.absolute()
+    patched = where.path.absolute()
+    package_json = base.entry_dir.absolute() / "package.json"
+    stats = link_tree(root, folder, skip={patched, package_json})
+    (folder / patched.relative_to(root)).write_text(text, encoding="utf-8")
+    entry = folder / base.entry.absolute().relative_to(root)
+    _write_version(
+        package_json, folder / package_json.relative_to(root), seeded_version(base.version, sel.name, sel.values)
+    )
     build = SeededBuild(
         name=sel.name,
         kind=sel.patch.kind,
@@ -257,23 +260,22 @@ def seeded_version(version: str, name: str, values: dict[str, int]) -> str:
     return f"{version}+seeded-{name}{params}"
 
 
-def _mark_version(package_json: Path, version: str) -> None:
-    """Give the copy's ``package.json`` its own version, by which reports and the run history name the build."""
-    if not package_json.is_file():
+def _write_version(base_json: Path, copy_json: Path, version: str) -> None:
+    """Write the copy's own ``package.json`` (the base's, with ``version``), by which reports name the build."""
+    if not base_json.is_file():
         return
-    meta = json.loads(package_json.read_text(encoding="utf-8"))
+    meta = json.loads(base_json.read_text(encoding="utf-8"))
     meta["version"] = version
-    package_json.unlink()  # a hard link into the base build: never write through it
-    package_json.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    copy_json.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def link_tree(src: Path, dst: Path, *, skip: Path | None = None) -> LinkStats:
+def link_tree(src: Path, dst: Path, *, skip: Collection[Path] = ()) -> LinkStats:
     """Mirror ``src`` into ``dst``: new folders, files shared by hard link (see the module notes).
 
     Args:
         src: Folder to mirror.
         dst: New folder (must not exist).
-        skip: A file of ``src`` not to mirror (the one to be rewritten).
+        skip: Files of ``src`` (absolute) not to mirror: the ones the copy writes anew.
     """
     stats = LinkStats()
     src = src.absolute()
@@ -292,7 +294,7 @@ def link_tree(src: Path, dst: Path, *, skip: Path | None = None) -> LinkStats:
         for name in files:
             path = Path(here) / name
             target = dst / rel / name
-            if path == skip:
+            if path in skip:
                 continue
             if path.is_symlink():
                 os.symlink(os.readlink(path), target)
