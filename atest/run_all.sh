@@ -41,9 +41,10 @@ for suite in suites/*; do
 done
 step "robot: ${serial[*]}, and the sustained load and performance gate of suites/loadtest"
 # CI runs the benchmark and the capacity search with fewer iterations than their defaults (the figures are
-# recorded, not gated; the defaults are for a benchmark run of their own).
+# recorded, not gated; the defaults are for a benchmark run of their own). The first-output benchmark is left to
+# `robot --include first-output suites/`: its control-against-itself check gave one false alarm in three CI runs.
 "$BIN/robot" --outputdir "$OUT/serial" --name "Serial suites" --exclude manual --exclude routes \
-    --variable ITERATIONS:3 --variable BISECTIONS:1 "${serial[@]}" || status=$?
+    --exclude first-output --variable ITERATIONS:3 --variable BISECTIONS:1 "${serial[@]}" || status=$?
 # The route table (hundreds of one-route tests) has its own output, so the log checked in Chromium stays small.
 "$BIN/robot" --outputdir "$OUT/routes" --name "Route table" --include routes suites/security || status=$?
 "$BIN/robot" --outputdir "$OUT/serial-loadtest" --name "Loadtest serial" --exclude manual \
