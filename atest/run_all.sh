@@ -8,7 +8,11 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 started=$(date +%s)
 status=0
 
+failed=()
+
 step() { echo; echo "==> $* ($(( $(date +%s) - started )) s)"; }
+# fail NAME CODE: remember a failed part and its exit status; the run goes on and the summary names it at the end.
+fail() { failed+=("$1 (exit $2)"); status=$2; }
 
 step "lint: ruff, robocop"
 "$BIN/ruff" check keywords mock_acp utest atest benchmarks
@@ -23,14 +27,14 @@ step "pytest: unit tests (utest, in the background) and the harness's own accept
 # The unit tests start no daemon and the acceptance tests mostly wait on daemons: on two cores they overlap.
 "$BIN/pytest" -q -p no:cacheprovider utest > "$OUT/utest.txt" 2>&1 &
 utest_pid=$!
-"$BIN/pytest" -q --durations=15 atest || status=$?
+"$BIN/pytest" -q --durations=15 atest || fail "pytest atest" $?
 utest_status=0
 wait "$utest_pid" || utest_status=$?
 cat "$OUT/utest.txt"
-[ "$utest_status" -eq 0 ] || status=$utest_status
+[ "$utest_status" -eq 0 ] || fail "pytest utest" "$utest_status"
 
 step "robot: the harness's own acceptance suites (bad input, bad rows)"
-"$BIN/robot" --outputdir "$OUT/atest" atest/robot || status=$?
+"$BIN/robot" --outputdir "$OUT/atest" atest/robot || fail "robot atest/robot" $?
 
 # suites/loadtest (but its timing-sensitive sustained load and performance gate) and suites/baseline run
 # under pabot below; every other suite, and those timing-sensitive tests, run here, one test at a time.
@@ -44,27 +48,32 @@ step "robot: ${serial[*]}, and the sustained load and performance gate of suites
 # recorded, not gated; the defaults are for a benchmark run of their own). The first-output benchmark is left to
 # `robot --include first-output suites/`: its control-against-itself check gave one false alarm in three CI runs.
 "$BIN/robot" --outputdir "$OUT/serial" --name "Serial suites" --exclude manual --exclude routes \
-    --exclude first-output --variable ITERATIONS:3 --variable BISECTIONS:1 "${serial[@]}" || status=$?
+    --exclude first-output --variable ITERATIONS:3 --variable BISECTIONS:1 "${serial[@]}" || fail "robot serial suites" $?
 # The route table (hundreds of one-route tests) has its own output, so the log checked in Chromium stays small.
-"$BIN/robot" --outputdir "$OUT/routes" --name "Route table" --include routes suites/security || status=$?
+"$BIN/robot" --outputdir "$OUT/routes" --name "Route table" --include routes suites/security || fail "robot route table" $?
 "$BIN/robot" --outputdir "$OUT/serial-loadtest" --name "Loadtest serial" --exclude manual \
-    --include sustained suites/loadtest || status=$?
+    --include sustained suites/loadtest || fail "robot sustained load" $?
 
 step "seeded regressions: the pre-merge check's expected catchers still catch four of them"
 # The control (unpatched release) runs every expected catcher, the performance gate among them (its
 # release-against-release false-alarm check); each copy runs its own. Exit 1 when a copy is not caught.
 "$BIN/python" -m keywords.daemon.seeded check --expected-only --results "$OUT/seeded" \
-    subscriber-cap-off-by-one replay-off-by-one unauth-session-status slow-prompt-post || status=$?
+    subscriber-cap-off-by-one replay-off-by-one unauth-session-status slow-prompt-post || fail "seeded regressions" $?
 
 step "the plots in that run's log.html decode in headless Chromium"
-QS_CHECK_LOG="$OUT/serial/log.html" "$BIN/pytest" -q atest/test_log_plots_browser.py -k given_log || status=$?
+QS_CHECK_LOG="$OUT/serial/log.html" "$BIN/pytest" -q atest/test_log_plots_browser.py -k given_log || fail "plots in Chromium" $?
 
 step "pabot: loadtest and baseline in 2 processes, merged with rebot"
 # pabot runs rebot over the processes' outputs into $OUT/parallel/output.xml (exit status = failed tests).
 PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --processes 2 --outputdir "$OUT/parallel" --name "Loadtest and baseline" \
-    --exclude manual --exclude sustained --exclude gate suites/loadtest suites/baseline || status=$?
-"$BIN/python" atest/check_parallel_run.py "$OUT/parallel" || status=$?
-"$BIN/python" atest/check_snapshots.py "$OUT/serial" "$OUT/serial-loadtest" "$OUT/parallel" "$OUT/atest" || status=$?
+    --exclude manual --exclude sustained --exclude gate suites/loadtest suites/baseline || fail "pabot loadtest and baseline" $?
+"$BIN/python" atest/check_parallel_run.py "$OUT/parallel" || fail "check_parallel_run" $?
+"$BIN/python" atest/check_snapshots.py "$OUT/serial" "$OUT/serial-loadtest" "$OUT/parallel" "$OUT/atest" || fail "check_snapshots" $?
 
 step "done (status $status)"
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf 'failed part: %s\n' "${failed[@]}"
+    # The failed tests of every Robot output, a line each, so the end of the log says what to open.
+    "$BIN/python" atest/failed_tests.py "$OUT" || true
+fi
 exit $status
