@@ -295,10 +295,10 @@ def make_run(build: str, order: str, number: int, values: dict[str, float | None
     return fo.FirstOutputRun(build=build, pair=number, order=order, stages=stages, missing=missing)
 
 
-def make_pairs(shift=lambda order, i: 0.0, stage="promptToFirstModelOutputMs", count=8) -> list[fp.FirstOutputPair]:
+def make_pairs(shift=lambda order, i: 0.0, stage="promptToFirstModelOutputMs", count=10) -> list[fp.FirstOutputPair]:
     pairs = []
     for i, order in enumerate(fp.pair_orders(count)):
-        noise = [3.0, -2.0, 1.5, -4.0, 2.5, -1.0, 0.5, -3.5][i % 8]
+        noise = [3.0, -2.0, 1.5, -4.0, 2.5, -1.0, 0.5, -3.5, 2.0, -1.5][i % 10]
         control = make_run("control", order, i + 1, {stage: 1000.0})
         candidate = make_run("candidate", order, i + 1, {stage: 1000.0 + noise + shift(order, i)})
         pairs.append(fp.FirstOutputPair(i + 1, order, control, candidate))
@@ -333,6 +333,26 @@ def test_a_candidate_fifty_ms_slower_on_one_stage_is_called_regressed_there_only
     assert s.difference.low > fp.MATERIAL_MS and s.candidate_median_ms > s.control_median_ms
     faster = result_of(make_pairs(lambda order, i: -50.0), same=False)
     assert [s.stage.name for s in faster.improved] == ["promptToFirstModelOutputMs"] and faster.regressed == []
+
+
+def test_two_pairs_that_agree_by_chance_give_no_verdict_however_narrow_their_interval():
+    # the false alarm seen in CI at dwell 500 ms: both pairs +57 ms within half a millisecond of each other
+    pairs = make_pairs(lambda order, i: 57.0 - [3.0, -2.0][i] + 0.25 * i, count=2)
+    result = result_of(pairs)
+    s = result.stage("promptToFirstModelOutputMs")
+    assert s.difference.verdict == "fail" and s.difference.low > fp.MATERIAL_MS
+    assert s.decision == "too few pairs" and result.regressed == [] and s.slower.too_few_pairs
+    assert result.decided("too few pairs") and "a verdict needs at least 10" in result.line()
+    assert fp.VERDICT_PAIRS == 10
+
+
+def test_a_stage_in_two_levels_is_unconfirmed_when_the_sign_test_disagrees_with_the_interval():
+    # 8 of 10 candidate runs land on the slower level: the interval clears +10 ms, 8 of 10 is not rare enough
+    result = result_of(make_pairs(lambda order, i: 0.0 if i in (3, 7) else 57.0))
+    s = result.stage("promptToFirstModelOutputMs")
+    assert s.difference.verdict == "fail" and s.slower.beyond == 8 and not s.slower.significant
+    assert s.decision == "unconfirmed" and result.regressed == [] and result.decided("unconfirmed") == [s]
+    assert figures_of(result)["stages"]["promptToFirstModelOutputMs"]["signTest"]["slower"]["beyond"] == 8
 
 
 def test_a_difference_that_follows_the_order_gets_no_verdict():

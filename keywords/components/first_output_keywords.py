@@ -12,13 +12,20 @@ from keywords.components.component import html_table
 from keywords.components.daemon_component import DaemonComponent
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider
-from keywords.measure.first_output_pairs import FAMILY_CONFIDENCE, MATERIAL_MS, FirstOutputResult, run_benchmark
+from keywords.measure.first_output_pairs import (
+    FAMILY_CONFIDENCE,
+    MATERIAL_MS,
+    VERDICT_PAIRS,
+    FirstOutputResult,
+    run_benchmark,
+)
 
 HEADERS = (
     "stage",
     "control (median)",
     "candidate (median)",
     "candidate - control (interval)",
+    "pairs beyond +/-10 ms (sign test p)",
     "AB / BA median difference",
     "verdict",
 )
@@ -33,7 +40,7 @@ class FirstOutputKeywords(DaemonComponent):
         provider: FakeProvider,
         dwell: Literal[0, 100, 500],
         *,
-        pairs: int = 2,
+        pairs: int = VERDICT_PAIRS,
         warmup: int = 1,
         control: str = "",
         candidate: str = "",
@@ -50,14 +57,18 @@ class FirstOutputKeywords(DaemonComponent):
         pairs follow, each one run of each build one after the other, control first (AB) and candidate first
         (BA) alternately. Per stage the difference candidate - control is estimated from the pairs with its
         Student-t interval and judged against upstream's material threshold of 10 ms (the intervals of the 14
-        stages hold together with 95 % confidence); upstream's order check says whether AB and BA pairs
-        disagree. The table goes to the log; `First Output Benchmark Should Pass` judges the result.
+        stages hold together with 95 % confidence); a stage is ``regressed`` (or ``improved``) only when the exact
+        sign test agrees: more pairs beyond the threshold than chance allows at the same confidence, which takes at
+        least 10 pairs. With fewer pairs every stage is measured and shown with its interval, and its verdict is
+        ``too few pairs``. Upstream's order check says whether AB and BA pairs disagree. The table goes to the
+        log; `First Output Benchmark Should Pass` judges the result.
 
         Args:
             provider: The fake provider from `Start Fake Provider` (its ``first_token_ms`` is the fixed delay
                 before the first token, its ``reply`` the expected answer).
             dwell: Milliseconds between the open event stream and the prompt: 0, 100 or 500.
-            pairs: Recorded pairs (2..50; upstream uses 30 for 0 and 100 ms, 10 for 500 ms).
+            pairs: Recorded pairs (2..50; upstream uses 30 for 0 and 100 ms, 10 for 500 ms); fewer than 10 give
+                no verdict.
             warmup: Unrecorded pairs first (0..5).
             control: Entry script of the control build; empty: the pinned release.
             candidate: Entry script of the candidate build; empty: the library's build (``DAEMON_ENTRY``, else
@@ -73,13 +84,15 @@ class FirstOutputKeywords(DaemonComponent):
             ``control_median_ms`` and ``candidate_median_ms`` (float or None), ``difference`` (``PairedEstimate``:
             ``estimate``, ``low``, ``high``, ``confidence``, ``tolerance``, ``verdict``, ``smallest_detectable``),
             ``order`` (``OrderSensitivity``: ``ab_pairs``, ``ba_pairs``, ``ab_median_delta_ms``,
-            ``ba_median_delta_ms``, ``threshold_ms``, ``sensitive``) and ``decision`` (str)), ``wall_s`` (float),
+            ``ba_median_delta_ms``, ``threshold_ms``, ``sensitive``), ``slower`` and ``faster`` (``SignTest``:
+            ``pairs``, ``beyond``, ``threshold``, ``side``, ``p_value``, ``alpha``, ``fewest_pairs``) and
+            ``decision`` (str)), ``wall_s`` (float),
             ``method`` (str); properties ``runs`` (list of ``FirstOutputRun``: ``build``, ``pair``, ``order``,
             ``warmup``, ``stages`` dict of ms or None, ``missing`` dict of reasons, ``problems`` list,
             ``first_output_kind``, ``answer_text``, ``provider_requests``, ``ignored_events``, ``pid``,
             ``wall_s``), ``order`` (str), ``regressed``, ``improved`` and ``order_sensitive`` (lists of
-            ``StageComparison``), ``missing`` and ``problems`` (lists of str); ``stage(name)``, ``line()``,
-            ``figures()``.
+            ``StageComparison``), ``missing`` and ``problems`` (lists of str); ``stage(name)``, ``decided(decision)``
+            (the stages with that decision), ``line()``, ``figures()``.
 
         Example:
             | ${provider}= | Start Fake Provider | reply=benchmark response complete | first_token_ms=50 |
@@ -133,13 +146,14 @@ class FirstOutputKeywords(DaemonComponent):
         With the same build on both sides a regressed stage is a false alarm of the benchmark; with two builds it
         is the candidate being slower than the control by more than 10 ms with confidence. The message names
         each stage with its difference and interval, each missing stage with its run and reason, and the runs'
-        problems. Order-sensitive stages are named in the result, not failed (upstream gives them no verdict).
+        problems. Order-sensitive stages are named in the result, not failed (upstream gives them no verdict), and so
+        are stages with too few pairs for a verdict or whose interval the sign test does not confirm.
 
         Args:
             result: From `Run First Output Benchmark`.
 
         Example:
-            | ${result}= | Run First Output Benchmark | ${provider} | 100 | pairs=4 |
+            | ${result}= | Run First Output Benchmark | ${provider} | 100 | pairs=10 |
             | First Output Benchmark Should Pass | ${result} |
         """
         if not isinstance(result, FirstOutputResult):

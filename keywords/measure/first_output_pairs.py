@@ -9,6 +9,13 @@ estimate`, Student-t interval), with upstream's material threshold (10 ms) as th
 each interval is set so that the 14 hold together with 95 % confidence (Bonferroni): 14 verdicts at 95 % each
 would call a control compared with itself regressed on some stage far more often than one run in 40.
 
+A Student-t interval alone trusts the spread of few pairs, and the stages spread over hundreds of ms from run to
+run (prompt to provider request: 311 to 540 ms in one run of 20 at a dwell of 500 ms): two pairs that agree by
+chance then give a narrow interval, and the build compared with itself was called regressed. So a verdict
+needs the exact sign test too (:mod:`keywords.measure.sign_test`): more pairs beyond the threshold than chance
+allows at the stage's confidence. With 14 stages at 95 % together that takes at least 10 pairs (upstream runs
+30, 30 and 10); with fewer a stage is reported with its interval and ``too few pairs``, never a verdict.
+
 Upstream's order-sensitivity check comes on top: the median difference of the AB pairs and that of the BA pairs
 have opposite signs and one of them is at least the threshold in size. Then which build ran first decides
 the result more than the build does, and the stage gets no verdict (``order-sensitive``).
@@ -30,6 +37,7 @@ from keywords.measure.ab import abba_order
 from keywords.measure.first_output_run import STAGES, FirstOutputRun, RunPlan, Stage, measure_run
 from keywords.measure.metrics import exact_median
 from keywords.measure.paired_ratio import PairedEstimate, estimate
+from keywords.measure.sign_test import SignTest, fewest_pairs, sign_test
 from keywords.reporting.figures import field_figures
 
 MATERIAL_MS = 10.0
@@ -37,6 +45,9 @@ MATERIAL_MS = 10.0
 # regressed on some stage by chance at most (1 - FAMILY_CONFIDENCE) / 2 of the time, however many stages.
 FAMILY_CONFIDENCE = 0.95
 STAGE_CONFIDENCE = 1 - (1 - FAMILY_CONFIDENCE) / len(STAGES)
+# One side of a stage's two-sided confidence: the sign test's level, and the fewest pairs that can reach it.
+STAGE_ALPHA = (1 - STAGE_CONFIDENCE) / 2
+VERDICT_PAIRS = fewest_pairs(STAGE_ALPHA)
 DWELLS_MS = ("0", "100", "500")
 ORDERS = {"A": "AB", "B": "BA"}
 METHOD = (
@@ -44,7 +55,8 @@ METHOD = (
     "candidate runs one after the other in AB/BA pairs after unrecorded warm-up pairs; every stamp on the "
     "harness's monotonic clock (the listening line polled every 10 ms; the daemon's queue wait is its own "
     "whole-ms figure); per stage candidate - control as a paired difference with a Student-t interval against "
-    "the 10 ms material threshold, the 14 intervals together at 95 % confidence (Bonferroni); order "
+    "the 10 ms material threshold, the 14 intervals together at 95 % confidence (Bonferroni), a verdict "
+    "also needing the exact sign test of the pairs beyond the threshold at the same level; order "
     "sensitivity = AB and BA median differences of opposite sign, one at least the threshold; medians exact "
     "(middle value, or mean of the two middle ones)"
 )
@@ -122,6 +134,8 @@ class StageComparison:
         candidate_median_ms: Median of the candidate runs.
         difference: Candidate - control, paired, with its interval and verdict (the shared engine).
         order: Upstream's order-sensitivity check.
+        slower: Sign test of the pairs above +threshold (candidate slower).
+        faster: Sign test of the pairs below -threshold (candidate faster).
     """
 
     stage: Stage
@@ -129,18 +143,26 @@ class StageComparison:
     candidate_median_ms: float | None
     difference: PairedEstimate
     order: OrderSensitivity
+    slower: SignTest
+    faster: SignTest
 
     @property
     def decision(self) -> str:
-        """``regressed``, ``improved``, ``order-sensitive``, ``no material change`` or ``not measured``."""
+        """``regressed`` or ``improved`` (interval and sign test agree), ``unconfirmed`` (the interval lies
+        beyond the threshold, the sign test does not confirm it), ``no material change``, ``order-sensitive``,
+        ``too few pairs`` (fewer than the sign test needs for any verdict) or ``not measured``."""
         est = self.difference
         if est.low is None or est.high is None:
             return "not measured"
         if self.order.sensitive:
             return "order-sensitive"
+        if self.slower.too_few_pairs:
+            return "too few pairs"
         if est.verdict == "fail":
-            return "regressed"
-        return "improved" if est.high < -est.tolerance else "no material change"
+            return "regressed" if self.slower.significant else "unconfirmed"
+        if est.high < -est.tolerance:
+            return "improved" if self.faster.significant else "unconfirmed"
+        return "no material change"
 
     def figures(self) -> dict[str, Any]:
         """Snapshot form (camelCase)."""
@@ -148,12 +170,13 @@ class StageComparison:
             **field_figures(self, "control_median_ms", "candidate_median_ms", digits=3),
             "difference": self.difference.figures(),
             "orderSensitivity": self.order.figures(),
+            "signTest": {"slower": self.slower.figures(), "faster": self.faster.figures()},
             "decision": self.decision,
         }
 
     def cells(self) -> list[str]:
-        """Table cells: stage, control median, candidate median, difference with interval, AB/BA medians,
-        decision."""
+        """Table cells: stage, control median, candidate median, difference with interval, pairs beyond the
+        threshold either way (sign test), AB/BA medians, decision."""
         est = self.difference
         if est.estimate is None:
             diff = "n/a"
@@ -162,11 +185,16 @@ class StageComparison:
         else:
             diff = f"{est.estimate:+.1f} ms ({est.low:+.1f} .. {est.high:+.1f})"
         orders = f"{_text(self.order.ab_median_delta_ms, '+')} / {_text(self.order.ba_median_delta_ms, '+')}"
+        signs = (
+            f"{self.slower.beyond} above, {self.faster.beyond} below of {self.slower.pairs} "
+            f"(p {self.slower.p_value:.2g} / {self.faster.p_value:.2g})"
+        )
         return [
             f"{self.stage.name} ({self.stage.what})",
             _text(self.control_median_ms),
             _text(self.candidate_median_ms),
             diff,
+            signs,
             orders,
             self.decision,
         ]
@@ -188,6 +216,8 @@ def compare(
             for p, (ctrl, cand) in zip(pairs, values, strict=True)
             if ctrl is not None and cand is not None
         ]
+        alpha = (1 - confidence) / 2
+        differences = [d for _, d in deltas]
         est = estimate(
             stage.name,
             values,
@@ -204,6 +234,8 @@ def compare(
                 exact_median([k for _, k in values if k is not None]),
                 est,
                 order_sensitivity(deltas, threshold_ms),
+                sign_test(differences, threshold=threshold_ms, side="above", alpha=alpha),
+                sign_test(differences, threshold=threshold_ms, side="below", alpha=alpha),
             )
         )
     return out
@@ -275,6 +307,11 @@ class FirstOutputResult:
         """What went wrong in recorded runs, with the run named."""
         return [f"pair {run.pair} ({run.build}): {p}" for run in self.runs for p in run.problems]
 
+    def decided(self, decision: str) -> list[StageComparison]:
+        """The stages with this decision (see :attr:`StageComparison.decision`), e.g. ``unconfirmed`` or
+        ``too few pairs``."""
+        return [s for s in self.stages if s.decision == decision]
+
     def stage(self, name: str) -> StageComparison:
         """The comparison of one stage by name (``KeyError`` for an unknown one)."""
         for comparison in self.stages:
@@ -298,9 +335,15 @@ class FirstOutputResult:
         for label, found in (
             ("regressed", self.regressed),
             ("improved", self.improved),
+            ("unconfirmed", self.decided("unconfirmed")),
             ("order-sensitive", self.order_sensitive),
         ):
             parts.append(f"{label}: {', '.join(s.stage.name for s in found) or 'none'}")
+        if without := self.decided("too few pairs"):
+            parts.append(
+                f"no verdict on {len(without)} stage(s): {len(self.pairs)} pairs, a verdict needs at "
+                f"least {VERDICT_PAIRS}"
+            )
         parts.append(f"stages missing in runs: {len(self.missing)}")
         return " · ".join(parts)
 
@@ -314,7 +357,10 @@ class FirstOutputResult:
             "stages": {s.stage.name: s.figures() for s in self.stages},
             "regressed": [s.stage.name for s in self.regressed],
             "improved": [s.stage.name for s in self.improved],
+            "unconfirmed": [s.stage.name for s in self.decided("unconfirmed")],
             "orderSensitive": [s.stage.name for s in self.order_sensitive],
+            "withoutVerdict": [s.stage.name for s in self.decided("too few pairs")],
+            "verdictPairs": VERDICT_PAIRS,
             "missing": self.missing,
             "runs": [run.figures() for run in self.runs],
             "wallSec": round(self.wall_s, 1),
@@ -342,7 +388,7 @@ def run_benchmark(
     provider: FakeProvider,
     *,
     dwell_ms: int,
-    pairs: int = 2,
+    pairs: int = VERDICT_PAIRS,
     warmup: int = 1,
     timeout_s: float = 60.0,
     control: str = "control",
@@ -360,7 +406,8 @@ def run_benchmark(
         stop: ``stop(daemon)``.
         provider: The fake provider (its fixed time to first token and reply apply to every run).
         dwell_ms: 0, 100 or 500: pause between the open event stream and the prompt.
-        pairs: Recorded pairs (2..50; upstream uses 30, 30 and 10 for the three dwells).
+        pairs: Recorded pairs (2..50; upstream uses 30, 30 and 10 for the three dwells; fewer than
+            :data:`VERDICT_PAIRS` measure every stage but give no verdict).
         warmup: Unrecorded pairs first (0..5).
         timeout_s: Bound on each wait of a run.
         control: Label of the control build.
