@@ -32,7 +32,7 @@ TEXT = GUIDE.read_text(encoding="utf-8")
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```\s*$", re.M | re.S)
 GOOD_ROWS = {
     "bursts": ["1", "1", "3", "0", "echo", "every prompt", "2000", "completes"],
-    "sustained": ["prompts", "5", "5", "2", "3", "2000", "0", "5", "0"],
+    "sustained": ["prompts", "5", "5", "2", "3", "0", "0", "2000", "0", "5", "0"],
     "limits": ["--max-sessions", "3", "5 sessions at once", "completes"],
     "permissions": ["1", "1", "1", "allow", "0", "completes"],
 }

@@ -137,9 +137,18 @@ def test_an_outcome_that_is_not_in_the_vocabulary_is_refused(cell):
 
 def test_the_other_tables_check_across_columns():
     with pytest.raises(RowError, match='Column "SESSIONS" must be "-" when WORKLOAD is "sessions"'):
-        SUSTAINED.parse("x", ["sessions", "5", "5", "4", "-", "100", "0", "0", "0"])
+        SUSTAINED.parse("x", ["sessions", "5", "5", "4", "-", "-", "-", "100", "0", "0", "0"])
     with pytest.raises(RowError, match='Column "CHUNKS" needs a number when WORKLOAD is "prompts"'):
-        SUSTAINED.parse("x", ["prompts", "5", "5", "4", "-", "100", "0", "0", "0"])
+        SUSTAINED.parse("x", ["prompts", "5", "5", "4", "-", "0", "0", "100", "0", "0", "0"])
+    with pytest.raises(RowError, match='Column "TOOL CALLS" must be "-" when WORKLOAD is "sessions"'):
+        SUSTAINED.parse("x", ["sessions", "5", "5", "-", "-", "2", "-", "100", "0", "0", "0"])
+    with pytest.raises(RowError, match='Column "PERMISSIONS" needs a number when WORKLOAD is "prompts"'):
+        SUSTAINED.parse("x", ["prompts", "5", "5", "4", "3", "2", "-", "100", "0", "0", "0"])
+    with pytest.raises(RowError, match='Column "PERMISSIONS" \\(3\\) cannot be more than column "TOOL CALLS" \\(2\\)'):
+        SUSTAINED.parse("x", ["prompts", "5", "5", "4", "3", "2", "3", "100", "0", "0", "0"])
+    tools = SUSTAINED.parse("x", ["prompts", "5", "5", "4", "3", "4", "1", "100", "0", "0", "0"])
+    assert (tools.tool_calls, tools.permissions) == (4, 1)
+    assert tools.parameters()["toolCalls"] == 4 and tools.parameters()["permissions"] == 1
     with pytest.raises(RowError, match=r'Column "VALUE" must be a whole number from 1 to 1 000 000 for --event-ring'):
         LIMITS.parse("x", ["--event-ring-size", "0", "5 sessions at once", "completes"])
     with pytest.raises(RowError, match='Column "SESSIONS" must be 1 when ANSWER is "nobody"'):
@@ -283,6 +292,25 @@ def test_an_slo_row_lists_every_bound_it_breached_with_the_measured_value():
         "missing (at most 0); errors 3 (bound 0: 3x prompt_queue_full); late 7 (bound 2); dropped 1 (bound 0)."
     )
     assert outcomes.judge_slo(load_result(Slo(p99_ms=200, max_errors=0, max_late=0, max_dropped=0))).passed
+
+
+def test_a_tool_call_row_checks_every_answered_turn_showed_its_tool_calls_and_asked_its_permissions():
+    def load(**fields):
+        base = {"completed": 10, "sent": 10, "event_mix": {"tool_call": 40}, "permission_requests": 10}
+        base.update(permission_answered=10, permission_refused={}, line=lambda: "the load's line")
+        return SimpleNamespace(**{**base, **fields})
+
+    assert outcomes.judge_tool_turns(load(), 0, 0) is None
+    good = outcomes.judge_tool_turns(load(), 4, 1)
+    assert good.passed and "40 tool_call updates, 10 permission requests answered" in good.sentence()
+    few_tools = outcomes.judge_tool_turns(load(event_mix={"tool_call": 39}), 4, 1)
+    assert not few_tools.passed and "39 tool_call updates on the streams, fewer than 10 x 4" in few_tools.sentence()
+    refused = outcomes.judge_tool_turns(load(permission_answered=9, permission_refused={"404": 1}), 4, 1)
+    assert not refused.passed and "9 of 10 answers accepted (refused: 1x 404)" in refused.sentence()
+    lost = outcomes.judge_tool_turns(load(permission_requests=8, permission_answered=8), 4, 1)
+    assert not lost.passed and "8 permission requests, expected 10 x 1 to 10 x 1" in lost.sentence()
+    unasked = outcomes.judge_tool_turns(load(permission_requests=3), 4, 0)
+    assert not unasked.passed and "3 permission requests where the row asks none" in unasked.sentence()
 
 
 def test_prompts_at_once_and_single_results():

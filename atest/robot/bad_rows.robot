@@ -26,9 +26,10 @@ A Bound That Is Not A Number       Burst          Column "P99 BOUND MS" must be 
 An Unknown Outcome                 Burst          EQUALS:Column "EXPECTED" must be one of completes, ends with an error [code], session dies, never ends; got 'explodes'.    1    1    3    0    echo    every prompt    2000    explodes
 A Failure The Mode Cannot Cause    Burst          Column "EXPECTED" says "session dies", but column "MODE" is "echo"*    1    1    3    0    echo    every prompt    2000    session dies
 A Missing Cell                     Burst          The row has 7 cells, but the bursts table has 8 columns (BURST, PROMPTS, *): separate the cells with at least two spaces*    1    1    3    0    echo    every prompt    completes
-A Sessions Workload With Chunks    Sustained Load    Column "CHUNKS" must be "-" when WORKLOAD is "sessions"*, got "3".    sessions    5    5    -    3    2000    0    5    0
-A Rate Of Zero                     Sustained Load    Column "RATE" must be a number above 0 and at most 5000 per second, got '0'.    prompts    0    5    5    3    2000    0    5    0
-An Unknown Workload                Sustained Load    Column "WORKLOAD" must be one of prompts, sessions; got 'chats'.    chats    5    5    5    3    2000    0    5    0
+A Sessions Workload With Chunks    Sustained Load    Column "CHUNKS" must be "-" when WORKLOAD is "sessions"*, got "3".    sessions    5    5    -    3    -    -    2000    0    5    0
+A Rate Of Zero                     Sustained Load    Column "RATE" must be a number above 0 and at most 5000 per second, got '0'.    prompts    0    5    5    3    0    0    2000    0    5    0
+An Unknown Workload                Sustained Load    Column "WORKLOAD" must be one of prompts, sessions; got 'chats'.    chats    5    5    5    3    0    0    2000    0    5    0
+More Permissions Than Tools        Sustained Load    Column "PERMISSIONS" (2) cannot be more than column "TOOL CALLS" (1): each permission is asked by one tool call.    prompts    5    5    5    3    1    2    2000    0    5    0
 An Unknown Flag                    Limit          Column "FLAG" must be one of --max-sessions, *; got '--max-fun'.           --max-fun    3    5 sessions at once    completes
 A Flag Value Out Of Range          Limit          Column "VALUE" must be a whole number from 1 to 2^31-1 ms for --prompt-deadline-ms, got "0".    --prompt-deadline-ms    0    a hanging prompt    ends with an error
 An Unknown Load                    Limit          Column "LOAD" must be one of <N> sessions at once, <N> prompts at once, a hanging prompt, an idle stream; got 'a storm'.    --max-sessions    3    a storm    completes

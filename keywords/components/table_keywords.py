@@ -113,27 +113,31 @@ class TableKeywords(Component):
         """Run one row of the sustained table: arrivals at ``RATE`` per second for ``DURATION S`` seconds.
 
         ``WORKLOAD`` ``prompts``: prompts go round-robin to ``SESSIONS`` sessions, the mock answering each with
-        ``CHUNKS`` pieces at once; ``sessions``: each arrival creates and closes a session. Arrivals come on
+        ``CHUNKS`` pieces at once and then ``TOOL CALLS`` tool calls, of which the first ``PERMISSIONS`` ask a
+        permission that the harness allows as soon as it reads it; ``sessions``: each arrival creates and closes
+        a session. Arrivals come on
         schedule whatever the daemon does (an open model), so a stall shows as late, dropped or slow arrivals.
         The row passes when every bound holds: p99 response time (from each arrival's intended start) within
         ``P99 BOUND MS``, at most ``MAX ERRORS`` errors, ``MAX LATE`` late and ``MAX DROPPED`` dropped arrivals.
         The run fails listing every bound it breached with its measured value; it is judged after the whole
-        schedule ran.
+        schedule ran. With tool calls it also fails unless every prompt answered in full showed its tool calls
+        on the stream and asked its permissions, and the daemon accepted every answer.
 
         Args:
             cells: The row's cells in the table's order: WORKLOAD, RATE, DURATION S, SESSIONS, CHUNKS,
-                P99 BOUND MS, MAX ERRORS, MAX LATE, MAX DROPPED.
+                TOOL CALLS, PERMISSIONS, P99 BOUND MS, MAX ERRORS, MAX LATE, MAX DROPPED.
 
         Returns:
             ``RowRun`` as for `Run Burst Row`; its ``result`` is the ``SustainedLoadResult``.
 
         Example:
-            | Run Sustained Load Row | prompts | 10 | 5 | 5 | 3 | 2000 | 0 | 5 | 0 |
-            | Run Sustained Load Row | sessions | 5 | 5 | - | - | 2000 | 0 | 5 | 0 |
+            | Run Sustained Load Row | prompts | 10 | 5 | 5 | 3 | 4 | 1 | 2000 | 0 | 5 | 0 |
+            | Run Sustained Load Row | sessions | 5 | 5 | - | - | - | - | 2000 | 0 | 5 | 0 |
         """
         row = self._parse(SUSTAINED, cells)
         kind = "prompt" if row.workload == "prompts" else "lifecycle"
-        text = (mock_control.directive(chunks=row.chunks) + " sustained row").strip() if kind == "prompt" else "-"
+        settings = {"chunks": row.chunks, "tool_calls": row.tool_calls, "permissions": row.permissions}
+        text = mock_control.with_directive("sustained row", **settings) if kind == "prompt" else "-"
         fields = {"sessions": row.sessions} if kind == "prompt" else {}
         plan = LoadPlan(kind=kind, rate=row.rate, duration_s=row.duration_s, prompt_text=text, **fields).validate()
         self._begin(row, {**plan.parameters(), **row.parameters()})
@@ -144,7 +148,8 @@ class TableKeywords(Component):
         )
         runner = run_prompt_load if kind == "prompt" else run_lifecycle_load
         load = runner(client, plan, slo=slo.validate())
-        run = self._finish(row, load, [outcomes.judge_slo(load)], load.line())
+        tools = outcomes.judge_tool_turns(load, row.tool_calls or 0, row.permissions or 0)
+        run = self._finish(row, load, [outcomes.judge_slo(load), *([tools] if tools else [])], load.line())
         self._plots.plot_percentile_spectra(
             f"{row.name}: response and service time by percentile (ms)",
             **{"response (from intended start)": load.response_spectrum, "service (from send)": load.service_spectrum},

@@ -373,6 +373,37 @@ def judge_permissions(result: Any, want: Expected) -> Verdict:
     return Verdict(want.text, should, happened, cancelled and want.outcome == "is cancelled", [result.line()])
 
 
+def judge_tool_turns(result: Any, tool_calls: int, permissions: int) -> Verdict | None:
+    """The verdict on the tool calls and permissions of a sustained prompt load
+    (:class:`keywords.traffic.open_model.SustainedLoadResult`): every turn that ended well showed its tool calls
+    on the stream, asked its permissions, and the daemon accepted every answer. ``None`` without tool calls."""
+    if not tool_calls:
+        return None
+    done = result.completed
+    want = f"{tool_calls} tool call(s)" + (f" and {permissions} permission request(s)" if permissions else "")
+    should = f"Each of the {done} answered prompts should have shown {want}, every request answered"
+    problems = []
+    shown = result.event_mix.get("tool_call", 0)
+    if shown < done * tool_calls:
+        problems.append(f"{shown} tool_call updates on the streams, fewer than {done} x {tool_calls}")
+    if permissions:
+        asked, answered = result.permission_requests or 0, result.permission_answered or 0
+        if asked < done * permissions or asked > result.sent * permissions:
+            expected = f"{done} x {permissions} to {result.sent} x {permissions}"
+            problems.append(f"{asked} permission requests, expected {expected}")
+        if answered != asked or result.permission_refused:
+            refused = ", ".join(f"{n}x {status}" for status, n in sorted(result.permission_refused.items()))
+            refused = f"refused: {refused}" if refused else "none refused"
+            problems.append(f"{answered} of {asked} answers accepted ({refused})")
+    elif result.permission_requests:
+        problems.append(f"{result.permission_requests} permission requests where the row asks none")
+    detail = [result.line()]
+    if problems:
+        return Verdict("tool calls and permissions", should, "; ".join(problems), False, detail)
+    asked = f", {result.permission_answered} permission requests answered" if permissions else ""
+    return Verdict("tool calls and permissions", should, f"they did: {shown} tool_call updates{asked}", True, detail)
+
+
 def judge_bound(name: str, value: float | None, bound: float | None, unit: str = "ms") -> Verdict | None:
     """The verdict on one measured figure against its upper bound; ``None`` when the row sets no bound.
 

@@ -99,8 +99,24 @@ BURSTS = Table(
 )
 
 
+def _tools_ask(values: dict[str, Any]) -> str | None:
+    if values["permissions"] is None or values["tool_calls"] is None:
+        return None
+    if values["permissions"] > values["tool_calls"]:
+        return (
+            f'Column "PERMISSIONS" ({values["permissions"]}) cannot be more than column "TOOL CALLS" '
+            f"({values['tool_calls']}): each permission is asked by one tool call."
+        )
+    return None
+
+
 def _sessions_workload(values: dict[str, Any]) -> str | None:
-    per_session = {"SESSIONS": values["sessions"], "CHUNKS": values["chunks"]}
+    per_session = {
+        "SESSIONS": values["sessions"],
+        "CHUNKS": values["chunks"],
+        "TOOL CALLS": values["tool_calls"],
+        "PERMISSIONS": values["permissions"],
+    }
     if values["workload"] == "sessions":
         given = [name for name, value in per_session.items() if value is not None]
         if given:
@@ -129,13 +145,23 @@ SUSTAINED = Table(
         Column("DURATION S", "duration_s", "bound", "How long arrivals keep coming, seconds.", 0, 3600),
         Column("SESSIONS", "sessions", "count", "Sessions the prompts go to in turn.", 1, 64, blank=True),
         Column("CHUNKS", "chunks", "count", "Pieces of each answer.", 0, MAX_CHUNKS, blank=True),
+        Column("TOOL CALLS", "tool_calls", "count", "Tool calls in each answer, after its pieces.", 0, 64, blank=True),
+        Column(
+            "PERMISSIONS",
+            "permissions",
+            "count",
+            "Permission requests each answer's tool calls ask; the harness allows each as soon as it reads it.",
+            0,
+            64,
+            blank=True,
+        ),
         Column("P99 BOUND MS", "p99_bound_ms", "bound", "The longest p99 response time allowed, ms."),
         Column("MAX ERRORS", "max_errors", "count", "Failed or refused arrivals allowed.", 0),
         Column("MAX LATE", "max_late", "count", "Arrivals allowed to start late.", 0),
         Column("MAX DROPPED", "max_dropped", "count", "Arrivals allowed to be dropped (never sent).", 0),
     ),
-    across=(_sessions_workload,),
-    inputs={"chunks": "chunks"},
+    across=(_sessions_workload, _tools_ask),
+    inputs={"chunks": "chunks", "tool_calls": "toolCalls", "permissions": "permissions"},
 )
 
 LIMIT_FLAGS = {flag.flag: flag for flag in daemon_flags.FLAGS.values() if flag.kind == "count" and not flag.needs}
@@ -195,15 +221,6 @@ LIMITS = Table(
     across=(_flag_value, _outcome_fits_load),
     inputs={"flag": "flag", "value": "value", "load": "load"},
 )
-
-
-def _tools_ask(values: dict[str, Any]) -> str | None:
-    if values["permissions"] > values["tool_calls"]:
-        return (
-            f'Column "PERMISSIONS" ({values["permissions"]}) cannot be more than column "TOOL CALLS" '
-            f"({values['tool_calls']}): each permission is asked by one tool call."
-        )
-    return None
 
 
 def _nobody_answers(values: dict[str, Any]) -> str | None:
