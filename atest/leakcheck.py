@@ -127,11 +127,14 @@ class RobotRun:
 
         A process caught between its fork and its exec still shows its parent's command line (a launcher
         first looks like the daemon that forks it), so a process already seen is classified again while its
-        command line changes.
+        command line changes. A process that is exiting shows an empty command line: that is not a change
+        (the watchdog, seen as such, was once reclassified as "other" in its last moment).
         """
         for proc in run_processes(self.proc.pid):
             with contextlib.suppress(psutil.Error):
                 cmd = proc.cmdline()
+                if not cmd:
+                    continue
                 text = " ".join(cmd)[:200]
                 known = self.seen.get(proc.pid)
                 if known is None or (known.cmdline != text and known.create_time == proc.create_time()):
