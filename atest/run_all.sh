@@ -76,6 +76,7 @@ step "done (status $status)"
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'failed part: %s\n' "${failed[@]}"
     # The failed tests of every Robot output, a line each, so the end of the log says what to open.
-    "$BIN/python" atest/failed_tests.py "$OUT" || true
+    "$BIN/python" atest/failed_tests.py "$OUT/atest" "$OUT/serial" "$OUT/routes" "$OUT/serial-loadtest" \
+        "$OUT/parallel" || true
 fi
 exit $status
