@@ -115,8 +115,8 @@ class TableKeywords(Component):
         ``WORKLOAD`` ``prompts``: prompts go round-robin to ``SESSIONS`` sessions, the mock answering each with
         ``CHUNKS`` pieces at once and then ``TOOL CALLS`` tool calls, of which the first ``PERMISSIONS`` ask a
         permission that the harness allows as soon as it reads it; ``sessions``: each arrival creates and closes
-        a session. Arrivals come on
-        schedule whatever the daemon does (an open model), so a stall shows as late, dropped or slow arrivals.
+        a session. Arrivals come on schedule whatever the daemon does (an open model), so a stall shows as late,
+        dropped or slow arrivals.
         The row passes when every bound holds: p99 response time (from each arrival's intended start) within
         ``P99 BOUND MS``, at most ``MAX ERRORS`` errors, ``MAX LATE`` late and ``MAX DROPPED`` dropped arrivals.
         The run fails listing every bound it breached with its measured value; it is judged after the whole
