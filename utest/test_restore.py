@@ -250,6 +250,27 @@ def test_transcript_bounds_are_checked(options, named):
         read_transcript(fake_client(lambda _r: httpx.Response(200, json={})), SID, **options)
 
 
+def recorded(kind: str, text: str, prompt_id: str | None = None) -> dict:
+    """A transcript page's event: the update itself in ``data``, a user message with the daemon's prompt id."""
+    data = {"sessionUpdate": kind, "content": {"type": "text", "text": text}, "_meta": {"qwen.session.recordId": "r"}}
+    if prompt_id:
+        data["_meta"]["promptId"] = prompt_id
+    return {"v": 1, "type": "session_update", "data": data}
+
+
+def recorded_turn(user: str, agent: str, prompt_id: str | None) -> list[dict]:
+    return [recorded("user_message_chunk", user, prompt_id), recorded("agent_message_chunk", agent)]
+
+
+def test_transcript_events_hold_the_update_itself_and_the_user_message_holds_the_prompt_id():
+    # The shape of GET /session/:id/transcript (0.24.4, real agent and mock alike): data is the update, not
+    # {sessionId, update}; the daemon's prompt id is _meta.promptId of the user message.
+    events = [*recorded_turn("one", "ok", "p1"), recorded("agent_message_chunk", ""), *recorded_turn("two", "k", "p2")]
+    turns = replay_turns(events)
+    assert [(t.user_text, t.agent_text, t.prompt_ids) for t in turns] == [("one", "ok", ("p1",)), ("two", "k", ("p2",))]
+    assert agent_text(events[1]) == "ok" and agent_text(events[0]) == ""
+
+
 # -- the journal marker and the scenario results -------------------------------------------------------------
 
 

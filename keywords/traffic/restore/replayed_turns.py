@@ -1,6 +1,12 @@
 """The turns in a replay or transcript: event envelopes split at each user message, and the agent's text of an
 envelope.
 
+Two envelope shapes hold a session update: the daemon's event ring and a restore's replay put it at
+``data.update`` (``{"type": "session_update", "data": {"sessionId", "update": {...}}}``), a transcript page puts
+the update itself in ``data`` (``{"type": "session_update", "data": {"sessionUpdate": ...}}``). The user's message
+of a turn the agent recorded carries the daemon's prompt id as ``_meta.promptId`` (the real agent's replays and
+transcripts, and the mock's).
+
 Nothing here imports Robot Framework.
 """
 
@@ -29,8 +35,8 @@ class ReplayTurn:
         agent_text: The agent's message chunks joined.
         updates: Session updates of the turn (the user message included).
         kinds: Their ``sessionUpdate`` kinds, in order.
-        prompt_ids: Distinct ``promptId`` values of its envelopes (the daemon stamps them on a live session's
-            ring; an agent's replay has none).
+        prompt_ids: Distinct prompt ids of the turn: ``promptId`` of its envelopes (the daemon stamps them on a
+            live session's ring) and ``_meta.promptId`` of its user message (what the agent recorded).
         ended: Types of the turn-end frames in it (``turn_complete``, ``turn_error``).
     """
 
@@ -50,6 +56,19 @@ def _text_of(update: dict[str, Any]) -> str:
     return ""
 
 
+def session_update(env: dict[str, Any]) -> dict[str, Any]:
+    """The session update of a ``session_update`` envelope, in either shape (see the module); ``{}`` for none."""
+    data = env.get("data") if isinstance(env.get("data"), dict) else {}
+    if isinstance(data.get("update"), dict):
+        return data["update"]
+    return data if isinstance(data.get("sessionUpdate"), str) else {}
+
+
+def _recorded_prompt_id(update: dict[str, Any]) -> Any:
+    meta = update.get("_meta") if isinstance(update.get("_meta"), dict) else {}
+    return meta.get("promptId") if update.get("sessionUpdate") == USER_UPDATE else None
+
+
 def replay_turns(events: Iterable[dict[str, Any]]) -> list[ReplayTurn]:
     """Split event envelopes into turns at each ``user_message_chunk``; envelopes before the first are ignored.
 
@@ -67,9 +86,9 @@ def replay_turns(events: Iterable[dict[str, Any]]) -> list[ReplayTurn]:
             seen_ids.add(event_id)
         etype = env.get("type")
         data = env.get("data") if isinstance(env.get("data"), dict) else {}
-        prompt_id = env.get("promptId") or data.get("promptId")
+        update = session_update(env) if etype == "session_update" else {}
+        prompt_id = env.get("promptId") or data.get("promptId") or _recorded_prompt_id(update)
         if etype == "session_update":
-            update = data.get("update") if isinstance(data.get("update"), dict) else {}
             kind = str(update.get("sessionUpdate"))
             if kind == USER_UPDATE and previous_kind != USER_UPDATE:
                 turns.append({"user": [], "agent": [], "kinds": [], "ids": [], "ended": []})
@@ -102,13 +121,5 @@ def replay_turns(events: Iterable[dict[str, Any]]) -> list[ReplayTurn]:
 
 def agent_text(env: dict[str, Any]) -> str:
     """The text of an ``agent_message_chunk`` envelope (merged chunks included); empty for any other."""
-    if not _is_agent_chunk(env):
-        return ""
-    content = env["data"]["update"].get("content")
-    return content["text"] if isinstance(content, dict) and isinstance(content.get("text"), str) else ""
-
-
-def _is_agent_chunk(env: dict[str, Any]) -> bool:
-    data = env.get("data") if isinstance(env.get("data"), dict) else {}
-    update = data.get("update") if isinstance(data.get("update"), dict) else {}
-    return env.get("type") == "session_update" and update.get("sessionUpdate") == "agent_message_chunk"
+    update = session_update(env) if env.get("type") == "session_update" else {}
+    return _text_of(update) if update.get("sessionUpdate") == AGENT_UPDATE else ""
