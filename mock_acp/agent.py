@@ -30,7 +30,8 @@ from mock_acp.directives import REPORT_FILE_NAME, SESSIONS_DIR_NAME, MockSetting
 from mock_acp.permissions import Outgoing, report_answer
 from mock_acp.prompts import Prompt
 from mock_acp.report import Reporter
-from mock_acp.sessions import SessionStore, answer_restore
+from mock_acp.sessions import SessionStore, answer_restore, answer_transcript
+from mock_acp.transcript import TRANSCRIPT_METHOD, ChatLog
 from mock_acp.turns import TurnPlayer, text_block
 from mock_acp.wire import INVALID_PARAMS, METHOD_NOT_FOUND, PROTOCOL_VERSION, Output, first_text, log_stderr
 
@@ -60,7 +61,9 @@ class Agent:
         self.control = ControlWatcher(config.control_file)
         self.report = Reporter(config.beside_control(config.report_file, REPORT_FILE_NAME))
         self.sessions = SessionStore(
-            config.beside_control(config.sessions_dir, SESSIONS_DIR_NAME), config.history_max_updates
+            config.beside_control(config.sessions_dir, SESSIONS_DIR_NAME),
+            config.history_max_updates,
+            ChatLog(config.qwen_dir),
         )
         self.outgoing = Outgoing(out)
         self.player = TurnPlayer(out, self.report, self.outgoing, self.sessions)
@@ -80,6 +83,7 @@ class Agent:
             "qwen/status/workspace/mcp": self.mcp_status,
             "qwen/status/workspace/skills": self.skills_status,
             "qwen/status/workspace/resource": self.resource_status,
+            TRANSCRIPT_METHOD: lambda _id, _params: answer_transcript(self.sessions, self.out, _id, _params),
         }
 
     # --- transport -------------------------------------------------------------------------------
@@ -206,11 +210,12 @@ class Agent:
             number = self._prompt_numbers[session_id]
         settings = settings.for_prompt(number)
         invocation = (params.get("_meta") or {}).get(INVOCATION_META) if isinstance(params.get("_meta"), dict) else None
+        prompt_id = invocation.get("promptId") if isinstance(invocation, dict) else None
         self.report.event(
             "prompt_started",
             sessionId=session_id,
             requestId=msg_id,
-            promptId=invocation.get("promptId") if isinstance(invocation, dict) else None,
+            promptId=prompt_id,
             promptNumber=number,
             settings=settings.to_dict(),
         )
@@ -220,7 +225,9 @@ class Agent:
         record = Prompt(
             msg_id, session_id, settings.mode != "hang-ignore-cancel", keep_updates=self.config.history_max_updates
         )
-        record.keep({"sessionUpdate": "user_message_chunk", "content": text_block(text)})
+        # the daemon's prompt id on the user's message, as the real agent's replays and transcripts carry it
+        user_meta = {"_meta": {"promptId": prompt_id}} if isinstance(prompt_id, str) else {}
+        record.keep({"sessionUpdate": "user_message_chunk", "content": text_block(text), **user_meta})
         record.sent["promptChars"] = len(text)
         with self._prompts_lock:
             self._prompts.setdefault(session_id, set()).add(record)

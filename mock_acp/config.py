@@ -59,6 +59,8 @@ class AgentConfig:
             report without a control file).
         sessions_dir: Folder of the persisted sessions; None means `SESSIONS_DIR_NAME` next to the control
             file (sessions are kept in memory only without a control file).
+        qwen_dir: The daemon's runtime folder (``<HOME>/.qwen``), under which each session's chat record is
+            written where the real agent keeps it (:mod:`mock_acp.transcript`); None writes none.
     """
 
     init_mode: str = "normal"
@@ -72,6 +74,7 @@ class AgentConfig:
     log_file: str | None = None
     report_file: str | None = None
     sessions_dir: str | None = None
+    qwen_dir: str | None = None
 
     def __post_init__(self) -> None:
         """Validate every field.
@@ -83,7 +86,7 @@ class AgentConfig:
             setting.check(getattr(self, setting.name))
         if not isinstance(self.defaults, PromptSettings):
             raise MockSettingsError(f"mock config 'defaults' must be PromptSettings, got {self.defaults!r}")
-        for name in ("control_file", "log_file", "report_file", "sessions_dir"):
+        for name in ("control_file", "log_file", "report_file", "sessions_dir", "qwen_dir"):
             _optional_path(name, getattr(self, name))
 
     def beside_control(self, explicit: str | None, name: str) -> str | None:

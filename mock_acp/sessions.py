@@ -1,5 +1,6 @@
 """The sessions the agent created, kept with their history and persisted so a new agent process (after a daemon
-restart) can restore them; and the answers to ``session/load`` and ``session/resume``. Stdlib only."""
+restart) can restore them; the answers to ``session/load`` and ``session/resume``; and each session's chat
+record, where the daemon looks for a transcript (:mod:`mock_acp.transcript`). Stdlib only."""
 
 from __future__ import annotations
 
@@ -13,25 +14,31 @@ import time
 from typing import Any
 
 from mock_acp.report import Reporter
+from mock_acp.transcript import ChatLog, TranscriptError, json_objects, read_page
 from mock_acp.wire import RESOURCE_NOT_FOUND, Output, log_stderr
 
 LOAD_REPLAY_MODE_META = "qwen.session.loadReplayMode"
 LOAD_REPLAY_META = "qwen.session.loadReplay"
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+SAVE_WAIT_S = 2.0
 
 
 class SessionStore:
     """The sessions the agent created, with their history, persisted so a new agent process can load them.
 
     A session is one file ``<folder>/<sessionId>.jsonl``: a header line ``{"sessionId", "cwd", "createdAt"}``,
-    then one ACP session update per line. Without a folder sessions live in memory only.
+    then one ACP session update per line. Without a folder sessions live in memory only. Each turn written there
+    also goes to the session's chat record (``chats``), the file the daemon's transcript route looks for.
     """
 
-    def __init__(self, folder: str | None, max_updates: int) -> None:
-        """Keep at most `max_updates` updates per session; persist under `folder` (None: memory only)."""
+    def __init__(self, folder: str | None, max_updates: int, chats: ChatLog | None = None) -> None:
+        """Keep at most `max_updates` updates per session; persist under `folder` (None: memory only); write
+        each turn's chat record with `chats` (None: none)."""
         self._folder = folder
         self._max = max_updates
+        self.chats = chats if chats is not None else ChatLog(None)
+        self._cwd: dict[str, str] = {}
         self._history: dict[str, collections.deque[dict[str, Any]]] = {}
         self._unsaved: collections.Counter[str] = collections.Counter()
         # Per session, the remembered turns not yet written, in the order `remember` kept them: a turn whose
@@ -50,6 +57,7 @@ class SessionStore:
         """Record a new session (history empty)."""
         with self._lock:
             self._history[session_id] = collections.deque(maxlen=self._max)
+            self._cwd[session_id] = cwd
         header = {"sessionId": session_id, "cwd": cwd, "createdAt": round(time.time(), 3)}
         self._append(session_id, [header], mode="w")
 
@@ -78,6 +86,9 @@ class SessionStore:
                 _, updates, _ = queue.popleft()
                 if updates:
                     self._append(session_id, updates, mode="a")  # under the lock: one writer, in order
+                    cwd = self._cwd.get(session_id)
+                    if cwd is not None:
+                        self.chats.append_turn(session_id, cwd, updates)
                 written += 1
             if not queue:
                 self._queued.pop(session_id, None)
@@ -136,16 +147,12 @@ class SessionStore:
                 lines = handle.read().splitlines()
         except OSError:
             return None
-        updates: collections.deque[dict[str, Any]] = collections.deque(maxlen=self._max)
-        for line in lines[1:]:
-            try:
-                update = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(update, dict):
-                updates.append(update)
+        header = json_objects(lines[:1])
+        updates = collections.deque(json_objects(lines[1:]), maxlen=self._max)
         with self._lock:
             self._history.setdefault(session_id, updates)
+            if header and isinstance(header[0].get("cwd"), str):
+                self._cwd.setdefault(session_id, header[0]["cwd"])
         return list(updates)
 
 
@@ -183,3 +190,20 @@ def answer_restore(
         meta=meta,
     )
     out.result(msg_id, {"_meta": {LOAD_REPLAY_META: {"v": 1, "updates": history}}} if bulk else {})
+
+
+def answer_transcript(store: SessionStore, out: Output, msg_id: Any, params: dict[str, Any]) -> None:
+    """Answer ``qwen/status/session/transcript`` with a page of the session's chat record (once the session's
+    finished turns are written), or the JSON-RPC error :func:`mock_acp.transcript.read_page` raises."""
+    session_id = str(params.get("sessionId", ""))
+    store.wait_saved(session_id, SAVE_WAIT_S)
+    if store.chats.qwen_dir is None:
+        uri = f"session:{session_id}"
+        out.error(msg_id, RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+        return
+    try:
+        page = read_page(store.chats.qwen_dir, params)
+    except TranscriptError as exc:
+        out.error(msg_id, exc.code, str(exc), exc.data)
+        return
+    out.result(msg_id, page)

@@ -68,6 +68,30 @@ EXT_RESULT_SCHEMAS: dict[str, dict[str, Any]] = {
             "skills": {"type": "array"},
         },
     },
+    "qwen/status/session/transcript": {
+        **_OBJECT,
+        "required": ["v", "sessionId", "events", "hasMore"],
+        "properties": {
+            "v": {"const": 1},
+            "sessionId": {"type": "string", "minLength": 1},
+            "events": {
+                "type": "array",
+                "items": {
+                    **_OBJECT,
+                    "required": ["v", "type", "data"],
+                    "properties": {
+                        "v": {"const": 1},
+                        "type": {"const": "session_update"},
+                        "data": {**_OBJECT, "required": ["sessionUpdate"]},
+                    },
+                },
+            },
+            "hasMore": {"type": "boolean"},
+            "nextCursor": {"type": "string", "minLength": 1},
+            "startTime": {"type": "string"},
+            "lastUpdated": {"type": "string"},
+        },
+    },
     "qwen/status/workspace/resource": {
         **_OBJECT,
         "required": ["rssBytes", "cpuPercent"],

@@ -1310,3 +1310,146 @@ def test_turns_reach_the_session_file_in_the_order_they_were_remembered(tmp_path
     assert [json.loads(line).get("n") for line in lines[1:]] == [1, 2, 3]
     fresh = SessionStore(str(tmp_path), max_updates=100)
     assert [u["n"] for u in fresh.history("s1")] == [1, 2, 3]
+
+
+# --- the chat record and the transcript pages ----------------------------------------------------
+
+
+def chat_config(tmp_path: Path) -> dict[str, Any]:
+    """A config whose agent writes chat records under ``tmp_path/home/.qwen`` (the daemon's HOME)."""
+    return {"control_file": str(tmp_path / "control.json"), "qwen_dir": str(tmp_path / "home" / ".qwen")}
+
+
+def where_the_daemon_looks(tmp_path: Path, sid: str) -> Path:
+    """``<HOME>/.qwen/projects/<cwd, every non-alphanumeric character as "-">/chats/<sid>.jsonl`` (0.24.4)."""
+    project = "".join(c if c.isascii() and c.isalnum() else "-" for c in os.getcwd())
+    return tmp_path / "home" / ".qwen" / "projects" / project / "chats" / f"{sid}.jsonl"
+
+
+def prompt_as_daemon(agent: MockAgentProcess, sid: str, text: str, prompt_id: str) -> int:
+    """A prompt with the daemon's prompt id in ``_meta["qwen-code/invocation"]``, as the daemon sends it."""
+    params = {
+        "sessionId": sid,
+        "prompt": [{"type": "text", "text": text}],
+        "_meta": {"qwen-code/invocation": {"promptId": prompt_id}},
+    }
+    return agent.request("session/prompt", params)
+
+
+def transcript_pages(agent: MockAgentProcess, sid: str, limit: int) -> list[dict]:
+    """Every page of ``qwen/status/session/transcript``, cursor by cursor (at most 50)."""
+    pages: list[dict] = []
+    cursor = None
+    for _ in range(50):
+        params = {"sessionId": sid, "cwd": os.getcwd(), "limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = result_of(agent, agent.request("qwen/status/session/transcript", params))
+        pages.append(page)
+        if not page["hasMore"]:
+            return pages
+        cursor = page["nextCursor"]
+    raise AssertionError("the transcript did not end within 50 pages")
+
+
+def test_each_turn_goes_to_the_chat_record_where_the_daemon_looks(tmp_path: Path, spawn: SpawnFn) -> None:
+    agent = spawn(config=chat_config(tmp_path))
+    sid = agent.start()
+    first = "[[mock chunks=2 tool_calls=2 tool_fail_every=2 tool_output_bytes=8]] one"
+    result_of(agent, prompt_as_daemon(agent, sid, first, "p-1"))
+    result_of(agent, prompt_as_daemon(agent, sid, "two", "p-2"))
+    calls = [u["toolCallId"] for u in agent.updates(sid, "tool_call")]
+    agent.stop()
+    records = [json.loads(line) for line in where_the_daemon_looks(tmp_path, sid).read_text().splitlines()]
+    assert [r["type"] for r in records] == ["user", "assistant", "tool_result", "tool_result", "user", "assistant"]
+    assert all(r["sessionId"] == sid and r["cwd"] == os.getcwd() for r in records)
+    assert records[0]["parentUuid"] is None
+    assert [r["parentUuid"] for r in records[1:]] == [r["uuid"] for r in records[:-1]]
+    assert len({r["uuid"] for r in records}) == len(records)
+    assert [(r["daemonPromptId"], r["message"]["parts"]) for r in (records[0], records[4])] == [
+        ("p-1", [{"text": first}]),
+        ("p-2", [{"text": "two"}]),
+    ]
+    parts = records[1]["message"]["parts"]
+    assert parts[0] == {"text": "chunk-0chunk-1"} and [p["functionCall"]["id"] for p in parts[1:]] == calls
+    results = [(r["toolCallResult"]["callId"], r["toolCallResult"]["status"]) for r in records[2:4]]
+    assert results == [(calls[0], "success"), (calls[1], "error")]
+    assert records[5]["message"]["parts"] == [{"text": "chunk-0chunk-1chunk-2"}]
+
+
+def test_the_transcript_pages_the_chat_record_in_a_new_agent_process(
+    tmp_path: Path, spawn: SpawnFn, acp_validator: AcpValidator
+) -> None:
+    first = spawn(config=chat_config(tmp_path))
+    sid = first.start()
+    for number, text in enumerate(("one", "[[mock chunks=1]] two", "three"), start=1):
+        result_of(first, prompt_as_daemon(first, sid, text, f"p-{number}"))
+    first.stop()
+    second = spawn(config=chat_config(tmp_path))
+    second.initialize()
+    pages = transcript_pages(second, sid, limit=2)
+    assert [len(p["events"]) for p in pages] == [2, 2, 2] and all(p["sessionId"] == sid for p in pages)
+    updates = [e["data"] for p in pages for e in p["events"]]
+    for update in updates:
+        acp_validator.definition("SessionUpdate").validate(update)
+    users = [(u["content"]["text"], u["_meta"]["promptId"]) for u in updates if "user" in u["sessionUpdate"]]
+    assert users == [("one", "p-1"), ("[[mock chunks=1]] two", "p-2"), ("three", "p-3")]
+    agents = [u["content"]["text"] for u in updates if u["sessionUpdate"] == "agent_message_chunk"]
+    assert agents == ["chunk-0chunk-1chunk-2", "chunk-0", "chunk-0chunk-1chunk-2"]
+    # a turn of the new process continues the chain after the last record the first one wrote
+    assert load(second, sid)["result"] == {}
+    result_of(second, prompt_as_daemon(second, sid, "four", "p-4"))
+    assert [len(p["events"]) for p in transcript_pages(second, sid, limit=500)] == [8]
+    records = [json.loads(line) for line in where_the_daemon_looks(tmp_path, sid).read_text().splitlines()]
+    assert records[6]["parentUuid"] == records[5]["uuid"] and records[6]["daemonPromptId"] == "p-4"
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"sessionId": "7d0b8e1c-0000-4000-8000-000000000000"}, -32002),
+        ({"cursor": "not-a-cursor"}, -32602),
+        ({"direction": "backward"}, -32602),
+        ({"limit": 0}, -32602),
+        ({"limit": 501}, -32602),
+    ],
+    ids=["unknown-session", "bad-cursor", "backward", "limit-0", "limit-501"],
+)
+def test_a_transcript_request_the_mock_cannot_answer_gets_an_error(
+    tmp_path: Path, spawn: SpawnFn, params: dict[str, Any], code: int
+) -> None:
+    agent = spawn(config=chat_config(tmp_path))
+    sid = agent.start()
+    result_of(agent, prompt_as_daemon(agent, sid, "one", "p-1"))
+    reply = agent.call("qwen/status/session/transcript", {"sessionId": sid, "cwd": os.getcwd(), **params})
+    assert reply["error"]["code"] == code
+    if code == -32002:
+        assert reply["error"]["data"] == {"uri": f"session:{params['sessionId']}"}
+
+
+def test_without_a_qwen_dir_no_chat_record_is_written(tmp_path: Path, spawn: SpawnFn) -> None:
+    agent = spawn(config={"control_file": str(tmp_path / "control.json")})
+    sid = agent.start()
+    result_of(agent, prompt_as_daemon(agent, sid, "one", "p-1"))
+    reply = agent.call("qwen/status/session/transcript", {"sessionId": sid, "cwd": os.getcwd()})
+    agent.stop()
+    assert reply["error"]["code"] == -32002
+    project = "".join(c if c.isascii() and c.isalnum() else "-" for c in os.getcwd())
+    assert not (Path.home() / ".qwen" / "projects" / project / "chats" / f"{sid}.jsonl").exists()
+    assert not list(tmp_path.rglob("chats"))
+
+
+def test_chat_records_keep_the_order_the_turns_were_played_in(tmp_path: Path) -> None:
+    # A later turn's persist can run first (its answer went out first): the chat record must still hold the
+    # turns in the order the session played them, or the transcript shows them out of order.
+    from mock_acp.sessions import SessionStore
+    from mock_acp.transcript import ChatLog, read_records
+
+    sid = "0f6c3a1e-1111-4222-8333-444455556666"
+    store = SessionStore(str(tmp_path / "sessions"), 100, ChatLog(str(tmp_path / "qwen")))
+    store.create(sid, "/w")
+    turns = [[{"sessionUpdate": "user_message_chunk", "content": {"type": "text", "text": t}}] for t in ("a", "b")]
+    first, second = (store.remember(sid, turn) for turn in turns)
+    store.persist(sid, second)
+    store.persist(sid, first)
+    records = read_records(str(tmp_path / "qwen" / "projects" / "-w" / "chats" / f"{sid}.jsonl"))
+    assert [r["message"]["parts"][0]["text"] for r in records] == ["a", "b"]
+    assert records[1]["parentUuid"] == records[0]["uuid"]

@@ -113,6 +113,7 @@ def agent_env(
         "defaults": settings,
         "control_file": str(control),
         "log_file": str(home / "mock-acp" / "agent.log"),
+        "qwen_dir": str(home / ".qwen"),
     }
     config_path = home / "mock-acp" / "config.json"
     files = {"mock-acp/config.json": json.dumps(config, indent=2) + "\n", "mock-acp/control.json": "{}\n"}

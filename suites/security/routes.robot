@@ -133,11 +133,12 @@ GET /session/{session}/supported-commands    500 Method not found
 GET /session/{session}/tasks    500 Method not found
 POST /session/{session}/tasks/{taskId}/cancel    400    {}
 POST /session/{session}/tasks/{taskId}/workflow-action    400    {}
-GET /session/{session}/transcript    404 session_not_found
-GET /session/{session}/turn-index    404 session_not_found
+# From here on {session} has a chat record (the mock writes it from the prompt of POST /session/{session}/prompt)
+GET /session/{session}/transcript    200
+GET /session/{session}/turn-index    500 Method not found
 GET /session/{session}/turns/current    200
 GET /session/{session}/turns/{promptId}    500 Method not found
-POST /session/{session}/worktree-reset    404 session_not_found    {}
+POST /session/{session}/worktree-reset    409 worktree_reset_unsupported    {}
 POST /session/{unknownSession}/detach    204    {}
 DELETE /session/{unknownSession}    404 session_not_found
 
@@ -479,12 +480,12 @@ POST /workspaces/{workspace}/session-groups    400 invalid_group_name    {}
 PATCH /workspaces/{workspace}/session-groups/{groupId}    404 group_not_found    {}
 DELETE /workspaces/{workspace}/session-groups/{groupId}    200
 GET /workspaces/{workspace}/session-info    200
-GET /workspaces/{workspace}/session/{session}/archive/export    404 session_not_found
-GET /workspaces/{workspace}/session/{session}/export    404 session_not_found
+GET /workspaces/{workspace}/session/{session}/archive/export    409 session_not_archived
+GET /workspaces/{workspace}/session/{session}/export    200
 PATCH /workspaces/{workspace}/session/{session}/metadata    400 invalid_metadata    {}
 PATCH /workspaces/{workspace}/session/{session}/organization    200    {}
-GET /workspaces/{workspace}/session/{session}/transcript    404 session_not_found
-GET /workspaces/{workspace}/session/{session}/turn-index    404 session_not_found
+GET /workspaces/{workspace}/session/{session}/transcript    200
+GET /workspaces/{workspace}/session/{session}/turn-index    200
 GET /workspaces/{workspace}/sessions    200
 POST /workspaces/{workspace}/sessions/archive    400 invalid_request    {}
 POST /workspaces/{workspace}/sessions/delete    400 invalid_request    {}
