@@ -18,8 +18,8 @@ from keywords.traffic.restore.mid_turn import MidTurnRestore, marker_problems
 from keywords.traffic.restore.replayed_turns import agent_text, replay_turns
 from keywords.traffic.restore.restore_call import RestoreResult, restore, restore_body
 from keywords.traffic.restore.seen_turns import prompt_text
-from keywords.traffic.restore.transcript import read_transcript
-from keywords.traffic.restore.turn_check import SeenTurn, check_restores, compare_turns
+from keywords.traffic.restore.transcript import Transcript, read_transcript
+from keywords.traffic.restore.turn_check import SeenTurn, check_restores, check_transcripts, compare_turns
 
 SID = "0f6c3a1e-1111-4222-8333-444455556666"
 
@@ -262,6 +262,18 @@ def recorded_turn(user: str, agent: str, prompt_id: str | None) -> list[dict]:
     return [recorded("user_message_chunk", user, prompt_id), recorded("agent_message_chunk", agent)]
 
 
+def transcript_of(*pages: list[dict], session_id: str = SID) -> Transcript:
+    """The transcript ``read_transcript`` reads from these pages (one cursor a page)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        index = int(request.url.params.get("cursor") or 0)
+        more = index + 1 < len(pages)
+        body = {"v": 1, "sessionId": session_id, "events": pages[index], "hasMore": more}
+        return httpx.Response(200, json={**body, **({"nextCursor": str(index + 1)} if more else {})})
+
+    return read_transcript(fake_client(handler), session_id, limit=2)
+
+
 def test_transcript_events_hold_the_update_itself_and_the_user_message_holds_the_prompt_id():
     # The shape of GET /session/:id/transcript (0.24.4, real agent and mock alike): data is the update, not
     # {sessionId, update}; the daemon's prompt id is _meta.promptId of the user message.
@@ -269,6 +281,47 @@ def test_transcript_events_hold_the_update_itself_and_the_user_message_holds_the
     turns = replay_turns(events)
     assert [(t.user_text, t.agent_text, t.prompt_ids) for t in turns] == [("one", "ok", ("p1",)), ("two", "k", ("p2",))]
     assert agent_text(events[1]) == "ok" and agent_text(events[0]) == ""
+
+
+def test_every_completed_turn_is_in_the_transcript_in_order_over_its_pages():
+    transcript = transcript_of(
+        recorded_turn("old", "x", "p0") + recorded_turn("u1", "ab", "p1"), recorded_turn("u2", "c", "p2")
+    )
+    check = check_transcripts([seen("p1", "u1", "ab"), seen("p2", "u2", "c")], [transcript])
+    assert (check.expected, check.matched, check.problems) == (2, 2, [])
+    figures = figures_of(check)
+    assert figures["read"] == 1 and figures["pages"] == 2 and figures["turns"] == 3
+    assert figures["events"] == 6 and figures["page"]["count"] == 2
+    assert check.line().startswith("transcripts of 1 sessions: 2/2 turns intact; 2 pages")
+
+
+@pytest.mark.parametrize(
+    ("pages", "expected"),
+    [
+        ([recorded_turn("u1", "ab", "p1")], "its user text 'u2' is not in the transcript"),
+        ([recorded_turn("u2", "c", "p2"), recorded_turn("u1", "ab", "p1")], "before the turn seen before it"),
+        ([recorded_turn("u1", "ab", "p1") + recorded_turn("u2", "cc", "p2")], "agent text of 2 characters"),
+        ([recorded_turn("u1", "ab", "p1") + recorded_turn("u2", "c", "p9")], "prompt id p9 instead of p2"),
+        ([recorded_turn("u1", "ab", "p1") + recorded_turn("u2", "c", None)], "its user message has no prompt id"),
+        ([recorded_turn("u1", "ab", "p1") + recorded_turn("u2", "c", "p2") * 2], "in the transcript 2 times"),
+    ],
+    ids=["missing", "out-of-order", "text-differs", "other-prompt-id", "no-prompt-id", "twice"],
+)
+def test_a_turn_not_in_the_transcript_as_the_stream_showed_it_is_named(pages, expected):
+    check = check_transcripts([seen("p1", "u1", "ab"), seen("p2", "u2", "c")], [transcript_of(*pages)])
+    assert check.matched < check.expected == 2
+    assert any(expected in problem for problem in check.problems), check.problems
+
+
+def test_a_transcript_that_is_not_there_is_a_problem_and_loses_its_turns():
+    def handler(_request):
+        return httpx.Response(404, json={"error": "No session", "code": "session_not_found"})
+
+    missing = read_transcript(fake_client(handler), SID)
+    check = check_transcripts([seen("p1", "u1", "ab")], [missing])
+    assert (check.expected, check.matched) == (1, 0)
+    assert check.problems[0].startswith(f"session {SID}: transcript 404 session_not_found")
+    assert figures_of(check)["read"] == 0 and check.where == "in the transcripts"
 
 
 # -- the journal marker and the scenario results -------------------------------------------------------------

@@ -10,6 +10,7 @@ from keywords import checks
 from keywords.checks import Duration
 from keywords.components.daemon_component import DaemonComponent
 from keywords.context import RunningDaemon
+from keywords.errors import HarnessConfigError
 from keywords.fakes import mock_control, mock_report
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.restore import (
@@ -27,7 +28,7 @@ from keywords.traffic.restore.mid_turn import MidTurnRestore
 from keywords.traffic.restore.restore_call import RestoreResult
 from keywords.traffic.restore.seen_turns import SeenTurns
 from keywords.traffic.restore.transcript import Transcript
-from keywords.traffic.restore.turn_check import RestoreCheck
+from keywords.traffic.restore.turn_check import RestoreCheck, TranscriptCheck
 from mock_acp.report import read_report
 
 ReplayMode = Literal["full", "summary"]
@@ -115,11 +116,16 @@ class RestoreKeywords(DaemonComponent):
             limit: Events a page (1 to 500; the daemon's default is 100).
             max_pages: At most this many pages (1 to 10000).
 
+        The daemon answers from the agent's chat record of the session (``<HOME>/.qwen/projects/<workspace>/chats/
+        <sessionId>.jsonl``, which the real agent and the mock write from the session's first turn on): it checks
+        the file, then asks the agent for each page (``limit`` records a page).
+
         Returns:
-            ``Transcript``: ``session_id``, ``status`` (int; 404 when the daemon finds no transcript of the
-            session), ``code`` and ``error`` (str or None), ``pages`` (int), ``page_sizes`` (tuple of int),
-            ``events`` (list of dicts), ``complete`` (bool: the last page said no more), ``page_ms`` (tuple of
-            float), ``turns`` (list of ``ReplayTurn``); ``figures()`` and ``line()``.
+            ``Transcript``: ``session_id``, ``status`` (int; 404 ``session_not_found`` when the daemon finds no
+            chat record of the session), ``code`` and ``error`` (str or None), ``pages`` (int), ``page_sizes``
+            (tuple of int: events a page), ``events`` (list of dicts), ``complete`` (bool: the last page said no
+            more), ``page_ms`` (tuple of float), ``turns`` (list of ``ReplayTurn``: ``user_text``,
+            ``agent_text``, ``updates``, ``kinds``, ``prompt_ids``, ``ended``); ``figures()`` and ``line()``.
 
         Example:
             | ${transcript}= | Read Transcript | ${sid} | limit=50 |
@@ -190,12 +196,45 @@ class RestoreKeywords(DaemonComponent):
         check = turn_check.check_restores(seen.turns, results, action)
         return self.reported(check)
 
-    @keyword(tags=("restore", "assertion"))
-    def restored_turns_should_match(self, check: RestoreCheck) -> None:
-        """Fail unless every session was restored and every completed turn came back intact.
+    @keyword(tags=("restore", "transcript"))
+    def compare_transcripts(self, seen: SeenTurns, transcripts: list[Transcript]) -> TranscriptCheck:
+        """Compare each session's transcript with what its stream showed, turn by turn.
+
+        Every completed turn must be in its session's transcript once, in order, with the same user text, the
+        same agent text and its prompt id on the user's message (the agent records the daemon's prompt id).
 
         Args:
-            check: From `Restore And Compare` (or the ``check`` of `Run Crash Durability`).
+            seen: From `Run Remembered Turns`.
+            transcripts: From `Read Transcript`, one per session of ``seen`` (any order; a session without one
+                is not compared).
+
+        Returns:
+            ``TranscriptCheck``: ``transcripts`` (tuple of ``Transcript``), ``comparisons`` (one
+            ``TurnComparison`` a session: ``session_id``, ``expected``, ``matched``, ``lost``, ``problems``,
+            ``replay_turns`` (turns in the transcript), ``ledger_checked`` (False), ``in_flight``,
+            ``in_flight_completed``, ``in_flight_replayed``), ``expected`` and ``matched`` (int), ``problems``
+            (list of str: mismatches, and transcripts not read to their end), ``where`` (str);
+            ``figures()`` and ``line()``.
+
+        Example:
+            | ${transcript}= | Read Transcript | ${sid} | limit=3 |
+            | ${check}= | Compare Transcripts | ${seen} | ${{[$transcript]}} |
+            | Restored Turns Should Match | ${check} |
+        """
+        if not isinstance(transcripts, (list, tuple)) or not all(isinstance(t, Transcript) for t in transcripts):
+            raise HarnessConfigError(
+                f"transcripts must be a list of what Read Transcript returned, got {type(transcripts).__name__}."
+            )
+        check = turn_check.check_transcripts(seen.turns, transcripts)
+        return self.reported(check)
+
+    @keyword(tags=("restore", "assertion"))
+    def restored_turns_should_match(self, check: RestoreCheck | TranscriptCheck) -> None:
+        """Fail unless every session was restored (or its transcript read) and every completed turn came back
+        intact.
+
+        Args:
+            check: From `Restore And Compare`, `Compare Transcripts` (or the ``check`` of `Run Crash Durability`).
 
         Example:
             | Restored Turns Should Match | ${check} |
@@ -204,7 +243,7 @@ class RestoreKeywords(DaemonComponent):
         if problems:
             shown = "\n- ".join(problems[:20])
             raise AssertionError(
-                f"Every turn completed before should come back after the {check.action}, but "
+                f"Every turn completed before should come back {check.where}, but "
                 f"{check.expected - check.matched} of {check.expected} did not: {problems[0]}\n- {shown}"
             )
 

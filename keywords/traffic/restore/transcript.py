@@ -1,5 +1,5 @@
-"""Every page of ``GET /session/:id/transcript`` (404 ``session_not_found`` when the agent keeps none the daemon
-can find), read cursor by cursor, bounded.
+"""Every page of ``GET /session/:id/transcript`` (404 ``session_not_found`` when the daemon finds no chat record
+of the session), read cursor by cursor, bounded.
 
 Nothing here imports Robot Framework.
 """
@@ -26,8 +26,8 @@ class Transcript:
 
     Attributes:
         session_id: The session.
-        status: Status of the last page read (200; 404 ``session_not_found`` when the daemon finds no
-            transcript); 0 when a request failed in transport.
+        status: Status of the last page read (200; 404 ``session_not_found`` when the daemon finds no chat
+            record of the session); 0 when a request failed in transport.
         code: The daemon's ``code`` of an error answer.
         error: Its ``error`` text, or the transport error.
         pages: Pages read with 200.

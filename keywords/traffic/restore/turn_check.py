@@ -1,5 +1,5 @@
 """What the streams showed of each turn before a restart or a kill, compared turn by turn (prompt ids, the
-user's text, the agent's text) with what a restore gave back.
+user's text, the agent's text) with what a restore gave back, or with a session's transcript.
 
 Nothing here imports Robot Framework.
 """
@@ -12,7 +12,9 @@ from typing import Any
 
 from keywords.measure.metrics import summarize
 from keywords.reporting.figures import shown
+from keywords.traffic.restore.replayed_turns import ReplayTurn
 from keywords.traffic.restore.restore_call import RestoreResult
+from keywords.traffic.restore.transcript import Transcript
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,17 @@ class SeenTurn:
 
 @dataclass(frozen=True)
 class TurnComparison:
-    """The completed turns the streams showed for one session, checked turn by turn against a restore.
+    """The completed turns the streams showed for one session, checked turn by turn against a restore's replay
+    or the session's transcript.
 
     Attributes:
         session_id: The session.
         expected: Turns completed before (the streams showed their ``turn_complete``).
         matched: Those found once in the replay, in order, with the same user text and agent text (and, where
-            the daemon's ledger answered, its prompt id recorded ``completed``).
+            the daemon's ledger answered, its prompt id recorded ``completed``; in a transcript, with its prompt
+            id on the user's message).
         problems: One text per turn that did not match (what was expected, what came back).
-        replay_turns: Turns in the replay.
+        replay_turns: Turns in the replay (or the transcript).
         ledger_checked: The answer carried the daemon's ledger (``promptTerminals``), so prompt ids were compared.
         in_flight: Turns in flight when the streams ended (no end read).
         in_flight_completed: Of those, turns the daemon's ledger records as completed.
@@ -80,20 +84,45 @@ def compare_turns(seen: Sequence[SeenTurn], restored: RestoreResult) -> TurnComp
 
     Each completed turn is looked up in the replay by its user text (every prompt of a run is unique); it must
     be there once, after the turn before it, with the same agent text. When the answer carries prompt ids
-    (``promptId`` on a live session's envelopes, or the ledger's ``promptTerminals`` after an agent restore) the
-    turn's prompt id must be there too, recorded as completed. Turns the session had before the ones seen are
-    allowed. Turns in flight are not judged: they are counted, with what the ledger and the replay say of them.
+    (``promptId`` on a live session's envelopes, ``_meta.promptId`` on a user message the agent recorded, or the
+    ledger's ``promptTerminals`` after an agent restore) the turn's prompt id must be there too, recorded as
+    completed. Turns the session had before the ones seen are allowed. Turns in flight are not judged: they are
+    counted, with what the ledger and the replay say of them.
     """
-    session_id = seen[0].session_id if seen else restored.session_id
+    ledger = "promptTerminals" in restored.body_keys
+    recorded = {str(r.get("promptId")) for r in restored.prompt_terminals}
+    return _compare(
+        seen,
+        restored.turns,
+        seen[0].session_id if seen else restored.session_id,
+        ledger=(set(restored.terminal_ids("completed")), recorded) if ledger else None,
+    )
+
+
+def compare_transcript(seen: Sequence[SeenTurn], transcript: Transcript) -> TurnComparison:
+    """Compare the turns the streams showed for one session with its transcript, as :func:`compare_turns` does
+    with a replay, and each turn's prompt id must be the ``_meta.promptId`` of its user message (the agent
+    records the daemon's prompt id with the prompt)."""
+    return _compare(seen, transcript.turns, transcript.session_id, ids_required=True, source="transcript")
+
+
+def _compare(
+    seen: Sequence[SeenTurn],
+    turns: Sequence[ReplayTurn],
+    session_id: str,
+    *,
+    ledger: tuple[set[str], set[str]] | None = None,
+    ids_required: bool = False,
+    source: str = "replay",
+) -> TurnComparison:
+    """The comparison of :func:`compare_turns`: ``ledger`` is (prompt ids recorded completed, all recorded);
+    ``source`` names the turns' origin in the problems."""
     done = [t for t in seen if t.completed]
     flying = [t for t in seen if not t.completed]
-    turns = restored.turns
     positions: dict[str, list[int]] = {}
     for turn in turns:
         positions.setdefault(turn.user_text, []).append(turn.index)
-    ledger = "promptTerminals" in restored.body_keys
-    completed_ids = set(restored.terminal_ids("completed"))
-    recorded_ids = {str(r.get("promptId")) for r in restored.prompt_terminals}
+    completed_ids, recorded_ids = ledger or (set(), set())
     problems: list[str] = []
     matched = 0
     previous = -1
@@ -101,18 +130,20 @@ def compare_turns(seen: Sequence[SeenTurn], restored: RestoreResult) -> TurnComp
         found = positions.get(want.prompt_text, [])
         why = []
         if not found:
-            why.append(f"its user text {want.prompt_text[:60]!r} is not in the replay of {len(turns)} turns")
+            why.append(f"its user text {want.prompt_text[:60]!r} is not in the {source} of {len(turns)} turns")
         else:
             got = turns[found[0]]
             if len(found) > 1:
-                why.append(f"it is in the replay {len(found)} times")
+                why.append(f"it is in the {source} {len(found)} times")
             if got.index <= previous:
-                why.append(f"it is turn {got.index + 1} of the replay, before the turn seen before it")
+                why.append(f"it is turn {got.index + 1} of the {source}, before the turn seen before it")
             previous = max(previous, got.index)
             if got.agent_text != want.agent_text:
                 why.append(f"agent text of {len(got.agent_text)} characters instead of {len(want.agent_text)}")
             if got.prompt_ids and want.prompt_id not in got.prompt_ids:
                 why.append(f"prompt id {got.prompt_ids[0]} instead of {want.prompt_id}")
+            elif ids_required and not got.prompt_ids:
+                why.append("its user message has no prompt id")
         if ledger and want.prompt_id not in completed_ids:
             state = "another state" if want.prompt_id in recorded_ids else "no record"
             why.append(f"the daemon's ledger has {state} for prompt {want.prompt_id}")
@@ -126,15 +157,34 @@ def compare_turns(seen: Sequence[SeenTurn], restored: RestoreResult) -> TurnComp
         matched=matched,
         problems=tuple(problems),
         replay_turns=len(turns),
-        ledger_checked=ledger,
+        ledger_checked=ledger is not None,
         in_flight=len(flying),
         in_flight_completed=sum(1 for t in flying if t.prompt_id in completed_ids),
         in_flight_replayed=sum(1 for t in flying if t.prompt_text in positions),
     )
 
 
+class _Compared:
+    """What a check of several sessions adds up from its ``comparisons`` (one :class:`TurnComparison` each)."""
+
+    comparisons: tuple[TurnComparison, ...]
+
+    @property
+    def expected(self) -> int:
+        """Turns completed before, over all sessions."""
+        return sum(c.expected for c in self.comparisons)
+
+    @property
+    def matched(self) -> int:
+        """Of those, turns that came back intact."""
+        return sum(c.matched for c in self.comparisons)
+
+    def _mismatches(self) -> list[str]:
+        return [f"session {c.session_id}: {p}" for c in self.comparisons for p in c.problems]
+
+
 @dataclass(frozen=True)
-class RestoreCheck:
+class RestoreCheck(_Compared):
     """Sessions restored after their turns were seen, compared turn by turn.
 
     Attributes:
@@ -148,22 +198,14 @@ class RestoreCheck:
     comparisons: tuple[TurnComparison, ...]
 
     @property
-    def expected(self) -> int:
-        """Turns completed before, over all sessions."""
-        return sum(c.expected for c in self.comparisons)
-
-    @property
-    def matched(self) -> int:
-        """Of those, turns that came back intact."""
-        return sum(c.matched for c in self.comparisons)
+    def where(self) -> str:
+        """Where the turns should have come back, for a failure message: ``after the load``."""
+        return f"after the {self.action}"
 
     @property
     def problems(self) -> list[str]:
         """Every mismatch and every failed restore, one text each."""
-        found = [f"session {r.session_id}: {r.line()}" for r in self.results if not r.ok]
-        for comparison in self.comparisons:
-            found += [f"session {comparison.session_id}: {p}" for p in comparison.problems]
-        return found
+        return [f"session {r.session_id}: {r.line()}" for r in self.results if not r.ok] + self._mismatches()
 
     def figures(self) -> dict[str, Any]:
         """``sessions``, ``restored``, ``turnsBefore``, ``turnsMatched``, ``turnsLost``, ``replayTurns``,
@@ -189,10 +231,73 @@ class RestoreCheck:
         )
 
 
-def check_restores(seen: Sequence[SeenTurn], results: Sequence[RestoreResult], action: str) -> RestoreCheck:
-    """Compare each restore with the turns seen on its session (sessions in the order of ``results``)."""
+@dataclass(frozen=True)
+class TranscriptCheck(_Compared):
+    """Sessions' transcripts (every page) compared turn by turn with what the streams showed.
+
+    Attributes:
+        transcripts: One transcript per session, in the order of the sessions.
+        comparisons: One comparison per session, in the same order.
+    """
+
+    transcripts: tuple[Transcript, ...]
+    comparisons: tuple[TurnComparison, ...]
+
+    @property
+    def where(self) -> str:
+        """Where the turns should have come back, for a failure message."""
+        return "in the transcripts"
+
+    @property
+    def problems(self) -> list[str]:
+        """Every mismatch and every transcript not read to its end, one text each."""
+        unread = [f"session {t.session_id}: {t.line()}" for t in self.transcripts if t.status != 200 or not t.complete]
+        return unread + self._mismatches()
+
+    def figures(self) -> dict[str, Any]:
+        """``sessions``, ``read`` (transcripts read with 200 to their last page), ``turnsBefore``, ``turnsMatched``,
+        ``turnsLost``, ``turns`` (in the transcripts), ``pages``, ``events`` and ``page`` (latency summary of every
+        page, ms)."""
+        times = [ms for t in self.transcripts for ms in t.page_ms]
+        return {
+            "sessions": len(self.transcripts),
+            "read": sum(1 for t in self.transcripts if t.status == 200 and t.complete),
+            "turnsBefore": self.expected,
+            "turnsMatched": self.matched,
+            "turnsLost": self.expected - self.matched,
+            "turns": sum(c.replay_turns for c in self.comparisons),
+            "pages": sum(t.pages for t in self.transcripts),
+            "events": sum(len(t.events) for t in self.transcripts),
+            "page": summarize(times).to_dict() if times else None,
+        }
+
+    def line(self) -> str:
+        """``transcripts of 3 sessions: 12/12 turns intact; 9 pages, page p50 4.2 ms``."""
+        times = [ms for t in self.transcripts for ms in t.page_ms]
+        p50 = shown(summarize(times).p50 if times else None, ".1f", " ms")
+        pages = sum(t.pages for t in self.transcripts)
+        return (
+            f"transcripts of {len(self.transcripts)} sessions: {self.matched}/{self.expected} turns intact; "
+            f"{pages} pages, page p50 {p50}"
+        )
+
+
+def _by_session(seen: Sequence[SeenTurn]) -> dict[str, list[SeenTurn]]:
     by_session: dict[str, list[SeenTurn]] = {}
     for turn in seen:
         by_session.setdefault(turn.session_id, []).append(turn)
+    return by_session
+
+
+def check_restores(seen: Sequence[SeenTurn], results: Sequence[RestoreResult], action: str) -> RestoreCheck:
+    """Compare each restore with the turns seen on its session (sessions in the order of ``results``)."""
+    by_session = _by_session(seen)
     comparisons = tuple(compare_turns(by_session.get(r.session_id, []), r) for r in results)
     return RestoreCheck(action, tuple(results), comparisons)
+
+
+def check_transcripts(seen: Sequence[SeenTurn], transcripts: Sequence[Transcript]) -> TranscriptCheck:
+    """Compare each transcript with the turns seen on its session (sessions in the order of ``transcripts``)."""
+    by_session = _by_session(seen)
+    comparisons = tuple(compare_transcript(by_session.get(t.session_id, []), t) for t in transcripts)
+    return TranscriptCheck(tuple(transcripts), comparisons)
