@@ -132,3 +132,28 @@ def test_a_failed_step_leaves_its_metrics_out_of_that_run():
     probe.step("session creates", lambda: pytest.fail("a failed step is not tried again"))
     assert run.values["sessionCreateMs"] is None and "sessionCreateMs" not in probe._samples
     assert run.problems == ["session creates: RuntimeError: 503 session_limit_exceeded"]
+
+
+def test_should_pass_names_the_failed_metrics_the_run_problems_and_both_builds(monkeypatch, tmp_path):
+    from keywords.components.daemon_keywords import DaemonKeywords
+    from keywords.components.perf_gate_keywords import PerfGateKeywords
+    from keywords.context import HarnessContext
+
+    def fake_pair(position, first, start, stop, plan):
+        ref = GateRun("reference", position, {m: 10.0 for m in perf_gate.METRIC_NAMES})
+        cand = GateRun("candidate", position, {m: 10.0 * (1.3 + 0.01 * position) for m in perf_gate.METRIC_NAMES})
+        if position == 1:
+            cand.problems.append("prompts: RuntimeError: 503 prompt_queue_full")
+        return ref, cand
+
+    monkeypatch.setattr(perf_gate, "measure_pair", fake_pair)
+    tol = perf_gate.load_tolerances(_tolerance_file(tmp_path))
+    ctx = HarnessContext()
+    keywords = PerfGateKeywords(ctx, DaemonKeywords(ctx))
+    slower = perf_gate.run_gate(None, None, reference="r", candidate="c", same_build=False, tolerances=tol, blocks=2)
+    with pytest.raises(AssertionError) as caught:
+        keywords.performance_gate_should_pass(slower)
+    text = str(caught.value)
+    assert text.startswith("The candidate build is slower, bigger or leakier than the reference on ")
+    assert "Run problems: run 2 (candidate): prompts: RuntimeError: 503 prompt_queue_full." in text
+    assert text.endswith("Reference: r; candidate: c.")

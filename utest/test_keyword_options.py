@@ -146,6 +146,18 @@ def test_an_assertion_fails_with_every_problem_it_found_and_passes_with_none():
         fail_on(["gap at 2"], "Not continuous:")
 
 
+def test_collected_sentences_fail_with_the_first_ten_run_problems_and_the_context():
+    from keywords.components.component import fail_with
+
+    fail_with([], problems=["ignored without a sentence"], context="A against B.")
+    problems = [f"run {i}: boom" for i in range(12)]
+    with pytest.raises(AssertionError) as caught:
+        fail_with(["The gate should pass, but 1 metric failed."], problems=problems, context="A against B.")
+    text = str(caught.value)
+    assert text.startswith("The gate should pass, but 1 metric failed. Run problems: run 0: boom; ")
+    assert "run 9: boom." in text and "run 10" not in text and text.endswith(" A against B.")
+
+
 def test_a_measuring_keyword_logs_its_result_line_and_returns_the_result(monkeypatch):
     from keywords.components import component
 

@@ -71,6 +71,19 @@ def fail_on(problems: Sequence[str], lead: str, detail: str = "") -> None:
         raise AssertionError(f"{lead} {'; '.join(problems)}" + (f" ({detail})" if detail else "") + ".")
 
 
+def fail_with(parts: Sequence[str], *, problems: Sequence[str] = (), context: str = "") -> None:
+    """Fail with the sentences an assertion collected, then the run's problems (the first 10) and what was
+    compared (``context``); nothing when no sentence was collected."""
+    if not parts:
+        return
+    text = list(parts)
+    if problems:
+        text.append("Run problems: " + "; ".join(problems[:10]) + ".")
+    if context:
+        text.append(context)
+    raise AssertionError(" ".join(text))
+
+
 ARGS_INDENT = 12  # an Args: item of a keyword method's docstring
 
 

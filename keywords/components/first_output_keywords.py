@@ -8,7 +8,7 @@ from typing import Literal
 from robotlibcore import keyword
 
 from keywords.checks import seconds
-from keywords.components.component import html_table
+from keywords.components.component import fail_with, html_table
 from keywords.components.daemon_component import DaemonComponent
 from keywords.errors import HarnessConfigError
 from keywords.fakes.provider import FakeProvider
@@ -180,12 +180,8 @@ class FirstOutputKeywords(DaemonComponent):
                 f"Every recorded run must measure every required stage, but {len(result.missing)} were not "
                 f"measured: {'; '.join(result.missing[:12])}."
             )
-        if not parts:
-            return
-        if result.problems:
-            parts.append("Run problems: " + "; ".join(result.problems[:10]) + ".")
-        parts.append(f"Control: {result.control}; candidate: {result.candidate}; dwell {result.dwell_ms} ms.")
-        raise AssertionError(" ".join(parts))
+        context = f"Control: {result.control}; candidate: {result.candidate}; dwell {result.dwell_ms} ms."
+        fail_with(parts, problems=result.problems, context=context)
 
 
 def _table(result: FirstOutputResult) -> str:

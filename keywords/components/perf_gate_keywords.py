@@ -6,7 +6,7 @@ from pathlib import Path
 
 from robotlibcore import keyword
 
-from keywords.components.component import html_table
+from keywords.components.component import fail_with, html_table
 from keywords.components.daemon_component import DaemonComponent
 from keywords.errors import HarnessConfigError
 from keywords.measure.pair_probe import PairPlan
@@ -139,10 +139,7 @@ class PerfGateKeywords(DaemonComponent):
                 + "; ".join(e.line() for e in gate.unmeasured)
                 + "."
             )
-        if gate.problems:
-            parts.append("Run problems: " + "; ".join(gate.problems[:10]))
-        parts.append(f"Reference: {gate.reference}; candidate: {gate.candidate}.")
-        raise AssertionError(" ".join(parts))
+        fail_with(parts, problems=gate.problems, context=f"Reference: {gate.reference}; candidate: {gate.candidate}.")
 
 
 def _html_table(gate: GateResult) -> str:
