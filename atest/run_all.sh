@@ -27,7 +27,7 @@ step "pytest: unit tests (utest, in the background) and the harness's own accept
 # The unit tests start no daemon and the acceptance tests mostly wait on daemons: on two cores they overlap.
 "$BIN/pytest" -q -p no:cacheprovider utest > "$OUT/utest.txt" 2>&1 &
 utest_pid=$!
-"$BIN/pytest" -q --durations=15 atest || fail "pytest atest" $?
+"$BIN/pytest" -q --durations=15 atest 2>&1 | tee "$OUT/atest.txt" || fail "pytest atest" "${PIPESTATUS[0]}"
 utest_status=0
 wait "$utest_pid" || utest_status=$?
 cat "$OUT/utest.txt"
@@ -75,6 +75,8 @@ PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --processes 2 --outputdir "$OUT/parallel" --
 step "done (status $status)"
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'failed part: %s\n' "${failed[@]}"
+    # pytest's own summary lines (FAILED/ERROR test and first words of the reason), for the same reason.
+    grep -hE '^(FAILED|ERROR) ' "$OUT/utest.txt" "$OUT/atest.txt" 2>/dev/null || true
     # The failed tests of every Robot output, a line each, so the end of the log says what to open.
     "$BIN/python" atest/failed_tests.py "$OUT/atest" "$OUT/serial" "$OUT/routes" "$OUT/serial-loadtest" \
         "$OUT/parallel" || true

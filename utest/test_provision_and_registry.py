@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from keywords.daemon import provision
-from keywords.daemon.registry import RUN_MARKER, Registry
+from keywords.daemon.registry import RUN_MARKER, Registry, describe
 from keywords.errors import HarnessConfigError
 
 
@@ -105,3 +105,32 @@ def test_watchdog_cleans_up_after_owner_is_killed(tmp_path):
     child_alive = psutil.pid_exists(int(child_pid)) and psutil.Process(int(child_pid)).status() != "zombie"
     assert not child_alive, f"child {child_pid} of run {run_id} survived its owner"
     assert not os.path.isdir(root)
+
+
+class _Process:
+    """A process as psutil shows it, with a command line that reads ``cmdline``."""
+
+    def __init__(self, cmdline: list[str], *, gone: bool = False) -> None:
+        self.pid = 4242
+        self._cmdline = cmdline
+        self._gone = gone
+
+    def cmdline(self) -> list[str]:
+        if self._gone:
+            raise psutil.NoSuchProcess(self.pid)
+        return self._cmdline
+
+    def name(self) -> str:
+        return "python3"
+
+
+def test_describe_names_a_process_by_its_command_line():
+    assert describe(_Process(["node", "cli-entry.js", "serve"])) == "4242 node cli-entry.js serve"
+
+
+def test_describe_names_a_process_with_an_empty_command_line_by_its_executable():
+    assert describe(_Process([])) == "4242 [python3]"
+
+
+def test_describe_marks_a_process_that_is_gone():
+    assert describe(_Process([], gone=True)) == "4242 ?"

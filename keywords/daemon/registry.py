@@ -63,11 +63,15 @@ def processes_with_marker(run_id: str, tag: str | None = None) -> list[psutil.Pr
 
 
 def describe(proc: psutil.Process) -> str:
-    """``<pid> <command>`` of a process (the command cut at 120 characters; ``?`` when it cannot be read)."""
+    """``<pid> <command>`` of a process (the command cut at 120 characters; ``?`` when it cannot be read).
+
+    A process whose command line reads empty (one being created or ending) is named by its executable's name.
+    """
     try:
-        return f"{proc.pid} {' '.join(proc.cmdline())[:120]}"
+        command = " ".join(proc.cmdline())[:120] or f"[{proc.name()}]"
     except psutil.Error:
         return f"{proc.pid} ?"
+    return f"{proc.pid} {command}"
 
 
 def terminate(procs: Iterable[psutil.Process], grace_s: float = 3.0) -> list[int]:
