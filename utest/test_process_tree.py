@@ -20,6 +20,7 @@ import pytest
 
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.errors import HarnessConfigError
+from keywords.measure import proc_stat
 from keywords.measure.proc_stat import ProcStat
 from keywords.measure.process_tree import (
     McpServer,
@@ -334,6 +335,10 @@ def marked_daemon():
     proc = subprocess.Popen(
         [sys.executable, "-c", SPAWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
     )
+    # Until its exec is done a new process shows its parent's environment: wait until the markers read.
+    deadline = time.monotonic() + 5
+    while proc_stat.markers_of(proc.pid) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     others: list[subprocess.Popen] = []
     try:
         yield proc, env, others
@@ -344,6 +349,28 @@ def marked_daemon():
                     child.kill()
             p.kill()
             p.wait(5)
+
+
+def test_a_new_process_read_before_its_exec_is_looked_at_again(marked_daemon, monkeypatch):
+    """Read before its exec, a marked agent still shows its parent's environment: it must join once it reads."""
+    daemon, env, others = marked_daemon
+    sampler = RssSampler(daemon.pid, interval_ms=100, rediscover_s=60)
+    stats = sampler._discover_all()
+    sampler._members, sampler._listed = stats, set(proc_stat.proc_pids())
+    agent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=env, start_new_session=True)
+    others.append(agent)
+    real_markers_of = proc_stat.markers_of
+    monkeypatch.setattr(proc_stat, "markers_of", lambda pid: None if pid == agent.pid else real_markers_of(pid))
+    listed = set(proc_stat.proc_pids())
+    sampler._members = sampler._refresh(listed)
+    sampler._listed = listed
+    assert agent.pid not in sampler._members, "not yet: its markers did not read"
+    monkeypatch.setattr(proc_stat, "markers_of", real_markers_of)
+    deadline = time.monotonic() + 5
+    while real_markers_of(agent.pid) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sampler._members = sampler._refresh(listed)
+    assert agent.pid in sampler._members, "looked at again on the next tick, and joined"
 
 
 def _seconds_until_member(sampler: RssSampler, pid: int, limit_s: float = 5.0) -> float:

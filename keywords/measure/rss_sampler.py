@@ -25,6 +25,9 @@ from keywords.measure.process_tree import build_snapshot
 from keywords.measure.resource_profile import ProcKey, ResourceProfile, TreeProfiler, reading_of
 
 MAX_DURATION_S = 24 * 3600.0
+RECHECK_S = 1.0
+"""How long a new process that did not join is looked at again: until its exec is done, its environment is
+still its parent's, so a marked agent read at that moment carries no marker yet."""
 
 
 @dataclass
@@ -162,6 +165,7 @@ class RssSampler:
         self._marker = proc_stat.markers_of(daemon_pid)
         self._members: dict[int, ProcStat] = {}
         self._listed: set[int] = set()
+        self._recheck: dict[int, float] = {}  # pid -> when it was first seen and did not join
         self._last_pid: int | None = None
         self._keys: dict[int, tuple[int, ProcKey]] = {}  # pid -> (start ticks, profiler key)
         self._slow_at: dict[ProcKey, float] = {}
@@ -210,6 +214,9 @@ class RssSampler:
         """Cheap tick: re-read the members, admit the pids that are new since the last listing."""
         stats: dict[int, ProcStat] = {}
         new = listed - self._listed
+        now = time.monotonic()
+        self._recheck = {pid: seen for pid, seen in self._recheck.items() if pid in listed and now - seen < RECHECK_S}
+        new |= self._recheck.keys()
         for pid, old in self._members.items():
             st = proc_stat.read_stat(pid)
             if st is None:
@@ -236,9 +243,14 @@ class RssSampler:
                 markers_checked = True
                 joined = [pid for pid in pending if proc_stat.markers_of(pid) == self._marker]
             if not joined:
-                return
+                break
             for pid in joined:
                 stats[pid] = pending.pop(pid)
+                self._recheck.pop(pid, None)
+        if self._marker is not None:  # a parent is set at fork; only the markers can still change
+            now = time.monotonic()
+            for pid in pending:
+                self._recheck.setdefault(pid, now)
 
     # -- ticks ---------------------------------------------------------------------------------------
     def _tick(self) -> None:
