@@ -9,6 +9,7 @@ started=$(date +%s)
 status=0
 
 failed=()
+flaky=()
 
 step() { echo; echo "==> $* ($(( $(date +%s) - started )) s)"; }
 # fail NAME CODE: remember a failed part and its exit status; the run goes on and the summary names it at the end.
@@ -31,6 +32,20 @@ utest_pid=$!
 utest_status=0
 wait "$utest_pid" || utest_status=$?
 cat "$OUT/utest.txt"
+if [ "$utest_status" -eq 1 ]; then
+    # Overlapped with the acceptance tests, a unit test with a timing margin can miss it on a busy machine.
+    # Its failures are run again, alone; only a failure that repeats fails the run, and each test that
+    # passed alone is named at the end of the log, so a flaky test stays visible.
+    mapfile -t again < <(sed -nE 's/^(FAILED|ERROR) ([^ ]+).*/\2/p' "$OUT/utest.txt" | sort -u)
+    if [ "${#again[@]}" -gt 0 ]; then
+        step "pytest: the ${#again[@]} failed unit test(s) again, alone"
+        if "$BIN/pytest" -q -p no:cacheprovider "${again[@]}" > "$OUT/utest-again.txt" 2>&1; then
+            utest_status=0
+            flaky=("${again[@]}")
+        fi
+        cat "$OUT/utest-again.txt"
+    fi
+fi
 [ "$utest_status" -eq 0 ] || fail "pytest utest" "$utest_status"
 
 step "robot: the harness's own acceptance suites (bad input, bad rows)"
@@ -73,10 +88,13 @@ PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --processes 2 --outputdir "$OUT/parallel" --
 "$BIN/python" atest/check_snapshots.py "$OUT/serial" "$OUT/serial-loadtest" "$OUT/parallel" "$OUT/atest" || fail "check_snapshots" $?
 
 step "done (status $status)"
+if [ "${#flaky[@]}" -gt 0 ]; then
+    printf 'FLAKY: %s failed beside the acceptance tests and passed alone (results/ci/utest.txt says why)\n' "${flaky[@]}"
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'failed part: %s\n' "${failed[@]}"
     # pytest's own summary lines (FAILED/ERROR test and first words of the reason), for the same reason.
-    grep -hE '^(FAILED|ERROR) ' "$OUT/utest.txt" "$OUT/atest.txt" 2>/dev/null || true
+    grep -hE '^(FAILED|ERROR) ' "$OUT/utest.txt" "$OUT/utest-again.txt" "$OUT/atest.txt" 2>/dev/null || true
     # The failed tests of every Robot output, a line each, so the end of the log says what to open.
     "$BIN/python" atest/failed_tests.py "$OUT/atest" "$OUT/serial" "$OUT/routes" "$OUT/serial-loadtest" \
         "$OUT/parallel" || true
