@@ -24,11 +24,20 @@ step "lint: ruff, robocop"
 step "headless Chromium for the log.html plot test"
 bash atest/ensure_chromium.sh
 
-step "pytest: unit tests (utest, in the background) and the harness's own acceptance tests (atest)"
-# The unit tests start no daemon and the acceptance tests mostly wait on daemons: on two cores they overlap.
+step "pytest: unit tests and the guide's fresh copy (in the background), the harness's own acceptance tests (atest)"
+# The unit tests start no daemon, the guide's test mostly installs a fresh copy and the other acceptance tests
+# mostly wait on daemons: on two cores the three overlap.
+GUIDE_TEST=atest/test_guide.py::test_the_guide_works_on_a_fresh_copy
 "$BIN/pytest" -q -p no:cacheprovider utest > "$OUT/utest.txt" 2>&1 &
 utest_pid=$!
-"$BIN/pytest" -q --durations=15 atest 2>&1 | tee "$OUT/atest.txt" || fail "pytest atest" "${PIPESTATUS[0]}"
+"$BIN/pytest" -q -p no:cacheprovider --durations=1 "$GUIDE_TEST" > "$OUT/guide.txt" 2>&1 &
+guide_pid=$!
+"$BIN/pytest" -q --durations=15 --deselect "$GUIDE_TEST" atest 2>&1 | tee "$OUT/atest.txt" \
+    || fail "pytest atest" "${PIPESTATUS[0]}"
+guide_status=0
+wait "$guide_pid" || guide_status=$?
+cat "$OUT/guide.txt"
+[ "$guide_status" -eq 0 ] || fail "pytest $GUIDE_TEST" "$guide_status"
 utest_status=0
 wait "$utest_pid" || utest_status=$?
 cat "$OUT/utest.txt"
@@ -94,7 +103,8 @@ fi
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'failed part: %s\n' "${failed[@]}"
     # pytest's own summary lines (FAILED/ERROR test and first words of the reason), for the same reason.
-    grep -hE '^(FAILED|ERROR) ' "$OUT/utest.txt" "$OUT/utest-again.txt" "$OUT/atest.txt" 2>/dev/null || true
+    grep -hE '^(FAILED|ERROR) ' "$OUT/utest.txt" "$OUT/utest-again.txt" "$OUT/guide.txt" "$OUT/atest.txt" \
+        2>/dev/null || true
     # The failed tests of every Robot output, a line each, so the end of the log says what to open.
     "$BIN/python" atest/failed_tests.py "$OUT/atest" "$OUT/serial" "$OUT/routes" "$OUT/serial-loadtest" \
         "$OUT/parallel" || true
