@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from waiting import until
 
 from keywords.components.daemon_keywords import DaemonKeywords, StopResult
 from keywords.context import HarnessContext, RunningDaemon
@@ -304,9 +305,7 @@ def test_stop_all_daemons_stops_every_daemon_then_fails_naming_the_leftovers(key
     try:
         survivor = psutil.Process(leak.pid)
         # Until its exec is done, a new process's command line reads empty (seen on a busy machine).
-        deadline = time.monotonic() + 5
-        while "time.sleep" not in " ".join(survivor.cmdline()) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        until(lambda: "time.sleep" in " ".join(survivor.cmdline()))
         keywords_.ctx.add(RunningDaemon(FakeDaemon("daemon-1", survivor), client=None))
         keywords_.ctx.add(RunningDaemon(FakeDaemon("daemon-2", None), client=None))
         with pytest.raises(AssertionError) as err:

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
+from waiting import until
 
 from keywords.components.process_keywords import ProcessKeywords
 from keywords.errors import HarnessConfigError
@@ -311,9 +312,7 @@ def test_profile_keeps_switches_of_threads_that_ended(threaded):
     threaded.stdin.flush()
     assert threaded.stdout.readline().strip() == "joined"
     # join() returns when Python's thread state is gone; the kernel task can outlive it for a moment.
-    deadline = time.monotonic() + 5
-    while len(os.listdir(f"/proc/{pid}/task")) > 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    until(lambda: len(os.listdir(f"/proc/{pid}/task")) == 1)
     assert len(os.listdir(f"/proc/{pid}/task")) == 1
     assert _independent_ctx_sum(pid)[0] < with_workers  # the ended threads' switches are gone from /proc
     profiler.update([psutil.Process(pid)])
@@ -340,9 +339,7 @@ def marked_daemon():
         [sys.executable, "-c", SPAWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
     )
     # Until its exec is done a new process shows its parent's environment: wait until the markers read.
-    deadline = time.monotonic() + 5
-    while proc_stat.markers_of(proc.pid) is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    until(lambda: proc_stat.markers_of(proc.pid) is not None)
     others: list[subprocess.Popen] = []
     try:
         yield proc, env, others
@@ -370,9 +367,7 @@ def test_a_new_process_read_before_its_exec_is_looked_at_again(marked_daemon, mo
     sampler._listed = listed
     assert agent.pid not in sampler._members, "not yet: its markers did not read"
     monkeypatch.setattr(proc_stat, "markers_of", real_markers_of)
-    deadline = time.monotonic() + 5
-    while real_markers_of(agent.pid) is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    until(lambda: real_markers_of(agent.pid) is not None)
     sampler._members = sampler._refresh(listed)
     assert agent.pid in sampler._members, "looked at again on the next tick, and joined"
 
