@@ -98,7 +98,9 @@ PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --processes 2 --outputdir "$OUT/parallel" --
 
 step "done (status $status)"
 if [ "${#flaky[@]}" -gt 0 ]; then
-    printf 'FLAKY: %s failed beside the acceptance tests and passed alone ($OUT/utest.txt says why)\n' "${flaky[@]}"
+    for test in "${flaky[@]}"; do
+        echo "FLAKY: $test failed beside the acceptance tests and passed alone ($OUT/utest.txt says why)"
+    done
 fi
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'failed part: %s\n' "${failed[@]}"
