@@ -157,3 +157,28 @@ def test_should_pass_names_the_failed_metrics_the_run_problems_and_both_builds(m
     assert text.startswith("The candidate build is slower, bigger or leakier than the reference on ")
     assert "Run problems: run 2 (candidate): prompts: RuntimeError: 503 prompt_queue_full." in text
     assert text.endswith("Reference: r; candidate: c.")
+
+
+def test_paired_builds_start_each_role_from_its_own_entry_and_say_when_both_are_one_build(monkeypatch, tmp_path):
+    from keywords.components.daemon_component import DaemonComponent
+    from keywords.context import HarnessContext
+
+    old, new = tmp_path / "old.js", tmp_path / "new.js"
+    old.write_text("// old build\n")
+    new.write_text("// new build\n")
+    ctx = HarnessContext()
+    monkeypatch.setattr(ctx, "get", lambda *args, **kwargs: type("Running", (), {"client": "client"})())
+    component = DaemonComponent(ctx)
+    started = []
+    builds = component.paired_builds(
+        str(old), str(new), roles=("reference", "candidate"), start_daemon=lambda entry: started.append(entry) or entry
+    )
+    assert not builds.same
+    assert builds.start("reference") == (str(old.resolve()), "client")
+    assert builds.start("candidate") == (str(new.resolve()), "client")
+    assert started == [str(old.resolve()), str(new.resolve())]
+    line = builds.describe("Performance gate", "the same build: false-alarm check")
+    assert line == f"Performance gate: reference {builds.label('reference')}, candidate {builds.label('candidate')}"
+    same = component.paired_builds(str(old), str(old), roles=("control", "candidate"), start_daemon=str)
+    assert same.same
+    assert same.describe("First output", "control-vs-control").endswith("(control-vs-control)")

@@ -110,30 +110,27 @@ class FirstOutputKeywords(DaemonComponent):
             )
         timeout_s = seconds("timeout", timeout, high=600)
         boot_s = seconds("boot_timeout", boot_timeout, high=600)
-        control_src, candidate_src, same = self.build_pair(control, candidate)
-        entries = {"control": control_src.entry, "candidate": candidate_src.entry}
-
-        def start(build: str):
-            daemon = self._daemons.start_daemon_with_real_agent(
-                provider.base_url, preheat=False, daemon_entry=entries[build], max_sessions=0, boot_timeout=boot_s
-            )
-            return daemon, self.ctx.get().client
-
-        self.info(
-            f"First-output benchmark, dwell {dwell} ms: control {control_src.label}, candidate {candidate_src.label}"
-            + (" (the same build: control-vs-control check)" if same else "")
+        builds = self.paired_builds(
+            control,
+            candidate,
+            roles=("control", "candidate"),
+            start_daemon=lambda entry: self._daemons.start_daemon_with_real_agent(
+                provider.base_url, preheat=False, daemon_entry=entry, max_sessions=0, boot_timeout=boot_s
+            ),
         )
+        what = f"First-output benchmark, dwell {dwell} ms"
+        self.info(builds.describe(what, "the same build: control-vs-control check"))
         result = run_benchmark(
-            start,
+            builds.start,
             self.stop_started,
             provider,
             dwell_ms=dwell,
             pairs=pairs,
             warmup=warmup,
             timeout_s=timeout_s,
-            control=control_src.label,
-            candidate=candidate_src.label,
-            same_build=same,
+            control=builds.label("control"),
+            candidate=builds.label("candidate"),
+            same_build=builds.same,
             log=self.info,
         )
         self.info(_table(result), html=True)

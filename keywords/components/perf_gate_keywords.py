@@ -8,7 +8,6 @@ from robotlibcore import keyword
 
 from keywords.components.component import fail_with, html_table
 from keywords.components.daemon_component import DaemonComponent
-from keywords.errors import HarnessConfigError
 from keywords.measure.pair_probe import PairPlan
 from keywords.measure.perf_gate import GateResult, load_tolerances, run_gate
 
@@ -81,27 +80,21 @@ class PerfGateKeywords(DaemonComponent):
         harness_root = Path(__file__).resolve().parents[2]
         tol = load_tolerances(tolerances or harness_root / "resources" / "perf-gate.json")
         plan = PairPlan(creates=creates, prompts=prompts, subscribers=subscribers, churn=churn).checked()
-        ref_src, cand_src, same = self.build_pair(reference, candidate)
-        entries = {"reference": ref_src.entry, "candidate": cand_src.entry}
-        if not Path(entries["candidate"]).is_file():
-            raise HarnessConfigError(f"The candidate build {entries['candidate']} does not exist.")
-
-        def start(build: str):
-            daemon = self._daemons.start_daemon_with_mock_agent(
-                preheat=False, daemon_entry=entries[build], max_sessions=0, boot_timeout=60.0
-            )
-            return daemon, self.ctx.get().client
-
-        self.info(
-            f"Performance gate: reference {ref_src.label}, candidate {cand_src.label}"
-            + (" (the same build: false-alarm check)" if same else "")
+        builds = self.paired_builds(
+            reference,
+            candidate,
+            roles=("reference", "candidate"),
+            start_daemon=lambda entry: self._daemons.start_daemon_with_mock_agent(
+                preheat=False, daemon_entry=entry, max_sessions=0, boot_timeout=60.0
+            ),
         )
+        self.info(builds.describe("Performance gate", "the same build: false-alarm check"))
         result = run_gate(
-            start,
+            builds.start,
             self.stop_started,
-            reference=ref_src.label,
-            candidate=cand_src.label,
-            same_build=same,
+            reference=builds.label("reference"),
+            candidate=builds.label("candidate"),
+            same_build=builds.same,
             tolerances=tol,
             blocks=blocks,
             warmup=warmup,
