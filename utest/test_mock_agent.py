@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 from mock_driver import MockAgentProcess, pid_alive
 from mock_schema import GUARD_META_SCHEMA, AcpValidator, fetch_acp_schema
+from waiting import until
 
 from mock_acp import AGENT, LAUNCHER
 from mock_acp.config import AgentConfig, ControlState, load_agent_config, settings_from_env
@@ -674,7 +675,9 @@ def test_invalid_control_file_keeps_previous_settings(spawn: SpawnFn, tmp_path: 
     control.write_text('{"defaults": {"chunks": -5}}')
     result_of(agent, agent.prompt(sid))
     assert agent.chunks(sid) == ["chunk-0", "chunk-0"]
-    assert any("control file" in line for line in agent.stderr)
+    # The stderr reader thread may append the agent's warning a moment after the answer was read.
+    until(lambda: any("control file" in line for line in agent.stderr))
+    assert any("control file" in line for line in agent.stderr), agent.stderr
 
 
 def test_legacy_env_fallback(spawn: SpawnFn) -> None:
