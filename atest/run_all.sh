@@ -95,18 +95,22 @@ step "seeded regressions: the pre-merge check's expected catchers still catch fo
 # The control (unpatched release) runs every expected catcher, the performance gate among them (its
 # release-against-release false-alarm check); each copy runs its own. Exit 1 when a copy is not caught. The
 # slower copy sleeps 20 ms (its default is 200 ms): still several times the prompt's round trip, and its gate
-# run is not held up by the sleeps.
+# run is not held up by the sleeps. The gate runs 2 blocks of pairs here (the pre-merge check runs 3).
 "$BIN/python" -m keywords.daemon.seeded check --expected-only --results "$OUT/seeded" \
     subscriber-cap-off-by-one replay-off-by-one unauth-session-status slow-prompt-post:delay_ms=20 \
-    || fail "seeded regressions" $?
+    -- --include loadtest --variable GATE_BLOCKS:2 || fail "seeded regressions" $?
 
-step "the plots in that run's log.html decode in headless Chromium"
-QS_CHECK_LOG="$OUT/serial/log.html" "$BIN/pytest" -q atest/test_log_plots_browser.py -k given_log || fail "plots in Chromium" $?
-
-step "pabot: loadtest and baseline in 2 processes, merged with rebot"
+step "pabot: loadtest and baseline in 2 processes, merged with rebot; the serial run's plots decoded in headless Chromium beside it"
+QS_CHECK_LOG="$OUT/serial/log.html" "$BIN/pytest" -q -p no:cacheprovider atest/test_log_plots_browser.py -k given_log \
+    > "$OUT/plots.txt" 2>&1 &
+plots_pid=$!
 # pabot runs rebot over the processes' outputs into $OUT/parallel/output.xml (exit status = failed tests).
 PATH="$PWD/$BIN:$PATH" "$BIN/pabot" --processes 2 --outputdir "$OUT/parallel" --name "Loadtest and baseline" \
     --exclude manual --exclude sustained --exclude gate suites/loadtest suites/baseline || fail "pabot loadtest and baseline" $?
+plots_status=0
+wait "$plots_pid" || plots_status=$?
+cat "$OUT/plots.txt"
+[ "$plots_status" -eq 0 ] || fail "plots in Chromium" "$plots_status"
 "$BIN/python" atest/check_parallel_run.py "$OUT/parallel" || fail "check_parallel_run" $?
 "$BIN/python" atest/check_snapshots.py "$OUT/serial" "$OUT/serial-loadtest" "$OUT/parallel" "$OUT/atest" || fail "check_snapshots" $?
 
@@ -120,7 +124,7 @@ if [ "${#failed[@]}" -gt 0 ]; then
     printf 'failed part: %s\n' "${failed[@]}"
     # pytest's own summary lines (FAILED/ERROR test and first words of the reason), for the same reason.
     grep -hE '^(FAILED|ERROR) ' "$OUT/utest.txt" "$OUT/utest-again.txt" "$OUT/guide.txt" "$OUT/atest.txt" \
-        "$OUT/atest-long.txt" \
+        "$OUT/atest-long.txt" "$OUT/plots.txt" \
         2>/dev/null || true
     # The failed tests of every Robot output, a line each, so the end of the log says what to open.
     "$BIN/python" atest/failed_tests.py "$OUT/atest" "$OUT/serial" "$OUT/routes" "$OUT/serial-loadtest" \
