@@ -27,7 +27,8 @@ from keywords.fakes import mock_control
 from keywords.traffic.barrier import run_together
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.connections import open_flood
-from keywords.traffic.sse import StreamOptions, Subscription, consume
+from keywords.traffic.sse import Subscription, consume
+from keywords.traffic.stream_options import StreamOptions
 from keywords.traffic.turns import follow_turn, run_turn
 
 pytestmark = pytest.mark.daemon

@@ -46,7 +46,8 @@ from keywords.context import HarnessContext  # noqa: E402
 from keywords.fakes import mock_control  # noqa: E402
 from keywords.measure.metrics import LatencyRecorder  # noqa: E402
 from keywords.traffic.client import DaemonClient  # noqa: E402
-from keywords.traffic.sse import StreamOptions, Subscription  # noqa: E402
+from keywords.traffic.sse import Subscription  # noqa: E402
+from keywords.traffic.stream_options import StreamOptions  # noqa: E402
 from keywords.traffic.turns import follow_turn  # noqa: E402
 
 REPLAY_BUDGET = 8 * 1024 * 1024

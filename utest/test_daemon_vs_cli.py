@@ -37,7 +37,7 @@ from keywords.measure.resource_profile import ResourceProfile
 from keywords.reporting.figures import HasFigures, non_camel_keys
 from keywords.traffic.barrier import BarrierBrokenError
 from keywords.traffic.client import PromptAccepted, SessionInfo
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 from keywords.traffic.turns import TurnResult
 
 # -- side-by-side figures ----------------------------------------------------------------------------------

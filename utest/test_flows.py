@@ -13,7 +13,7 @@ from keywords.reporting.figures import figures_of, non_camel_keys
 from keywords.traffic import barrier, flows
 from keywords.traffic.client import PromptAccepted, SessionInfo
 from keywords.traffic.flows import FlowBatch, FlowRecord, FlowTurn
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 from keywords.traffic.turns import HAPPENED, classify, what_happened
 
 

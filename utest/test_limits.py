@@ -20,7 +20,7 @@ from keywords.traffic import answers, connections, limits
 from keywords.traffic.answers import HttpAnswer, RateLimitRejections
 from keywords.traffic.client import DaemonClient, PromptAccepted
 from keywords.traffic.connections import ConnectionFloodResult, ShutdownResult
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 from keywords.traffic.turns import TurnResult
 
 

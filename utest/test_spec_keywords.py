@@ -10,7 +10,7 @@ from keywords.components.load_keywords import LoadKeywords
 from keywords.components.stream_check_keywords import StreamCheckKeywords
 from keywords.components.turn_check_keywords import TurnCheckKeywords
 from keywords.context import HarnessContext
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 from keywords.traffic.turns import TurnResult
 
 

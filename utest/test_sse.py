@@ -1,4 +1,5 @@
-"""SSE reading (keywords.traffic.sse) against a tiny scripted SSE server on 127.0.0.1.
+"""SSE reading (keywords.traffic.sse; its options and results in stream_options, stream_result) against a tiny scripted
+SSE server on 127.0.0.1.
 
 The server plays one script per session id: frames with ids, gaps, duplicates, malformed data, synthetic frames,
 terminal frames, a clean end of body, or a connection cut in the middle of a chunked body.
@@ -15,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from keywords.errors import HarnessConfigError
-from keywords.traffic.sse import StreamOptions, StreamResult, Subscription, consume
+from keywords.traffic.sse import Subscription, consume
+from keywords.traffic.stream_options import StreamOptions
+from keywords.traffic.stream_result import StreamResult
 
 STREAM_ID = "11111111-2222-3333-4444-555555555555"
 
@@ -267,7 +270,7 @@ def test_options_are_validated_before_connecting():
 # -- the continuity assertion used after a reconnect ---------------------------------------------------
 def continuity(ids, cursor, replayed_up_to, replayed_count=None):
     """A stream result with these ids and ``replay_complete`` placed after ``replayed_up_to``."""
-    from keywords.traffic.sse import StreamResult
+    from keywords.traffic.stream_result import StreamResult
 
     res = StreamResult(status=200, end="turn_end")
     count = replayed_count if replayed_count is not None else replayed_up_to - cursor
@@ -336,7 +339,7 @@ def test_continuity_names_a_missing_replay_count():
 def test_stream_options_take_time_strings_lists_and_text():
     from datetime import timedelta
 
-    from keywords.traffic.sse import stream_options
+    from keywords.traffic.stream_options import stream_options
 
     opts = stream_options(timeout=timedelta(seconds=90), delay="0.5", until="turn_complete, turn_error", max_events="7")
     assert opts.timeout_s == 90 and opts.delay_per_event_s == 0.5 and opts.max_events == 7
@@ -357,7 +360,7 @@ def test_stream_options_take_time_strings_lists_and_text():
     ],
 )
 def test_stream_options_name_the_bad_option(options, message):
-    from keywords.traffic.sse import stream_options
+    from keywords.traffic.stream_options import stream_options
 
     with pytest.raises(HarnessConfigError, match=message):
         stream_options(**options)
@@ -366,7 +369,7 @@ def test_stream_options_name_the_bad_option(options, message):
 # -- figures of the results a suite records ---------------------------------------------------------------
 def test_stream_and_summary_figures_are_measured_and_camel_case(server):
     from keywords.reporting.figures import non_camel_keys
-    from keywords.traffic.sse import StreamsSummary
+    from keywords.traffic.stream_result import StreamsSummary
 
     ok, evicted = read(server, "ok"), read(server, "evicted")
     figures = ok.figures()

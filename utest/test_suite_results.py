@@ -31,7 +31,7 @@ from keywords.measure.rss_sampler import RssSamples
 from keywords.reporting import kinds
 from keywords.reporting.figures import HasFigures, non_camel_keys
 from keywords.traffic.client import PromptAccepted, SessionInfo
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 from keywords.traffic.turns import TurnResult
 
 

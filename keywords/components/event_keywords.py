@@ -1,8 +1,8 @@
 """Keywords that subscribe to a session's server-sent events and collect what arrived (checks: `stream_check_keywords`).
 
 Every keyword that opens a stream takes the same options, documented once in the library introduction
-(`Stream options`) and turned into :class:`~keywords.traffic.sse.StreamOptions` by one function,
-:func:`keywords.traffic.sse.stream_options`.
+(`Stream options`) and turned into :class:`~keywords.traffic.stream_options.StreamOptions` by one function,
+:func:`keywords.traffic.stream_options.stream_options`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,9 @@ from robotlibcore import keyword
 from keywords.checks import seconds, whole_number
 from keywords.components.component import Component, Option, takes_options
 from keywords.errors import HarnessConfigError
-from keywords.traffic.sse import (
-    StreamOptions,
-    StreamResult,
-    StreamsSummary,
-    Subscription,
-    stream_options,
-    wait_until_received,
-)
+from keywords.traffic.sse import Subscription, wait_until_received
+from keywords.traffic.stream_options import StreamOptions, stream_options
+from keywords.traffic.stream_result import StreamResult, StreamsSummary
 
 MAX_STREAMS = 256
 CONNECT_S = 10.0
@@ -50,8 +45,8 @@ def takes_stream_options(*, timeout: float) -> Callable[[Callable], Callable]:
     """Give a keyword the `Stream options` as typed keyword-only arguments, placed before ``daemon``.
 
     The keyword declares ``*, daemon=None, **options`` and passes ``options`` to
-    :func:`~keywords.traffic.sse.stream_options`; ``timeout`` is the keyword's default bound. ``{stream_options}``
-    in its docstring names the options.
+    :func:`~keywords.traffic.stream_options.stream_options`; ``timeout`` is the keyword's default bound.
+    ``{stream_options}`` in its docstring names the options.
     """
     names = ", ".join(f"``{name}``" for name in STREAM_OPTIONS)
 

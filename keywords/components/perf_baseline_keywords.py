@@ -27,7 +27,7 @@ from keywords.measure.rss_scaling import RssScaling
 from keywords.measure.session_steps import check_scope, check_session_counts, open_sessions_until
 from keywords.measure.session_timing import AttachTimings
 from keywords.traffic.client import PromptAccepted
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 
 __all__ = [
     "AttachTimings",

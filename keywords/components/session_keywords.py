@@ -12,7 +12,7 @@ from keywords.components.component import Component, Option, option_values, take
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import PromptAccepted, SessionInfo
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 from keywords.traffic.turns import OUTCOMES, TurnResult, classify, follow_turn, follow_turn_until_chunks
 
 SCOPES = ("thread", "single")

@@ -1,8 +1,8 @@
 """Keywords that check what arrived on event streams: gaps, ends, cuts, continuity, turns, evictions.
 
-They read :class:`~keywords.traffic.sse.StreamResult` objects that the event keywords return
+They read :class:`~keywords.traffic.stream_result.StreamResult` objects that the event keywords return
 (`Read Events`, `Collect Events`); the protocol rules they check live in the model
-(:mod:`keywords.traffic.sse`, :mod:`keywords.traffic.turns`, :mod:`keywords.traffic.limits`).
+(:mod:`keywords.traffic.stream_result`, :mod:`keywords.traffic.turns`, :mod:`keywords.traffic.limits`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from keywords.traffic.limits import (
     frame_delivery,
     prompt_frames,
 )
-from keywords.traffic.sse import (
-    END_REASONS,
+from keywords.traffic.stream_options import END_REASONS
+from keywords.traffic.stream_result import (
     TERMINAL_TYPES,
     TURN_END_TYPES,
     StreamResult,

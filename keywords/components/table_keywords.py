@@ -30,7 +30,8 @@ from keywords.traffic import flows, row_loads
 from keywords.traffic.open_model import LoadPlan, Slo, run_lifecycle_load, run_prompt_load
 from keywords.traffic.permissions.pending_end import run_permission_timeout
 from keywords.traffic.permissions.round_trips import run_round_trips
-from keywords.traffic.sse import StreamOptions, Subscription
+from keywords.traffic.sse import Subscription
+from keywords.traffic.stream_options import StreamOptions
 from keywords.traffic.turns import follow_turn
 
 LATENCY_MEASURE = "per-turn, concurrent sessions"

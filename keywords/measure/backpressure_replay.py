@@ -3,7 +3,7 @@
 B5 (backpressure): one prompt floods a session with a healthy and a stalled subscriber; the daemon's log says
 when and why it evicted the stalled one. B6 (replay): a reconnect with ``Last-Event-ID`` inside the event
 ring, and one behind it after the ring wrapped. The readings come from the SSE streams
-(:class:`keywords.traffic.sse.StreamResult`) and the daemon's log
+(:class:`keywords.traffic.stream_result.StreamResult`) and the daemon's log
 (:class:`keywords.daemon.daemon_log.EvictionLogRecord`); the event-id arithmetic lives here, not in a suite.
 
 Nothing here imports Robot Framework.
@@ -18,7 +18,7 @@ from typing import Any
 
 from keywords.daemon.daemon_log import EvictionLogRecord
 from keywords.traffic.client import PromptAccepted
-from keywords.traffic.sse import StreamResult
+from keywords.traffic.stream_result import StreamResult
 
 OVERFLOW = "queue_overflow"
 RING_EVICTED = "ring_evicted"

@@ -40,7 +40,8 @@ from keywords.fakes.provider import FakeProvider, ProviderRequest
 from keywords.measure.first_output_events import Observation, as_dict, observe
 from keywords.reporting.figures import field_figures, rounded, shown
 from keywords.traffic.client import DaemonClient
-from keywords.traffic.sse import StreamOptions, Subscription
+from keywords.traffic.sse import Subscription
+from keywords.traffic.stream_options import StreamOptions
 
 Build = Literal["control", "candidate"]
 PROMPT_LENGTH = 128

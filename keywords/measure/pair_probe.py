@@ -47,7 +47,8 @@ from keywords.fakes import mock_control
 from keywords.measure import metrics
 from keywords.traffic.barrier import run_together
 from keywords.traffic.client import DaemonClient
-from keywords.traffic.sse import StreamOptions, Subscription
+from keywords.traffic.sse import Subscription
+from keywords.traffic.stream_options import StreamOptions
 
 MB = 1024 * 1024
 METHOD = (

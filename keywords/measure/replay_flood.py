@@ -18,7 +18,9 @@ from typing import Any
 from keywords.checks import seconds, whole_number
 from keywords.measure import metrics
 from keywords.measure.bench_common import Target
-from keywords.traffic.sse import StreamOptions, StreamResult, Subscription
+from keywords.traffic.sse import Subscription
+from keywords.traffic.stream_options import StreamOptions
+from keywords.traffic.stream_result import StreamResult
 
 MAX_STREAMS = 500
 MAX_WAIT_S = 600.0

@@ -316,7 +316,10 @@ def judge_turn(turn: Any, want: Expected) -> Verdict:
 
 
 def judge_stream(stream: Any, want: Expected, wait_s: float) -> Verdict:
-    """The verdict on an event stream read for up to ``wait_s`` (:class:`keywords.traffic.sse.StreamResult`)."""
+    """The verdict on an event stream read for up to ``wait_s``.
+
+    ``stream`` is a :class:`keywords.traffic.stream_result.StreamResult`.
+    """
     detail = [stream.summary()]
     if want.outcome == "completes":
         should = f"The event stream should have stayed open for the whole wait of {wait_s:g} s"

@@ -30,7 +30,7 @@ from keywords.daemon.daemon_log import log_fields
 from keywords.errors import DaemonHttpError
 from keywords.fakes import mock_control
 from keywords.traffic.client import DaemonClient
-from keywords.traffic.sse import StreamResult, find_frame, matching_frames
+from keywords.traffic.stream_result import StreamResult, find_frame, matching_frames
 from keywords.traffic.turns import TurnResult, run_turn
 
 

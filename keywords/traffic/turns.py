@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keywords.traffic.client import DaemonClient, PromptAccepted
-from keywords.traffic.sse import TURN_END_TYPES, StreamOptions, StreamResult, Subscription
+from keywords.traffic.sse import Subscription
+from keywords.traffic.stream_options import StreamOptions
+from keywords.traffic.stream_result import TURN_END_TYPES, StreamResult
 
 OUTCOMES = (
     "completed",

@@ -17,7 +17,9 @@ from keywords.checks import seconds
 from keywords.errors import HarnessConfigError
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.permissions.answering import VOTE_EVENTS, PermissionRequest, Resolution, resolution_of
-from keywords.traffic.sse import TERMINAL_TYPES, TURN_END_TYPES, StreamOptions, Subscription
+from keywords.traffic.sse import Subscription
+from keywords.traffic.stream_options import StreamOptions
+from keywords.traffic.stream_result import TERMINAL_TYPES, TURN_END_TYPES
 from mock_acp import directives
 
 T = TypeVar("T")

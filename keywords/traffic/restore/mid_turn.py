@@ -14,7 +14,9 @@ from keywords.checks import seconds, whole_number
 from keywords.traffic.client import DaemonClient
 from keywords.traffic.restore.replayed_turns import agent_text
 from keywords.traffic.restore.restore_call import TRUNCATED, RestoreResult, restore
-from keywords.traffic.sse import StreamOptions, Subscription, continuity_problems
+from keywords.traffic.sse import Subscription
+from keywords.traffic.stream_options import StreamOptions
+from keywords.traffic.stream_result import continuity_problems
 from keywords.traffic.turns import classify
 
 MID_TURN_POLL_S = 0.002
