@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from flow_daemon import FakeDaemon, break_the_start_barrier, serve
+from waiting import until
 
 from keywords.errors import HarnessConfigError
 from keywords.reporting.figures import figures_of, non_camel_keys
@@ -33,9 +33,7 @@ def test_background_load_runs_until_stopped(fake_daemon):
 def test_failed_turns_are_recorded_not_raised(fake_daemon):
     FakeDaemon.fail_prompt_of = {1, 2}
     load = BackgroundLoad(fake_daemon, 2, "x", max_turns=3, max_s=10.0).start()
-    deadline = time.monotonic() + 10
-    while len(load.failures_so_far()) < 6 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    until(lambda: len(load.failures_so_far()) >= 6, timeout_s=10)
     result = load.stop(10.0)
     assert result.turns == 0 and len(result.failures) == 6
     assert all("turn" in failure and "error" in failure for failure in result.failures)

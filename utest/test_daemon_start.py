@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -315,9 +314,7 @@ def test_stop_all_daemons_stops_every_daemon_then_fails_naming_the_leftovers(key
         assert f"{leak.pid} {sys.executable} -c import time" in message
         assert "daemon-2" not in message
         assert keywords_.ctx.daemons == {}, "every daemon was stopped before the failure"
-        deadline = time.monotonic() + 5
-        while leak.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until(lambda: leak.poll() is not None, poll_s=0.05)
         assert leak.poll() is not None, "the leftover was killed anyway"
     finally:
         leak.kill()

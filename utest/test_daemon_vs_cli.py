@@ -15,6 +15,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from waiting import until
 
 from keywords.components.provider_keywords import ProviderKeywords
 from keywords.errors import HarnessConfigError
@@ -581,9 +582,7 @@ def test_the_agent_watcher_uses_the_process_trees_rule_not_the_command_line():
     child = subprocess.Popen([sys.executable, "-c", _SPAWN_GRANDCHILD], stdout=subprocess.PIPE, text=True)
     grandchild = int(child.stdout.readline())
     try:
-        deadline = time.monotonic() + 5
-        while child.pid not in watcher.seen and time.monotonic() < deadline:
-            time.sleep(0.02)
+        until(lambda: child.pid in watcher.seen, poll_s=0.02)
         seen = watcher.stop()
     finally:
         for pid in (grandchild, child.pid):

@@ -765,9 +765,7 @@ def test_agent_dies_with_killed_launcher(spawn: SpawnFn) -> None:
     (child,) = agent.child_pids()
     agent.proc.kill()
     agent.wait_exit()
-    deadline = time.monotonic() + 3
-    while pid_alive(child) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    until(lambda: not pid_alive(child), timeout_s=3, poll_s=0.02)
     assert not pid_alive(child)
 
 
@@ -1106,9 +1104,7 @@ def test_report_lines_carry_both_clocks_and_are_flushed(
     assert event["settings"]["mode"] == "hang" and event["settings"]["chunks"] == 2
     assert before_wall <= event["wall"] <= time.time()
     assert 0 < event["mono"] <= time.monotonic() + 1  # CLOCK_MONOTONIC is shared by the processes of one boot
-    deadline = time.monotonic() + 10
-    while len(agent.chunks(sid)) < 2 and time.monotonic() < deadline:  # both chunks out before the cancel
-        time.sleep(0.01)
+    until(lambda: len(agent.chunks(sid)) >= 2, timeout_s=10)  # both chunks out before the cancel
     agent.notify("session/cancel", {"sessionId": sid})
     result_of(agent, msg_id)
     events = report_of(agent, report)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from waiting import until
 
 from keywords.errors import HarnessConfigError
 from keywords.measure.metrics import LatencyRecorder
@@ -344,9 +345,7 @@ def test_permission_requests_are_answered_with_the_chosen_option():
     try:
         plan = LoadPlan(rate=20, duration_s=0.5, sessions=1, drain_s=5, answer_permissions="reject")
         result = run_prompt_load(client, plan, session_ids=["p"])
-        deadline = time.monotonic() + 5
-        while len(server.answers) < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until(lambda: len(server.answers) >= 20, poll_s=0.05)
     finally:
         client.close()
         server.close()

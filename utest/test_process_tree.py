@@ -127,9 +127,7 @@ def test_descendants_of_marked_process_belong_to_tree(tree):
     code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {sleeper!r}]); time.sleep(30)"
     other = subprocess.Popen([sys.executable, "-c", code])
     try:
-        deadline = time.monotonic() + 10
-        while not psutil.Process(other.pid).children() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        until(lambda: bool(psutil.Process(other.pid).children()), timeout_s=10, poll_s=0.02)
         (grandchild,) = psutil.Process(other.pid).children()
         snap = snapshot_tree(tree.pid, [psutil.Process(other.pid)])
         assert other.pid in snap.agent_pids
@@ -401,9 +399,7 @@ def test_sampler_finds_new_child_and_marked_orphan_within_one_interval(marked_da
         agent = subprocess.Popen([sys.executable, "-c", agent_code], env=env, start_new_session=True)
         others.append(agent)
         assert _seconds_until_member(sampler, agent.pid) <= 2 * interval_s + 0.1
-        deadline = time.monotonic() + 5
-        while not psutil.Process(agent.pid).children() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        until(lambda: bool(psutil.Process(agent.pid).children()))
         (grandchild,) = psutil.Process(agent.pid).children()
         assert _seconds_until_member(sampler, grandchild.pid) <= 2 * interval_s + 0.1
         # an unrelated process (no markers, parent outside the tree) never joins

@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
+from waiting import until
 
 from keywords.daemon import provision
 from keywords.daemon.registry import RUN_MARKER, Registry, describe
@@ -68,9 +68,7 @@ def test_registry_stops_grandchild_in_its_own_session():
         "time.sleep(60)"
     )
     proc = reg.spawn([sys.executable, "-c", code], env=reg.child_env())
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(psutil.Process(proc.pid).children()) < 1:
-        time.sleep(0.05)
+    until(lambda: len(psutil.Process(proc.pid).children()) >= 1, timeout_s=10, poll_s=0.05)
     grandchild = psutil.Process(proc.pid).children()[0]
     assert grandchild.environ()[RUN_MARKER] == reg.run_id
     reg.stop_all(grace_s=1.0)
@@ -99,9 +97,7 @@ def test_watchdog_cleans_up_after_owner_is_killed(tmp_path):
     assert os.path.isdir(root)
     owner.kill()
     owner.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (psutil.pid_exists(int(child_pid)) or os.path.isdir(root)):
-        time.sleep(0.1)
+    until(lambda: not (psutil.pid_exists(int(child_pid)) or os.path.isdir(root)), timeout_s=10, poll_s=0.1)
     child_alive = psutil.pid_exists(int(child_pid)) and psutil.Process(int(child_pid)).status() != "zombie"
     assert not child_alive, f"child {child_pid} of run {run_id} survived its owner"
     assert not os.path.isdir(root)
